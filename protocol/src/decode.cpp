@@ -1,0 +1,292 @@
+// Frame -> JSON text, straight into a string: no intermediate DOM, so a compiled catalogue plan
+// costs what a hand-written decoder would.
+#include <charconv>
+#include <cstdio>
+
+#include "ykc/codec.hpp"
+#include "ykc/cp56.hpp"
+#include "ykc/hex.hpp"
+
+namespace ykc {
+
+DecodeError::DecodeError(Kind k, std::uint8_t c, std::string m, std::string f, const std::string& what)
+    : std::runtime_error(what), kind(k), code(c), message(std::move(m)), field(std::move(f)) {}
+
+Codec::Codec(std::shared_ptr<const Catalogue> catalogue, CodecOptions options)
+    : catalogue_(std::move(catalogue)), options_(options) {}
+
+namespace {
+
+std::uint64_t read_le(const std::uint8_t* p, unsigned n) noexcept {
+    std::uint64_t v = 0;
+    for (unsigned i = n; i-- > 0;) v = v << 8 | p[i];
+    return v;
+}
+
+void append_u64(std::string& out, std::uint64_t v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+
+void append_bcd_digits(std::string& out, const std::uint8_t* p, unsigned n) {
+    const std::size_t start = out.size();
+    out.resize(start + 2 * n);
+    char* d = out.data() + start;
+    for (unsigned i = 0; i < n; ++i) {
+        *d++ = hex_digits_upper[p[i] >> 4];
+        *d++ = hex_digits_upper[p[i] & 0x0F];
+    }
+}
+
+// JSON string of raw bytes: printable ASCII as is, everything else \u00XX (bytes >= 0x80 read
+// as Latin-1), so any byte sequence survives decode -> encode.
+void append_ascii(std::string& out, const std::uint8_t* p, unsigned n, char pad, bool reverse) {
+    std::uint8_t tmp[256];
+    if (reverse) {
+        for (unsigned i = 0; i < n; ++i) tmp[i] = p[n - 1 - i];
+        p = tmp;
+    }
+    while (n > 0 && p[n - 1] == static_cast<std::uint8_t>(pad)) --n;
+    out.push_back('"');
+    for (unsigned i = 0; i < n; ++i) {
+        const std::uint8_t c = p[i];
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+            out.push_back(static_cast<char>(c));
+        } else if (c < 0x20 || c >= 0x7F) {
+            char esc[7] = {'\\', 'u', '0', '0', hex_digits_upper[c >> 4], hex_digits_upper[c & 0x0F], 0};
+            out.append(esc, 6);
+        } else {
+            out.push_back(static_cast<char>(c));
+        }
+    }
+    out.push_back('"');
+}
+
+void append_name(std::string& out, const std::string& name) {
+    out.push_back('"');
+    out.append(name);
+    out.push_back('"');
+}
+
+struct Decoder {
+    const Message& m;
+    const CodecOptions& opt;
+    std::string& out;
+
+    void number(const Field& f, std::uint64_t raw) const {
+        if (f.enums) {
+            if (const std::string* name = f.enums->name_of(raw)) return append_name(out, *name);
+            return append_u64(out, raw);
+        }
+        if (f.scale == 0 && f.offset == 0) return append_u64(out, raw);
+        append_decimal(out, static_cast<wide_int>(raw) + f.offset, f.scale);
+    }
+
+    static bool all_zero(const std::uint8_t* p, unsigned n) {
+        for (unsigned i = 0; i < n; ++i)
+            if (p[i]) return false;
+        return true;
+    }
+
+    // One item of a non-bits field at p (f.size bytes).
+    void value(const Field& f, const std::uint8_t* p) const {
+        switch (f.type) {
+            case FieldType::bcd:
+                out.push_back('"');
+                append_bcd_digits(out, p, f.size);
+                out.push_back('"');
+                return;
+            case FieldType::bcd_int: {
+                std::uint64_t v = 0;
+                for (unsigned i = 0; i < f.size; ++i) {
+                    const unsigned hi = p[i] >> 4, lo = p[i] & 0x0F;
+                    if (hi > 9 || lo > 9) {  // not BCD: keep the digits as they are
+                        out.push_back('"');
+                        append_bcd_digits(out, p, f.size);
+                        out.push_back('"');
+                        return;
+                    }
+                    v = v * 100 + hi * 10 + lo;
+                }
+                return append_u64(out, v);
+            }
+            case FieldType::uint: return number(f, read_le(p, f.size));
+            case FieldType::boolean:
+                if (p[0] <= 1) out.append(p[0] ? "true" : "false");
+                else append_u64(out, p[0]);
+                return;
+            case FieldType::flags: {
+                const std::uint64_t v = read_le(p, f.size);
+                out.push_back('[');
+                bool first = true;
+                for (unsigned bit = 0; bit < f.size * 8u; ++bit) {
+                    if (!(v >> bit & 1)) continue;
+                    if (!first) out.push_back(',');
+                    first = false;
+                    if (const std::string* name = f.enums->name_of(bit)) append_name(out, *name);
+                    else append_u64(out, bit);
+                }
+                out.push_back(']');
+                return;
+            }
+            case FieldType::ascii: return append_ascii(out, p, f.size, f.pad, f.reverse);
+            case FieldType::hex:
+                out.push_back('"');
+                append_hex(out, {p, f.size});
+                out.push_back('"');
+                return;
+            case FieldType::cp56: return append_cp56_json(out, {p, 7}, opt.utc_offset_minutes);
+            case FieldType::group: {
+                out.push_back('{');
+                bool first = true;
+                members(f.fields, p, first);
+                out.push_back('}');
+                return;
+            }
+            case FieldType::bits: break;  // handled by members()
+        }
+    }
+
+    void key(const std::string& k, bool& first) const {
+        if (!first) out.push_back(',');
+        first = false;
+        out.append(k);
+    }
+
+    // Fixed-size fields laid out from p (group members); bits members flattened.
+    void members(const std::vector<Field>& fields, const std::uint8_t* p, bool& first) const {
+        for (const Field& f : fields) {
+            one(f, p, first);
+            p += f.size;
+        }
+    }
+
+    void one(const Field& f, const std::uint8_t* p, bool& first) const {
+        if (f.type == FieldType::bits) {
+            const std::uint64_t raw = read_le(p, f.size);
+            for (const Field& b : f.fields) {
+                const std::uint64_t mask = b.width >= 64 ? UINT64_MAX : (std::uint64_t{1} << b.width) - 1;
+                const std::uint64_t v = raw >> b.shift & mask;
+                if (b.reserved && v == 0) continue;
+                key(b.key, first);
+                number(b, v);
+            }
+            return;
+        }
+        if (f.reserved && all_zero(p, f.size)) return;
+        key(f.key, first);
+        value(f, p);
+    }
+
+    [[noreturn]] void short_body(const Field& f, std::size_t offset, std::size_t need, std::size_t have) const {
+        throw DecodeError(DecodeError::Kind::short_body, m.code, m.name, f.name,
+                          m.name + ": body is " + std::to_string(have) + " bytes; field " + f.name + " needs bytes " +
+                              std::to_string(offset) + "…" + std::to_string(offset + need - 1));
+    }
+
+    void data(std::span<const std::uint8_t> body) const {
+        const std::uint8_t* p = body.data();
+        const std::size_t n = body.size();
+        std::size_t off = 0;
+        bool first = true;
+        out.append("\"data\":{");
+        for (const Field& f : m.fields) {
+            if (f.count == Count::one) {
+                if (off + f.size > n) short_body(f, off, f.size, n);
+                if (!(static_cast<int>(off) == m.pile_offset && f.name == "pile")) one(f, p + off, first);
+                off += f.size;
+                continue;
+            }
+            std::size_t items = f.count_fixed;
+            if (f.count == Count::byte) {
+                if (off + 1 > n) short_body(f, off, 1, n);
+                items = p[off++];
+                if (off + items * f.size > n)
+                    throw DecodeError(DecodeError::Kind::bad_count, m.code, m.name, f.name,
+                                      m.name + ": field " + f.name + ": count byte says " + std::to_string(items) +
+                                          " items (" + std::to_string(items * f.size) + " bytes) but " +
+                                          std::to_string(n - off) + " bytes follow");
+            } else if (f.count == Count::rest) {
+                items = (n - off) / f.size;
+            } else if (off + items * f.size > n) {
+                short_body(f, off, items * f.size, n);
+            }
+            key(f.key, first);
+            out.push_back('[');
+            for (std::size_t i = 0; i < items; ++i) {
+                if (i) out.push_back(',');
+                value(f, p + off);
+                off += f.size;
+            }
+            out.push_back(']');
+        }
+        if (off < n) {
+            key("\"extra\":", first);
+            out.push_back('"');
+            append_hex(out, body.subspan(off));
+            out.push_back('"');
+        }
+        out.push_back('}');
+    }
+};
+
+}  // namespace
+
+void Codec::decode_to(FrameView frame, std::string& out) const {
+    const std::uint8_t code = frame.type();
+    const Message* m = catalogue_->find(code);
+    char code_text[8];
+    std::snprintf(code_text, sizeof code_text, "0x%02X", code);
+    if (!m)
+        throw DecodeError(DecodeError::Kind::unknown_type, code, "", "",
+                          std::string("unknown frame type ") + code_text);
+    if (frame.flag() == 0x01)
+        throw DecodeError(DecodeError::Kind::encrypted, code, m->name, "",
+                          m->name + ": encrypted frame (flag 0x01, 3DES): the body is not decoded");
+    if (frame.flag() != 0x00) {
+        char flag_text[8];
+        std::snprintf(flag_text, sizeof flag_text, "0x%02X", frame.flag());
+        throw DecodeError(DecodeError::Kind::bad_flag, code, m->name, "",
+                          m->name + ": unknown encryption flag " + flag_text);
+    }
+    const auto body = frame.body();
+    const std::size_t start = out.size();
+    try {
+        out.append("{\"pile\":");
+        if (m->pile_offset >= 0 && body.size() >= static_cast<std::size_t>(m->pile_offset) + 7) {
+            out.push_back('"');
+            append_bcd_digits(out, body.data() + m->pile_offset, 7);
+            out.push_back('"');
+        } else if (m->serial_offset >= 0 && body.size() >= static_cast<std::size_t>(m->serial_offset) + 16) {
+            out.push_back('"');
+            append_bcd_digits(out, body.data() + m->serial_offset, 7);
+            out.push_back('"');
+        } else {
+            out.append("null");
+        }
+        out.append(m->envelope);
+        out.append(",\"seq\":\"");
+        const Seq seq = frame.seq();
+        append_hex(out, seq);
+        out.append("\",");
+        if (frame.crc_order == CrcOrder::high_first) out.append("\"crc_order\":\"high_first\",");
+        Decoder{*m, options_, out}.data(body);
+        out.push_back('}');
+    } catch (...) {
+        out.resize(start);
+        throw;
+    }
+}
+
+std::string Codec::decode_text(FrameView frame) const {
+    std::string out;
+    out.reserve(512);
+    decode_to(frame, out);
+    return out;
+}
+
+nlohmann::json Codec::decode(FrameView frame) const { return nlohmann::json::parse(decode_text(frame)); }
+
+}  // namespace ykc
