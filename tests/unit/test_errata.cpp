@@ -1,0 +1,188 @@
+// Each behaviour of ERRATA.md (what the spec gets wrong, what real chargers do) has a test here.
+#include "support.hpp"
+
+using namespace ykc;
+using test::json;
+
+TEST_CASE("sequence bytes are kept exactly as received, whatever their order") {
+    // byte[3] counting (real charger) and byte[2] counting (another real charger)
+    auto be = test::decode("680B02270009100010010000016DB8");
+    CHECK(be["seq"] == "0227");
+    CHECK(test::encode_hex(be) == "680B02270009100010010000016DB8");
+    auto le = test::decode("680D0300000300624100001201010075FA");
+    CHECK(le["seq"] == "0300");
+    CHECK(test::encode_hex(le) == "680D0300000300624100001201010075FA");
+    // a reply built with the request's seq carries the same two bytes
+    json reply = {{"type", "heartbeat_reply"}, {"pile", le["pile"]}, {"seq", le["seq"]}, {"data", {{"gun", 1}}}};
+    CHECK(test::bytes(test::encode_hex(reply))[2] == 0x03);
+    CHECK(test::bytes(test::encode_hex(reply))[3] == 0x00);
+}
+
+TEST_CASE("CRC high byte first is accepted, reported and reproduced") {
+    // the login test vector of a public implementation, CRC written high byte first
+    const std::string hex = "6822001900012023121200001001011047562E393572313300898604D11722D0348606024E87";
+    auto d = test::decode(hex);
+    CHECK(d["crc_order"] == "high_first");
+    CHECK(d["pile"] == "20231212000010");
+    CHECK(test::encode_hex(d) == hex);
+    auto normal = test::decode("680D0300000300624100001201010075FA");
+    CHECK(!normal.contains("crc_order"));
+}
+
+TEST_CASE("BCD nibbles A-F decode to hex letters: the ICCID with C") {
+    const std::string body = "10001001000001 01 01 10 312E31302E323300 00 898604861024C0006426 00";
+    auto d = test::decode(test::build("0000 00 01 " + body));
+    CHECK(d["data"]["sim"] == "898604861024C0006426");
+    CHECK(d["data"]["network"] == "sim");
+    CHECK(d["data"]["carrier"] == "china_mobile");
+    CHECK(test::encode_hex(d) == test::build("0000 00 01 " + body));
+}
+
+TEST_CASE("protocol version 0x0F (1.5) and 0x10 (1.6) both decode") {
+    auto v15 = test::decode("6822000000011000100100000101010F312E31302E323300010000000000000000000004D1AA");
+    CHECK(v15["data"]["protocol_version"].dump() == "1.5");
+    auto v16 = test::decode(test::build("0000 00 01 10001001000001 01 01 10 312E31302E323300 01 00000000000000000000 04"));
+    CHECK(v16["data"]["protocol_version"].dump() == "1.6");
+    CHECK(test::encode_hex({{"type", "login"}, {"pile", "10001001000001"}, {"data", v16["data"]}}) ==
+          test::build("0000 00 01 10001001000001 01 01 10 312E31302E323300 01 00000000000000000000 04"));
+}
+
+TEST_CASE("CP56Time2a weekday bits are masked on decode and zero on encode") {
+    // start time 2025-10-18 (a Saturday: weekday 6 in the top three bits of the day byte)
+    const std::string real = "68A2077A003B181200000002660116430696294154241812000000026601204E0E0C120A19F0D21C0D120A19000000006879370000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000009AA9534F0002238B4F006879370000000000000000004C4741473450593333533630313332333501F0D21C0D120A19410150BE785B3E781B4733";
+    auto d = test::decode(real);
+    auto bytes = test::bytes(real);
+    bytes[6 + 24 + 4] |= 0xC0;  // day byte of start_time: weekday 6
+    const auto with_weekday = write_frame(0x3B, {bytes[2], bytes[3]}, 0, std::span(bytes).subspan(6, bytes.size() - 8));
+    auto w = test::codec().decode(test::frame(to_hex(with_weekday)).view());
+    CHECK(w["data"]["start_time"] == d["data"]["start_time"]);
+    CHECK(w["data"]["start_time"] == "2025-10-18T12:14:20+08:00");
+    CHECK(test::encode_hex(w) == real);  // weekday written as zero
+}
+
+TEST_CASE("0x3B of length 0xB2 (fifth tariff segment) decodes what is known and keeps the rest") {
+    const std::string real = "68A28001003B18220000000155021673797553635328182200000001550208CF1C16170A19D0841517170A19400D0300000000000000000000000000400D0300000000000000000000000000400D0300000000000000000000000000A85B01007375000000000000876800000A000000007D75000000737500000000000087680000000000000000000000000000000000000001D0841517170A19450000000000000000A5B3";
+    auto base = test::bytes(real);
+    std::vector<std::uint8_t> body(base.begin() + 6, base.end() - 2);
+    const std::string fifth = "A85B0100010000000200000003000000";
+    auto extra = test::bytes(fifth);
+    body.insert(body.end(), extra.begin(), extra.end());
+    const auto b2 = write_frame(0x3B, {0x80, 0x01}, 0, body);
+    CHECK(b2[1] == 0xB2);
+    auto d = test::codec().decode(test::frame(to_hex(b2)).view());
+    CHECK(d["data"]["serial"] == "18220000000155021673797553635328");
+    CHECK(d["data"]["total_energy"].dump() == "3.0067");
+    CHECK(d["data"]["stop_reason"] == "manual_stop");
+    CHECK(d["data"]["extra"] == fifth);
+    CHECK(test::encode_hex(d) == to_hex(b2));
+}
+
+TEST_CASE("lengths the spec samples get wrong: the catalogue uses what the fields need") {
+    // 0x41: pile 7, card 8, result 1 -> length 0x14 (sample says 0x13)
+    CHECK(test::build("0006 00 41 32010200000001 00000000D14B0A54 01").substr(2, 2) == "14");
+    auto r = test::decode(test::build("0006 00 41 32010200000001 00000000D14B0A54 01"));
+    CHECK(r["data"]["result"] == "pile_mismatch");
+    // 0x44 with one card -> 0x1C (sample says 0x2C)
+    const std::string sync = test::build("0007 00 44 32010200000001 01 0000000010000001 00000000D14B0A54");
+    CHECK(sync.substr(2, 2) == "1C");
+    auto s = test::decode(sync);
+    CHECK(s["data"]["cards"] == json::parse(R"([{"logical_card":"0000000010000001","card":"00000000D14B0A54"}])"));
+    // 0x45 with two cards: 7 + 2 x 10
+    auto c45 = test::decode(test::build("0007 00 45 32010200000001 00000000D14B0A54 01 00 00000000E14C0A54 00 01"));
+    CHECK(c45["data"]["cards"].size() == 2);
+    CHECK(c45["data"]["cards"][1]["failure_reason"] == "bad_card_format");
+    // 0x47 with two cards: 7 + 2 x 9
+    auto c47 = test::decode(test::build("0007 00 47 32010200000001 00000000D14B0A54 01 00000000E14C0A54 00"));
+    CHECK(c47["data"]["cards"] == json::parse(R"([{"card":"00000000D14B0A54","present":true},{"card":"00000000E14C0A54","present":false}])"));
+    // 0x62 / 0x63: 0x11
+    CHECK(test::build("0001 00 62 32010200000001 01 55 00000000").substr(2, 2) == "11");
+    auto lock = test::decode(test::build("0001 00 62 32010200000001 01 55 00000000"));
+    CHECK(lock["data"]["action"] == "raise");
+    CHECK(!lock["data"].contains("reserved"));
+    // 0x61 with the parking-lock state the sample omits: 0x14
+    auto ls = test::decode(test::build("0001 00 61 32010200000001 01 55 FF 50 00 00000000"));
+    CHECK(ls["data"] == json::parse(R"({"gun":1,"lock_state":"raised","space":"occupied","battery":80,"alarm":"normal"})"));
+}
+
+TEST_CASE("the trade serial is 16 BCD bytes (32 digits), not the samples' 31") {
+    const std::string serial = "32010200000000111511161555350260";
+    auto d = test::decode(test::build("0002 00 33 " + serial + " 32010200000001 01 01 00"));
+    CHECK(d["data"]["serial"] == serial);
+    CHECK(d["data"]["result"] == "success");
+    CHECK(d["data"]["failure_reason"] == "none");
+}
+
+TEST_CASE("0xA2 is its own type (the sample carries 0x32); 0xA3 goes up, 0xA4 down") {
+    const auto& cat = *Catalogue::builtin();
+    CHECK(cat.find(0xA2)->name == "parallel_card_auth_reply");
+    CHECK(cat.find(0xA3)->direction == Direction::up);
+    CHECK(cat.find(0xA4)->direction == Direction::down);
+    CHECK(cat.find(0xA4)->reply == "parallel_remote_start_reply");
+    auto d = test::decode(test::build("0004 00 A2 32010200000001012018061219595785 32010200000001 01 0000000000000000 00000000 00 01 201029112801"));
+    CHECK(d["type"] == "parallel_card_auth_reply");
+    CHECK(d["data"]["parallel_id"] == "201029112801");
+    CHECK(d["data"]["failure_reason"] == "account_not_found");
+}
+
+TEST_CASE("stop reasons come from table 13.1") {
+    const auto* m = Catalogue::builtin()->find("transaction");
+    const auto* f = m->field("stop_reason");
+    REQUIRE(f);
+    CHECK(*f->enums->name_of(0x40) == "app_stop");
+    CHECK(*f->enums->name_of(0x41) == "soc_full");
+    CHECK(*f->enums->name_of(0x6E) == "aborted_insufficient_balance");
+    CHECK(*f->enums->name_of(0x90) == "unknown");
+    CHECK(f->enums->name_of(0x46) == nullptr);  // reserved codes stay numbers
+}
+
+TEST_CASE("VIN: reversed on the wire in 0x31 and 0xA1, forward in 0x3B and 0x15") {
+    const std::string vin = "LGAG4PY33S6013235";
+    std::string reversed_hex;
+    for (auto it = vin.rbegin(); it != vin.rend(); ++it) {
+        reversed_hex.push_back(hex_digits_upper[static_cast<unsigned char>(*it) >> 4]);
+        reversed_hex.push_back(hex_digits_upper[*it & 15]);
+    }
+    const std::string f31 = test::build("0004 00 31 32010200000001 01 03 00 0000000000000000 00000000000000000000000000000000 " + reversed_hex);
+    auto d = test::decode(f31);
+    CHECK(d["data"]["vin"] == vin);
+    CHECK(d["data"]["start_mode"] == "vin");
+    CHECK(d["data"]["password_required"] == false);
+    CHECK(test::encode_hex(d) == f31);
+    // 0x3B: the real record carries the VIN forward
+    auto t = test::decode("68A2077A003B181200000002660116430696294154241812000000026601204E0E0C120A19F0D21C0D120A19000000006879370000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000009AA9534F0002238B4F006879370000000000000000004C4741473450593333533630313332333501F0D21C0D120A19410150BE785B3E781B4733");
+    CHECK(t["data"]["vin"] == vin);
+}
+
+TEST_CASE("card numbers are the 8 bytes as sent, uppercase hex") {
+    auto d = test::decode(test::build("0006 00 42 32010200000001 01 00000000D14B0A54 00000000"));
+    CHECK(d["data"]["card"] == "00000000D14B0A54");
+}
+
+TEST_CASE("0x34 balance is in cents") {
+    const std::string f = test::build("007C 00 34 55031412782305012018061914444680 55031412782305 01 0000001000000573 00000000D14B0A54 A0860100");
+    auto d = test::decode(f);
+    CHECK(d["data"]["balance"].dump() == "1000");
+    CHECK(d["data"]["logical_card"] == "0000001000000573");
+    CHECK(test::encode_hex({{"type", "remote_start"}, {"pile", "55031412782305"}, {"seq", "007C"},
+                            {"data", {{"serial", "55031412782305012018061914444680"}, {"gun", 1},
+                                      {"logical_card", "1000000573"}, {"card", "D14B0A54"}, {"balance", 1000.00}}}}) == f);
+}
+
+TEST_CASE("0x13 hardware-fault bits count from the low bit of the little-endian value") {
+    const std::string head = "0000 00 13 00000000000000000000000000000000 32010200000001 01 01 00 00 0000 0000 00 0000000000000000 00 00 0000 0000 00000000 00000000 00000000 ";
+    CHECK(test::decode(test::build(head + "0200"))["data"]["hardware_faults"] == json({"no_rectifier_module"}));
+    CHECK(test::decode(test::build(head + "0002"))["data"]["hardware_faults"] == json({"fan_board_fault"}));  // bit 9 = spec Bit10
+    CHECK(test::decode(test::build(head + "0008"))["data"]["hardware_faults"] == json({"hv_contactor_fault"}));  // bit 11 = spec Bit12
+}
+
+TEST_CASE("frames with the encryption flag are not decoded as plain text") {
+    const auto f = test::frame(test::build("0000 01 03 00624100001201 0100"));
+    try {
+        test::codec().decode(f.view());
+        FAIL("decoded an encrypted frame");
+    } catch (const DecodeError& e) {
+        CHECK(e.kind == DecodeError::Kind::encrypted);
+        CHECK(e.message == "heartbeat");
+        CHECK(std::string(e.what()).find("encrypted") != std::string::npos);
+    }
+}
