@@ -1,0 +1,158 @@
+// The catalogue: pairings, overlays, and mistakes reported with file, line and field.
+#include "support.hpp"
+
+using namespace ykc;
+using test::json;
+
+namespace {
+
+CatalogueError load_error(const std::string& yaml) {
+    try {
+        Catalogue::from_yaml(yaml, "vendor.yaml");
+    } catch (const CatalogueError& e) {
+        return e;
+    }
+    FAIL("loaded without error:\n" << yaml);
+    throw std::logic_error("unreachable");
+}
+
+const char* ok_message = R"(
+messages:
+  - code: 0x03
+    name: heartbeat
+    direction: up
+    fields:
+      - {name: pile, type: bcd, size: 7}
+      - {name: gun, type: bcd_int, size: 1}
+)";
+
+}  // namespace
+
+TEST_CASE("every request names its reply as the issue lists them") {
+    const std::vector<std::pair<int, int>> pairs = {
+        {0x01, 0x02}, {0x03, 0x04}, {0x05, 0x06}, {0x09, 0x0A}, {0x12, 0x13}, {0x31, 0x32}, {0x34, 0x33},
+        {0x36, 0x35}, {0x3B, 0x40}, {0x42, 0x41}, {0x44, 0x43}, {0x46, 0x45}, {0x48, 0x47}, {0x52, 0x51},
+        {0x56, 0x55}, {0x58, 0x57}, {0x62, 0x63}, {0x92, 0x91}, {0x94, 0x93}, {0xA1, 0xA2}, {0xA4, 0xA3}};
+    const auto& cat = *Catalogue::builtin();
+    int with_reply = 0;
+    for (const auto& m : cat.messages()) with_reply += !m.reply.empty();
+    CHECK(with_reply == static_cast<int>(pairs.size()));
+    for (auto [req, rep] : pairs) {
+        CAPTURE(req);
+        const Message* m = cat.find(static_cast<std::uint8_t>(req));
+        REQUIRE(m);
+        const Message* r = cat.find(m->reply);
+        REQUIRE(r);
+        CHECK(r->code == rep);
+    }
+}
+
+TEST_CASE("reply matching fields") {
+    const auto& cat = *Catalogue::builtin();
+    CHECK(cat.find("remote_start")->match == std::vector<std::string>{"gun", "serial"});
+    CHECK(cat.find("remote_stop")->match == std::vector<std::string>{"gun"});
+    CHECK(cat.find("transaction")->match == std::vector<std::string>{"serial"});
+    CHECK(cat.find("balance_update")->match == std::vector<std::string>{"card"});
+    CHECK(cat.find("parallel_card_auth")->match == std::vector<std::string>{"gun", "parallel_id"});
+    CHECK(cat.find("reboot")->match.empty());
+}
+
+TEST_CASE("consistent field names: gun, serial, pile") {
+    for (const auto& m : Catalogue::builtin()->messages()) {
+        CAPTURE(m.name);
+        for (const auto& f : m.fields) {
+            if (f.name == "gun") CHECK(f.type == FieldType::bcd_int);
+            if (f.name == "serial") CHECK((f.type == FieldType::bcd && f.size == 16));
+            if (f.name == "pile") CHECK((f.type == FieldType::bcd && f.size == 7));
+        }
+        // every message carries the pile, except the transaction confirmation (serial only)
+        if (m.code != 0x40) CHECK(m.pile_offset >= 0);
+    }
+}
+
+TEST_CASE("catalogue mistakes name the file, the line, the message and the field") {
+    auto bad_type = load_error(R"(
+messages:
+  - code: 0x03
+    name: heartbeat
+    direction: up
+    fields:
+      - {name: pile, type: bcd, size: 7}
+      - {name: gun, type: bcdd, size: 1}
+)");
+    CHECK(bad_type.source == "vendor.yaml");
+    CHECK(bad_type.line == 8);
+    CHECK(bad_type.message == "heartbeat");
+    CHECK(bad_type.field == "gun");
+    CHECK(std::string(bad_type.what()) == "vendor.yaml:8: message heartbeat: field gun: unknown type \"bcdd\"");
+
+    CHECK(load_error(std::string(ok_message) + "      - {name: volts, type: uint, size: 9}\n").line == 9);
+    CHECK(std::string(load_error(std::string(ok_message) + "      - {name: volts, type: uint, size: 2, enum: nope}\n").what())
+              .find("unknown enum \"nope\"") != std::string::npos);
+    CHECK(std::string(load_error(std::string(ok_message) + "      - {name: gun, type: uint, size: 1}\n").what())
+              .find("name given twice") != std::string::npos);
+    CHECK(std::string(load_error(std::string(ok_message) + "      - {name: x, type: uint, size: 1, colour: red}\n").what())
+              .find("unknown key \"colour\"") != std::string::npos);
+    CHECK(std::string(load_error(std::string(ok_message) + "    reply: nothing\n").what()).find("no message named \"nothing\"") !=
+          std::string::npos);
+    CHECK(std::string(load_error(std::string(ok_message) + std::string(ok_message).substr(11)).what()).find("code given twice") !=
+          std::string::npos);
+    auto syntax = load_error("messages: [ {code: 1, ");
+    CHECK(std::string(syntax.what()).find("YAML syntax") != std::string::npos);
+    auto bits = load_error(R"(
+messages:
+  - code: 0x1B
+    name: errors
+    direction: up
+    fields:
+      - name: status
+        type: bits
+        size: 1
+        fields:
+          - {name: a, shift: 0, width: 4}
+          - {name: b, shift: 2, width: 2}
+)");
+    CHECK(bits.field == "status.b");
+    CHECK(bits.line == 12);
+    CHECK(std::string(bits.what()).find("overlap") != std::string::npos);
+}
+
+TEST_CASE("an overlay adds a vendor message and replaces a built-in one") {
+    Catalogue cat = *Catalogue::builtin();
+    cat.overlay(R"(
+enums:
+  vendor_state: {0: idle, 1: busy}
+messages:
+  - code: 0x3D
+    name: vendor_status
+    direction: up
+    fields:
+      - {name: pile, type: bcd, size: 7}
+      - {name: gun, type: bcd_int, size: 1}
+      - {name: state, type: uint, size: 1, enum: vendor_state}
+      - {name: power, type: uint, size: 2, scale: 1, unit: kW}
+  - code: 0x03
+    name: heartbeat
+    direction: up
+    reply: heartbeat_reply
+    fields:
+      - {name: pile, type: bcd, size: 7}
+      - {name: gun, type: bcd_int, size: 1}
+      - {name: gun_status, type: uint, size: 1, enum: {0: normal, 1: fault, 2: maintenance}}
+)", "vendor.yaml");
+    CHECK(cat.messages().size() == 52);
+    Codec codec(std::make_shared<const Catalogue>(cat));
+    auto v = codec.decode(test::frame(test::build("0001 00 3D 32010200000001 02 01 E803")).view());
+    CHECK(v["type"] == "vendor_status");
+    CHECK(v["data"] == json::parse(R"({"gun":2,"state":"busy","power":100})"));
+    auto h = codec.decode(test::frame(test::build("0001 00 03 32010200000001 01 02")).view());
+    CHECK(h["data"]["gun_status"] == "maintenance");
+    // the built-in catalogue is untouched
+    CHECK(Catalogue::builtin()->find(0x3D) == nullptr);
+}
+
+TEST_CASE("the message reference lists every message") {
+    const std::string md = Catalogue::builtin()->reference_markdown();
+    for (const auto& m : Catalogue::builtin()->messages()) CHECK(md.find("\n## " + m.name + "\n") != std::string::npos);
+    CHECK(md.find("| voltage | uint | 2 | V | resolution 0.1 |") != std::string::npos);
+}
