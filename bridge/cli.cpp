@@ -133,7 +133,7 @@ int encode(const std::vector<std::string>& args, std::istream& in, std::ostream&
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         try {
             out << to_hex(codec->encode(nlohmann::json::parse(line))) << '\n';
-        } catch (const nlohmann::json::parse_error& e) {
+        } catch (const nlohmann::json::exception& e) {
             out << nlohmann::json{{"error", std::string("not JSON: ") + e.what()}}.dump() << '\n';
             ok = false;
         } catch (const EncodeError& e) {

@@ -100,7 +100,7 @@ inline RunResult run(const std::string& command, const std::string& input = "") 
     }
     close(fd);
     RunResult r;
-    FILE* p = popen((command + " < " + in_path).c_str(), "r");
+    FILE* p = popen(("(" + command + ") < " + in_path).c_str(), "r");
     REQUIRE(p != nullptr);
     char buf[4096];
     std::size_t n;
