@@ -237,11 +237,11 @@ struct Decoder {
 void Codec::decode_to(FrameView frame, std::string& out) const {
     const std::uint8_t code = frame.type();
     const Message* m = catalogue_->find(code);
-    char code_text[8];
-    std::snprintf(code_text, sizeof code_text, "0x%02X", code);
-    if (!m)
-        throw DecodeError(DecodeError::Kind::unknown_type, code, "", "",
-                          std::string("unknown frame type ") + code_text);
+    if (!m) {
+        char code_text[8];
+        std::snprintf(code_text, sizeof code_text, "0x%02X", code);
+        throw DecodeError(DecodeError::Kind::unknown_type, code, "", "", std::string("unknown frame type ") + code_text);
+    }
     if (frame.flag() == 0x01)
         throw DecodeError(DecodeError::Kind::encrypted, code, m->name, "",
                           m->name + ": encrypted frame (flag 0x01, 3DES): the body is not decoded");

@@ -49,8 +49,6 @@ struct Field {
     std::string unit, doc;
     std::string enum_name;  // shared enum this field refers to, if any
     int line = 0;
-
-    bool optional_in_encode() const noexcept { return reserved || default_value.has_value(); }
 };
 
 struct Message {
