@@ -432,6 +432,7 @@ void Catalogue::load(std::string_view text, const std::string& source, bool is_o
         }
         if (m.fixed_size > max_body_size) mctx.fail(n["fields"], "fields need " + std::to_string(m.fixed_size) + " bytes; a frame body holds 251");
         m.keys.push_back("extra");
+        std::sort(m.keys.begin(), m.keys.end());  // looked up by binary search when encoding
         char code_text[8];
         std::snprintf(code_text, sizeof code_text, "0x%02X", m.code);
         m.envelope = ",\"type\":\"" + m.name + "\",\"code\":\"" + code_text + "\"";

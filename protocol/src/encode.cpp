@@ -1,5 +1,6 @@
 // JSON -> frame. Every field is validated against the catalogue; errors name the message and
 // the field and say what was wrong.
+#include <algorithm>
 #include <cmath>
 
 #include "ykc/codec.hpp"
@@ -26,11 +27,26 @@ std::string describe(const json& v) {
     return s;
 }
 
+// Where a value sits in `data` ("cards[2].card"); turned into text only for an error.
+struct Path {
+    const Path* parent = nullptr;  // the group item this field belongs to
+    const std::string* name = nullptr;
+    long index = -1;  // item of a repeated field
+
+    std::string str() const {
+        std::string s = parent ? parent->str() + "." : std::string();
+        if (name) s += *name;
+        if (index >= 0) s += "[" + std::to_string(index) + "]";
+        return s;
+    }
+};
+
 struct Encoder {
     const Message& m;
     const CodecOptions& opt;
     std::vector<std::uint8_t>& out;
 
+    [[noreturn]] void fail(const Path& path, const std::string& what) const { throw EncodeError(m.name, path.str(), what); }
     [[noreturn]] void fail(const std::string& path, const std::string& what) const { throw EncodeError(m.name, path, what); }
 
     void put_le(std::uint64_t v, unsigned n) const {
@@ -38,11 +54,11 @@ struct Encoder {
     }
 
     // A JSON number or numeric string as units of 10^-scale.
-    wide_int decimal(const json& v, int scale, const std::string& path) const {
+    wide_int decimal(const json& v, int scale, const Path& path) const {
         std::string text;
-        if (v.is_number_unsigned()) text = std::to_string(v.get<std::uint64_t>());
-        else if (v.is_number_integer()) text = std::to_string(v.get<std::int64_t>());
-        else if (v.is_number_float()) {
+        if (v.is_number_unsigned()) return static_cast<wide_int>(v.get<std::uint64_t>()) * pow10_i64(scale);
+        if (v.is_number_integer()) return static_cast<wide_int>(v.get<std::int64_t>()) * pow10_i64(scale);
+        if (v.is_number_float()) {
             const double d = v.get<double>();
             if (!std::isfinite(d)) fail(path, "not a finite number");
             text = shortest_decimal(d);
@@ -62,7 +78,7 @@ struct Encoder {
     }
 
     // Raw integer for a uint-like field (uint, bits member): enum name/code or scaled number.
-    std::uint64_t raw_number(const Field& f, const json& v, std::uint64_t raw_max, const std::string& path) const {
+    std::uint64_t raw_number(const Field& f, const json& v, std::uint64_t raw_max, const Path& path) const {
         if (f.enums) {
             if (v.is_string()) {
                 if (auto code = f.enums->code_of(v.get<std::string>())) return *code;
@@ -84,7 +100,7 @@ struct Encoder {
     }
 
     // Hex-digit text (BCD or raw bytes), left-padded with '0' to n bytes.
-    void digits(const std::string& s, unsigned n, const std::string& path, const char* what) const {
+    void digits(const std::string& s, unsigned n, const Path& path, const char* what) const {
         if (s.size() > 2u * n) fail(path, std::string("too long: at most ") + std::to_string(2 * n) + " " + what + ", got " + std::to_string(s.size()));
         for (char c : s)
             if (hex_digit_value(c) < 0) fail(path, std::string("not ") + what + ": \"" + s + "\"");
@@ -93,7 +109,7 @@ struct Encoder {
             out.push_back(static_cast<std::uint8_t>(hex_digit_value(padded[2 * i]) << 4 | hex_digit_value(padded[2 * i + 1])));
     }
 
-    void ascii(const Field& f, const json& v, const std::string& path) const {
+    void ascii(const Field& f, const json& v, const Path& path) const {
         if (!v.is_string()) fail(path, "expected a string, got " + describe(v));
         const std::string& s = v.get_ref<const std::string&>();
         std::vector<std::uint8_t> bytes;
@@ -116,7 +132,7 @@ struct Encoder {
     }
 
     // One item of field f from v.
-    void value(const Field& f, const json& v, const std::string& path) const {
+    void value(const Field& f, const json& v, const Path& path) const {
         switch (f.type) {
             case FieldType::bcd:
                 if (v.is_number_unsigned()) return digits(std::to_string(v.get<std::uint64_t>()), f.size, path, "digits");
@@ -178,8 +194,8 @@ struct Encoder {
             }
             case FieldType::group:
                 if (!v.is_object()) fail(path, "expected an object, got " + describe(v));
-                check_unknown(f.fields, v, path + ".");
-                return fields(f.fields, v, path + ".", "");
+                check_unknown(f.fields, v, &path);
+                return fields(f.fields, v, &path, "");
             case FieldType::bits: break;
         }
     }
@@ -194,9 +210,11 @@ struct Encoder {
         return false;
     }
 
-    void check_unknown(const std::vector<Field>& fs, const json& obj, const std::string& prefix) const {
-        for (const auto& [k, _] : obj.items())
-            if (!known(fs, k) && !(prefix.empty() && k == "extra")) fail(prefix + k, "unknown field");
+    void check_unknown(const std::vector<Field>& fs, const json& obj, const Path* parent) const {
+        for (const auto& [k, _] : obj.items()) {
+            const bool ok = parent ? known(fs, k) : std::binary_search(m.keys.begin(), m.keys.end(), k);
+            if (!ok) fail((parent ? parent->str() + "." : std::string()) + k, "unknown field");
+        }
     }
 
     const json* lookup(const json& obj, const std::string& k) const {
@@ -204,25 +222,26 @@ struct Encoder {
         return it == obj.end() ? nullptr : &*it;
     }
 
-    void fields(const std::vector<Field>& fs, const json& obj, const std::string& prefix, std::string_view pile) const {
+    void fields(const std::vector<Field>& fs, const json& obj, const Path* parent, std::string_view pile) const {
         for (const Field& f : fs) {
-            const std::string path = prefix + f.name;
+            const Path path{parent, &f.name};
             if (f.type == FieldType::bits) {
                 std::uint64_t raw = 0;
                 for (const Field& b : f.fields) {
                     const json* v = lookup(obj, b.name);
+                    const Path member{parent, &b.name};
                     if (!v) {
                         if (b.reserved) continue;
-                        fail(prefix + b.name, "missing");
+                        fail(member, "missing");
                     }
-                    raw |= raw_number(b, *v, mask_bits(b.width), prefix + b.name) << b.shift;
+                    raw |= raw_number(b, *v, mask_bits(b.width), member) << b.shift;
                 }
                 put_le(raw, f.size);
                 continue;
             }
             const json* v = lookup(obj, f.name);
             json pile_value, default_value;
-            if (!v && prefix.empty() && f.name == "pile" && !pile.empty()) {
+            if (!v && !parent && f.name == "pile" && !pile.empty()) {
                 pile_value = std::string(pile);
                 v = &pile_value;
             }
@@ -249,7 +268,7 @@ struct Encoder {
             const std::size_t limit = f.max_items ? f.max_items : (f.count == Count::byte ? 255 : SIZE_MAX);
             if (n > limit) fail(path, "too many items: at most " + std::to_string(limit) + ", got " + std::to_string(n));
             if (f.count == Count::byte) out.push_back(static_cast<std::uint8_t>(n));
-            for (std::size_t i = 0; i < n; ++i) value(f, (*v)[i], path + "[" + std::to_string(i) + "]");
+            for (std::size_t i = 0; i < n; ++i) value(f, (*v)[i], Path{parent, &f.name, static_cast<long>(i)});
         }
     }
 };
@@ -286,10 +305,10 @@ std::vector<std::uint8_t> Codec::encode_body(const Message& m, const json& data,
     body.reserve(m.fixed_size + 16);
     Encoder enc{m, options_, body};
     if (!data.is_object()) enc.fail("", "data must be an object, got " + describe(data));
-    enc.check_unknown(m.fields, data, "");
+    enc.check_unknown(m.fields, data, nullptr);
     if (auto p = data.find("pile"); p != data.end() && !pile.empty() && !(p->is_string() && p->get<std::string>() == pile))
         enc.fail("pile", "differs from the envelope's pile " + std::string(pile));
-    enc.fields(m.fields, data, "", pile);
+    enc.fields(m.fields, data, nullptr, pile);
     if (auto extra = data.find("extra"); extra != data.end()) {
         if (!extra->is_string()) enc.fail("extra", "expected hex, got " + describe(*extra));
         auto bytes = from_hex(extra->get<std::string>());

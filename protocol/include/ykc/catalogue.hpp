@@ -63,7 +63,7 @@ struct Message {
     int pile_offset = -1;        // body offset of the 7-byte pile number, -1 if none
     int serial_offset = -1;      // body offset of the 16-byte transaction serial, -1 if none
     std::string envelope;        // ,"type":"name","code":"0x13" — ready to append
-    std::vector<std::string> keys;  // every key `data` may carry (members of bits flattened)
+    std::vector<std::string> keys;  // every key `data` may carry (members of bits flattened), sorted
     std::string source;
     int line = 0;
 
