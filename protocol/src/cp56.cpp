@@ -1,6 +1,7 @@
 #include "ykc/cp56.hpp"
 
 #include <cstdio>
+#include <cstring>
 
 namespace ykc {
 namespace {
@@ -39,10 +40,10 @@ void put2(char* p, unsigned v) {
     p[1] = static_cast<char>('0' + v % 10);
 }
 
-void append_offset(std::string& out, int minutes) {
+char* write_offset(char* out, int minutes) {
     if (minutes == 0) {
-        out.push_back('Z');
-        return;
+        *out++ = 'Z';
+        return out;
     }
     char buf[6];
     buf[0] = minutes < 0 ? '-' : '+';
@@ -50,7 +51,8 @@ void append_offset(std::string& out, int minutes) {
     put2(buf + 1, a / 60);
     buf[3] = ':';
     put2(buf + 4, a % 60);
-    out.append(buf, 6);
+    std::memcpy(out, buf, 6);
+    return out + 6;
 }
 
 Cp56 make_cp56(int year, unsigned month, unsigned day, unsigned hour, unsigned minute, unsigned ms) {
@@ -71,10 +73,10 @@ bool digits(std::string_view text, std::size_t& i, int n, unsigned& value) {
 
 }  // namespace
 
-void append_cp56_json(std::string& out, std::span<const std::uint8_t> b, int utc_offset_minutes) {
+char* format_cp56_json(char* out, std::span<const std::uint8_t> b, int utc_offset_minutes) {
     if ((b[0] | b[1] | b[2] | b[3] | b[4] | b[5] | b[6]) == 0) {
-        out.append("null");
-        return;
+        std::memcpy(out, "null", 4);
+        return out + 4;
     }
     const unsigned ms = static_cast<unsigned>(b[0] | b[1] << 8);
     const unsigned minute = b[2] & 0x3F, hour = b[3] & 0x1F, day = b[4] & 0x1F, month = b[5] & 0x0F;
@@ -102,9 +104,16 @@ void append_cp56_json(std::string& out, std::span<const std::uint8_t> b, int utc
         *p++ = static_cast<char>('0' + f / 10 % 10);
         *p++ = static_cast<char>('0' + f % 10);
     }
-    out.append(buf, static_cast<std::size_t>(p - buf));
-    append_offset(out, utc_offset_minutes);
-    out.push_back('"');
+    std::memcpy(out, buf, static_cast<std::size_t>(p - buf));
+    out += p - buf;
+    out = write_offset(out, utc_offset_minutes);
+    *out++ = '"';
+    return out;
+}
+
+void append_cp56_json(std::string& out, std::span<const std::uint8_t> b, int utc_offset_minutes) {
+    char buf[max_cp56_json_chars];
+    out.append(buf, static_cast<std::size_t>(format_cp56_json(buf, b, utc_offset_minutes) - buf));
 }
 
 std::optional<int> parse_utc_offset(std::string_view t) {

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 namespace ykc {
 
@@ -25,40 +26,64 @@ std::string to_string(wide_int v) {
     return std::string(p, buf + sizeof buf);
 }
 
-void append_decimal(std::string& out, wide_int units, int scale) {
+namespace {
+constexpr std::uint64_t pow10_u64[] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+                                       100000000ull, 1000000000ull, 10000000000ull, 100000000000ull,
+                                       1000000000000ull, 10000000000000ull, 100000000000000ull,
+                                       1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+                                       1000000000000000000ull};
+
+// Digits of v, most significant first; 128-bit only when v does not fit 64 bits.
+char* write_unsigned(char* p, unsigned __int128 v) {
+    if (v <= UINT64_MAX) return std::to_chars(p, p + 24, static_cast<std::uint64_t>(v)).ptr;
+    char tmp[48];
+    char* t = tmp + sizeof tmp;
+    while (v) {
+        *--t = static_cast<char>('0' + static_cast<int>(v % 10));
+        v /= 10;
+    }
+    const std::size_t n = static_cast<std::size_t>(tmp + sizeof tmp - t);
+    std::memcpy(p, t, n);
+    return p + n;
+}
+}  // namespace
+
+char* format_decimal(char* p, wide_int units, int scale) {
+    unsigned __int128 u;
     if (units < 0) {
-        out.push_back('-');
-        units = -units;
+        *p++ = '-';
+        u = static_cast<unsigned __int128>(-(units + 1)) + 1;
+    } else {
+        u = static_cast<unsigned __int128>(units);
     }
-    if (scale == 0) {
-        if (units <= static_cast<wide_int>(UINT64_MAX)) {
-            char buf[24];
-            auto r = std::to_chars(buf, buf + sizeof buf, static_cast<std::uint64_t>(units));
-            out.append(buf, r.ptr);
-        } else {
-            out += to_string(units);
-        }
-        return;
+    if (scale <= 0) return write_unsigned(p, u);
+    const std::uint64_t div = pow10_u64[scale];
+    std::uint64_t frac;
+    if (u <= UINT64_MAX) {  // every field of up to 8 bytes: 64-bit arithmetic only
+        const std::uint64_t v = static_cast<std::uint64_t>(u);
+        frac = v % div;
+        p = std::to_chars(p, p + 24, v / div).ptr;
+    } else {
+        frac = static_cast<std::uint64_t>(u % div);
+        p = write_unsigned(p, u / div);
     }
-    const wide_int p = pow10_i64(scale);
-    const wide_int int_part = units / p;
-    std::int64_t frac = static_cast<std::int64_t>(units % p);
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, static_cast<std::uint64_t>(int_part));
-    out.append(buf, r.ptr);
-    if (frac == 0) return;
+    if (frac == 0) return p;
     int digits = scale;
     while (frac % 10 == 0) {
         frac /= 10;
         --digits;
     }
-    char fbuf[20];
-    for (int i = digits - 1; i >= 0; --i) {
-        fbuf[i] = static_cast<char>('0' + frac % 10);
+    *p = '.';
+    for (int i = digits; i >= 1; --i) {
+        p[i] = static_cast<char>('0' + frac % 10);
         frac /= 10;
     }
-    out.push_back('.');
-    out.append(fbuf, static_cast<std::size_t>(digits));
+    return p + digits + 1;
+}
+
+void append_decimal(std::string& out, wide_int units, int scale) {
+    char buf[max_decimal_chars];
+    out.append(buf, static_cast<std::size_t>(format_decimal(buf, units, scale) - buf));
 }
 
 std::optional<wide_int> parse_decimal(std::string_view text, int scale, std::string* error) {

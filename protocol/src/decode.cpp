@@ -2,9 +2,11 @@
 // costs what a hand-written decoder would.
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 
 #include "ykc/codec.hpp"
 #include "ykc/cp56.hpp"
+#include "ykc/decimal.hpp"
 #include "ykc/hex.hpp"
 
 namespace ykc {
@@ -23,57 +25,110 @@ std::uint64_t read_le(const std::uint8_t* p, unsigned n) noexcept {
     return v;
 }
 
-void append_u64(std::string& out, std::uint64_t v) {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
-}
+// The decoder's output: a stack buffer, flushed into the string when full and at the end. Writes
+// are plain stores after one room() check per item, where std::string::push_back/append cost a
+// call, a capacity check and (append) a memcpy each.
+class Sink {
+public:
+    static constexpr std::size_t capacity = 2048;  // > the largest item: 251 bytes as \u00XX
 
-void append_bcd_digits(std::string& out, const std::uint8_t* p, unsigned n) {
-    const std::size_t start = out.size();
-    out.resize(start + 2 * n);
-    char* d = out.data() + start;
-    for (unsigned i = 0; i < n; ++i) {
+    explicit Sink(std::string& out) : out_(out) {}
+    Sink(const Sink&) = delete;
+    Sink& operator=(const Sink&) = delete;
+
+    // Room for n more characters at the returned pointer; commit with done(end).
+    char* room(std::size_t n) {
+        if (static_cast<std::size_t>(buf_ + capacity - p_) < n) flush();
+        return p_;
+    }
+    void done(char* end) { p_ = end; }
+    void put(char c) { *room(1) = c, ++p_; }
+    void write(const char* s, std::size_t n) {
+        if (n > capacity) {  // never for catalogue keys and names; kept correct anyway
+            flush();
+            out_.append(s, n);
+            return;
+        }
+        char* d = room(n);
+        std::memcpy(d, s, n);
+        p_ = d + n;
+    }
+    void write(const std::string& s) { write(s.data(), s.size()); }
+    template <std::size_t N>
+    void lit(const char (&s)[N]) { write(s, N - 1); }
+    void flush() {
+        out_.append(buf_, static_cast<std::size_t>(p_ - buf_));
+        p_ = buf_;
+    }
+
+private:
+    std::string& out_;
+    char* p_ = buf_;
+    char buf_[capacity];
+};
+
+char* write_u64(char* d, std::uint64_t v) { return std::to_chars(d, d + 20, v).ptr; }
+
+void append_u64(Sink& out, std::uint64_t v) { out.done(write_u64(out.room(20), v)); }
+
+char* write_hex(char* d, const std::uint8_t* p, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
         *d++ = hex_digits_upper[p[i] >> 4];
         *d++ = hex_digits_upper[p[i] & 0x0F];
     }
+    return d;
+}
+
+// "digits" of BCD (or hex) bytes, quoted.
+void append_quoted_hex(Sink& out, const std::uint8_t* p, std::size_t n) {
+    char* d = out.room(2 * n + 2);
+    *d++ = '"';
+    d = write_hex(d, p, n);
+    *d++ = '"';
+    out.done(d);
 }
 
 // JSON string of raw bytes: printable ASCII as is, everything else \u00XX (bytes >= 0x80 read
 // as Latin-1), so any byte sequence survives decode -> encode.
-void append_ascii(std::string& out, const std::uint8_t* p, unsigned n, char pad, bool reverse) {
+void append_ascii(Sink& out, const std::uint8_t* p, unsigned n, char pad, bool reverse) {
     std::uint8_t tmp[256];
     if (reverse) {
         for (unsigned i = 0; i < n; ++i) tmp[i] = p[n - 1 - i];
         p = tmp;
     }
     while (n > 0 && p[n - 1] == static_cast<std::uint8_t>(pad)) --n;
-    out.push_back('"');
+    char* d = out.room(6 * std::size_t{n} + 2);
+    *d++ = '"';
     for (unsigned i = 0; i < n; ++i) {
         const std::uint8_t c = p[i];
         if (c == '"' || c == '\\') {
-            out.push_back('\\');
-            out.push_back(static_cast<char>(c));
+            *d++ = '\\';
+            *d++ = static_cast<char>(c);
         } else if (c < 0x20 || c >= 0x7F) {
-            char esc[7] = {'\\', 'u', '0', '0', hex_digits_upper[c >> 4], hex_digits_upper[c & 0x0F], 0};
-            out.append(esc, 6);
+            *d++ = '\\';
+            *d++ = 'u';
+            *d++ = '0';
+            *d++ = '0';
+            *d++ = hex_digits_upper[c >> 4];
+            *d++ = hex_digits_upper[c & 0x0F];
         } else {
-            out.push_back(static_cast<char>(c));
+            *d++ = static_cast<char>(c);
         }
     }
-    out.push_back('"');
+    *d++ = '"';
+    out.done(d);
 }
 
-void append_name(std::string& out, const std::string& name) {
-    out.push_back('"');
-    out.append(name);
-    out.push_back('"');
+void append_name(Sink& out, const std::string& name) {
+    out.put('"');
+    out.write(name);
+    out.put('"');
 }
 
 struct Decoder {
     const Message& m;
     const CodecOptions& opt;
-    std::string& out;
+    Sink& out;
 
     void number(const Field& f, std::uint64_t raw) const {
         if (f.enums) {
@@ -81,7 +136,7 @@ struct Decoder {
             return append_u64(out, raw);
         }
         if (f.scale == 0 && f.offset == 0) return append_u64(out, raw);
-        append_decimal(out, static_cast<wide_int>(raw) + f.offset, f.scale);
+        out.done(format_decimal(out.room(max_decimal_chars), static_cast<wide_int>(raw) + f.offset, f.scale));
     }
 
     static bool all_zero(const std::uint8_t* p, unsigned n) {
@@ -93,56 +148,49 @@ struct Decoder {
     // One item of a non-bits field at p (f.size bytes).
     void value(const Field& f, const std::uint8_t* p) const {
         switch (f.type) {
-            case FieldType::bcd:
-                out.push_back('"');
-                append_bcd_digits(out, p, f.size);
-                out.push_back('"');
-                return;
+            case FieldType::bcd: return append_quoted_hex(out, p, f.size);
             case FieldType::bcd_int: {
                 std::uint64_t v = 0;
                 for (unsigned i = 0; i < f.size; ++i) {
                     const unsigned hi = p[i] >> 4, lo = p[i] & 0x0F;
-                    if (hi > 9 || lo > 9) {  // not BCD: keep the digits as they are
-                        out.push_back('"');
-                        append_bcd_digits(out, p, f.size);
-                        out.push_back('"');
-                        return;
-                    }
+                    if (hi > 9 || lo > 9) return append_quoted_hex(out, p, f.size);  // not BCD: keep the digits
                     v = v * 100 + hi * 10 + lo;
                 }
                 return append_u64(out, v);
             }
             case FieldType::uint: return number(f, read_le(p, f.size));
             case FieldType::boolean:
-                if (p[0] <= 1) out.append(p[0] ? "true" : "false");
-                else append_u64(out, p[0]);
+                if (p[0] <= 1) {
+                    if (p[0]) out.lit("true");
+                    else out.lit("false");
+                } else {
+                    append_u64(out, p[0]);
+                }
                 return;
             case FieldType::flags: {
                 const std::uint64_t v = read_le(p, f.size);
-                out.push_back('[');
+                out.put('[');
                 bool first = true;
                 for (unsigned bit = 0; bit < f.size * 8u; ++bit) {
                     if (!(v >> bit & 1)) continue;
-                    if (!first) out.push_back(',');
+                    if (!first) out.put(',');
                     first = false;
                     if (const std::string* name = f.enums->name_of(bit)) append_name(out, *name);
                     else append_u64(out, bit);
                 }
-                out.push_back(']');
+                out.put(']');
                 return;
             }
             case FieldType::ascii: return append_ascii(out, p, f.size, f.pad, f.reverse);
-            case FieldType::hex:
-                out.push_back('"');
-                append_hex(out, {p, f.size});
-                out.push_back('"');
+            case FieldType::hex: return append_quoted_hex(out, p, f.size);
+            case FieldType::cp56:
+                out.done(format_cp56_json(out.room(max_cp56_json_chars), {p, 7}, opt.utc_offset_minutes));
                 return;
-            case FieldType::cp56: return append_cp56_json(out, {p, 7}, opt.utc_offset_minutes);
             case FieldType::group: {
-                out.push_back('{');
+                out.put('{');
                 bool first = true;
                 members(f.fields, p, first);
-                out.push_back('}');
+                out.put('}');
                 return;
             }
             case FieldType::bits: break;  // handled by members()
@@ -150,9 +198,9 @@ struct Decoder {
     }
 
     void key(const std::string& k, bool& first) const {
-        if (!first) out.push_back(',');
+        if (!first) out.put(',');
         first = false;
-        out.append(k);
+        out.write(k);
     }
 
     // Fixed-size fields laid out from p (group members); bits members flattened.
@@ -191,7 +239,7 @@ struct Decoder {
         const std::size_t n = body.size();
         std::size_t off = 0;
         bool first = true;
-        out.append("\"data\":{");
+        out.lit("\"data\":{");
         for (const Field& f : m.fields) {
             if (f.count == Count::one) {
                 if (off + f.size > n) short_body(f, off, f.size, n);
@@ -214,21 +262,20 @@ struct Decoder {
                 short_body(f, off, items * f.size, n);
             }
             key(f.key, first);
-            out.push_back('[');
+            out.put('[');
             for (std::size_t i = 0; i < items; ++i) {
-                if (i) out.push_back(',');
+                if (i) out.put(',');
                 value(f, p + off);
                 off += f.size;
             }
-            out.push_back(']');
+            out.put(']');
         }
         if (off < n) {
-            key("\"extra\":", first);
-            out.push_back('"');
-            append_hex(out, body.subspan(off));
-            out.push_back('"');
+            if (!first) out.put(',');
+            out.lit("\"extra\":");
+            append_quoted_hex(out, p + off, n - off);
         }
-        out.push_back('}');
+        out.put('}');
     }
 };
 
@@ -254,26 +301,24 @@ void Codec::decode_to(FrameView frame, std::string& out) const {
     const auto body = frame.body();
     const std::size_t start = out.size();
     try {
-        out.append("{\"pile\":");
+        Sink sink(out);
+        sink.lit("{\"pile\":");
         if (m->pile_offset >= 0 && body.size() >= static_cast<std::size_t>(m->pile_offset) + 7) {
-            out.push_back('"');
-            append_bcd_digits(out, body.data() + m->pile_offset, 7);
-            out.push_back('"');
+            append_quoted_hex(sink, body.data() + m->pile_offset, 7);
         } else if (m->serial_offset >= 0 && body.size() >= static_cast<std::size_t>(m->serial_offset) + 16) {
-            out.push_back('"');
-            append_bcd_digits(out, body.data() + m->serial_offset, 7);
-            out.push_back('"');
+            append_quoted_hex(sink, body.data() + m->serial_offset, 7);
         } else {
-            out.append("null");
+            sink.lit("null");
         }
-        out.append(m->envelope);
-        out.append(",\"seq\":\"");
+        sink.write(m->envelope);
+        sink.lit(",\"seq\":\"");
         const Seq seq = frame.seq();
-        append_hex(out, seq);
-        out.append("\",");
-        if (frame.crc_order == CrcOrder::high_first) out.append("\"crc_order\":\"high_first\",");
-        Decoder{*m, options_, out}.data(body);
-        out.push_back('}');
+        sink.done(write_hex(sink.room(4), seq.data(), 2));
+        sink.lit("\",");
+        if (frame.crc_order == CrcOrder::high_first) sink.lit("\"crc_order\":\"high_first\",");
+        Decoder{*m, options_, sink}.data(body);
+        sink.put('}');
+        sink.flush();
     } catch (...) {
         out.resize(start);
         throw;

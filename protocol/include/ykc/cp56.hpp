@@ -17,6 +17,9 @@ using Cp56 = std::array<std::uint8_t, 7>;
 // Appends a JSON value: "2020-03-16T17:14:47+08:00" (".mmm" when not whole seconds), or null
 // when all seven bytes are zero (no time).
 void append_cp56_json(std::string& out, std::span<const std::uint8_t> bytes, int utc_offset_minutes);
+// The same, written at p (at most max_cp56_json_chars); returns the end.
+inline constexpr std::size_t max_cp56_json_chars = 40;
+char* format_cp56_json(char* p, std::span<const std::uint8_t> bytes, int utc_offset_minutes);
 
 // Parses "YYYY-MM-DD[T| ]HH:MM[:SS[.fff]][Z|±HH:MM|±HHMM]" into CP56Time2a at the given offset
 // (a time in another zone is converted; none given means the configured offset).

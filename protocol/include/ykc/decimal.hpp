@@ -15,6 +15,9 @@ std::int64_t pow10_i64(int n) noexcept;
 
 // Appends units / 10^scale as a JSON number: "-12.05", "225.1", "3" (trailing zeros trimmed).
 void append_decimal(std::string& out, wide_int units, int scale);
+// The same, written at p (at most max_decimal_chars); returns the end. 0 <= scale <= 18.
+inline constexpr std::size_t max_decimal_chars = 48;
+char* format_decimal(char* p, wide_int units, int scale);
 
 // Parses a decimal number ("225.1", "-0.5", "1e3", "12") into units of 10^-scale.
 // Fails (nullopt, reason in *error) on syntax, on more decimals than `scale`, or on overflow.
