@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "daemon.hpp"
 
 namespace {
 
@@ -10,6 +11,9 @@ constexpr const char* usage =
     "usage: ykc-bridge <command> [options]\n"
     "\n"
     "commands:\n"
+    "  run              start the daemon: chargers on TCP (default port 8768) <-> MQTT\n"
+    "                   [-c config.yaml] [--mqtt-url URL] [--listen HOST:PORT] [--log-level LEVEL]\n"
+    "                   [--set key.path=value]\n"
     "  decode [HEX …]   decode frames given as hex (arguments, or one line each on standard input)\n"
     "                   into one JSON object per frame per line\n"
     "  encode           read JSON objects in decode's shape, one per line, and print each frame as hex\n"
@@ -22,7 +26,7 @@ constexpr const char* usage =
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv, char** envp) {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         std::cout << usage;
@@ -34,6 +38,7 @@ int main(int argc, char** argv) {
     }
     const std::string command = args[0];
     args.erase(args.begin());
+    if (command == "run") return ykc::cli::run(args, envp, std::cerr);
     if (command == "decode") return ykc::cli::decode(args, std::cin, std::cout, std::cerr);
     if (command == "encode") return ykc::cli::encode(args, std::cin, std::cout, std::cerr);
     if (command == "catalogue") return ykc::cli::catalogue(args, std::cout, std::cerr);

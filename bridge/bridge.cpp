@@ -1,0 +1,633 @@
+#include "bridge.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "ykc/cp56.hpp"
+#include "ykc/hex.hpp"
+
+namespace ykc::bridge {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+
+struct Bridge::Command {
+    std::string id_json;  // the caller's id, as JSON text
+    json id;
+    std::string name, reply_type, response_topic, correlation;
+    json sent;  // data sent, for matching the reply
+    std::vector<std::string> match;
+    std::unique_ptr<asio::steady_timer> timer;
+};
+
+struct Bridge::Waiting {
+    enum class Kind { login, card_auth, transaction } kind;
+    std::weak_ptr<Session> session;
+    Seq seq{};
+    int gun = -1;
+    std::string key;  // serial for transactions, parallel_id for parallel card auth
+    std::string reply_type;
+    Frame frame;      // the request (login: decided later)
+    json env;
+    std::unique_ptr<asio::steady_timer> timer;
+};
+
+namespace {
+
+bool is_pile_number(const std::string& p) { return p.size() == 14 && p.find_first_not_of("0123456789") == std::string::npos; }
+
+}  // namespace
+
+Bridge::Bridge(asio::io_context& io, const Config& config, std::shared_ptr<const Catalogue> catalogue)
+    : io_(io),
+      config_(config),
+      codec_(std::move(catalogue), CodecOptions{parse_utc_offset(config.protocol.utc_offset).value_or(480)}),
+      acceptor_(io),
+      mqtt_(io, config,
+            MqttLink::Handlers{[this] { on_connected(); }, [] {}, [this](IncomingMessage m) { on_message(std::move(m)); }}),
+      accept_backoff_(io),
+      housekeeping_(io) {}
+
+Bridge::~Bridge() = default;
+
+std::string Bridge::topic(const std::string& pile, const std::string& suffix) const {
+    return config_.mqtt.base_topic + "/" + pile + "/" + suffix;
+}
+
+std::string Bridge::now_iso() const {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    std::string s;
+    const Cp56 t = cp56_from_epoch_ms(ms, codec_.options().utc_offset_minutes);
+    append_cp56_json(s, t, codec_.options().utc_offset_minutes);
+    return s.substr(1, s.size() - 2);
+}
+
+void Bridge::start() {
+    const auto address = asio::ip::make_address(config_.listen.address);
+    const asio::ip::tcp::endpoint ep(address, static_cast<unsigned short>(config_.listen.port));
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+    acceptor_.bind(ep);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+    spdlog::info("listening for chargers on {}:{}", config_.listen.address, acceptor_.local_endpoint().port());
+    mqtt_.start();
+    accept();
+    housekeeping();
+}
+
+void Bridge::housekeeping() {
+    housekeeping_.expires_after(std::chrono::seconds(30));
+    housekeeping_.async_wait([this](boost::system::error_code ec) {
+        if (ec || stopping_) return;
+        publish_health();
+        if (config_.policies.time_sync) {
+            const auto now = std::chrono::steady_clock::now();
+            for (auto& [pile, s] : piles_) {
+                auto it = last_time_sync_.find(s->id());
+                if (it == last_time_sync_.end() || now - it->second >= std::chrono::seconds(config_.policies.time_sync_interval)) time_sync(s);
+            }
+        }
+        housekeeping();
+    });
+}
+
+// ---- charger side -------------------------------------------------------------------------
+
+void Bridge::accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
+        if (stopping_) return;
+        if (ec) {
+            // e.g. EMFILE: back off instead of spinning on a failing accept
+            spdlog::warn("accept failed: {}; retrying in 200 ms", ec.message());
+            accept_backoff_.expires_after(std::chrono::milliseconds(200));
+            accept_backoff_.async_wait([this](boost::system::error_code e) {
+                if (!e && !stopping_) accept();
+            });
+            return;
+        }
+        if (sessions_.size() >= static_cast<std::size_t>(config_.limits.max_connections)) {
+            boost::system::error_code ignored;
+            spdlog::warn("refusing a connection: limits.max_connections ({}) reached", config_.limits.max_connections);
+            socket.close(ignored);
+        } else {
+            auto s = std::make_shared<Session>(std::move(socket), *this, next_session_id_++,
+                                               static_cast<std::size_t>(config_.limits.output_queue));
+            sessions_.emplace(s->id(), s);
+            spdlog::debug("connection from {}", s->remote());
+            s->expect_traffic_within(std::chrono::seconds(config_.limits.pre_login_timeout));
+            s->start();
+        }
+        accept();
+    });
+}
+
+void Bridge::send(const SessionPtr& s, const std::string& type, json data, std::optional<Seq> seq) {
+    const Message* m = codec_.catalogue().find(type);
+    if (!m || !s->open()) return;
+    if (!seq) {
+        const std::uint16_t n = s->next_seq++;
+        seq = Seq{static_cast<std::uint8_t>(n & 0xFF), static_cast<std::uint8_t>(n >> 8)};
+    }
+    try {
+        const auto body = codec_.encode_body(*m, data, s->pile);
+        auto frame = write_frame(m->code, *seq, 0, body, s->crc_order);
+        spdlog::debug("pile {}: -> {} {}", s->pile, type, to_hex(frame));
+        ++counters_.frames_out;
+        s->send(std::move(frame));
+    } catch (const EncodeError& e) {
+        spdlog::error("pile {}: cannot build {}: {}", s->pile, type, e.what());
+    }
+}
+
+void Bridge::on_dropped(const SessionPtr& s, const DroppedBytes& dropped) {
+    counters_.dropped_bytes += dropped.count;
+    ++counters_.errors;
+    publish_error(s->pile, {{"error", dropped.reason}, {"hex", to_hex(dropped.bytes)}, {"bytes", dropped.count}, {"remote", s->remote()}});
+}
+
+void Bridge::on_frame(const SessionPtr& s, Frame frame) {
+    ++counters_.frames_in;
+    if (frame.crc_order == CrcOrder::high_first) s->crc_order = CrcOrder::high_first;  // answer the way the pile speaks
+    spdlog::debug("pile {}: <- {}", s->pile.empty() ? s->remote() : s->pile, to_hex(frame.bytes));
+    if (!s->logged_in && frame.type() != 0x01) {
+        ++counters_.errors;
+        const int n = ++s->frames_before_login;
+        char code[8];
+        std::snprintf(code, sizeof code, "0x%02X", frame.type());
+        publish_error("", {{"error", "frame before login"}, {"code", code}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}});
+        if (n > config_.limits.pre_login_max_frames) s->close("more than " + std::to_string(config_.limits.pre_login_max_frames) + " frames before login");
+        return;
+    }
+    std::string text;
+    try {
+        codec_.decode_to(frame.view(), text);
+    } catch (const DecodeError& e) {
+        ++counters_.errors;
+        publish_error(s->pile, {{"error", e.what()}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}});
+        return;
+    }
+    json env = json::parse(text);
+    if (frame.type() == 0x01) {
+        handle_login(s, frame, env, std::move(text));
+        return;
+    }
+    if (s->logged_in) s->expect_traffic_within(std::chrono::seconds(config_.limits.heartbeat_timeout));
+    if (env["pile"].is_string() && env["pile"] != s->pile && frame.type() != 0x40) {
+        ++counters_.errors;
+        publish_error(s->pile, {{"error", "frame for pile " + env["pile"].get<std::string>() + " on the socket of pile " + s->pile},
+                                {"type", env["type"]}, {"hex", to_hex(frame.bytes)}});
+        return;
+    }
+    const std::string type = env["type"];
+    if (frame.type() == 0x3B) {
+        publish_transaction(s, frame, env, std::move(text));  // confirms only when safe
+        return;
+    }
+    if (frame.type() == 0x03) {
+        if (config_.publish.heartbeats) publish_frame(s->pile, type, std::move(text), config_.publish.heartbeat_qos);
+    } else {
+        publish_frame(s->pile, type, std::move(text), config_.mqtt.qos);
+    }
+    if (frame.type() == 0x13 && env["data"].contains("gun")) {
+        json state = env["data"];
+        state["ts"] = now_iso();
+        const json& gun = env["data"]["gun"];
+        const std::string n = gun.is_string() ? gun.get<std::string>() : gun.dump();
+        mqtt_.publish(topic(s->pile, "gun/" + n + "/state"), state.dump(), config_.mqtt.qos, true);
+    }
+    match_command(s, env);
+    auto_reply(s, frame, env);
+}
+
+void Bridge::handle_login(const SessionPtr& s, const Frame& frame, const json& env, std::string text) {
+    const std::string pile = env["pile"];
+    if (!is_pile_number(pile)) {
+        ++counters_.errors;
+        publish_error(s->pile, {{"error", "login with a malformed pile number \"" + pile + "\""}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}});
+        s->close("malformed pile number in login");
+        return;
+    }
+    if (s->logged_in && pile != s->pile) {
+        ++counters_.errors;
+        publish_error(s->pile, {{"error", "login as pile " + pile + " on the socket of pile " + s->pile}, {"hex", to_hex(frame.bytes)}});
+        return;
+    }
+    publish_frame(pile, "login", std::move(text), config_.mqtt.qos);
+    const auto& policy = config_.policies.login;
+    if (policy == "accept") return finish_login(s, frame, env, true, "");
+    if (policy == "allowlist") {
+        const auto& list = config_.policies.allowlist;
+        const bool ok = std::find(list.begin(), list.end(), pile) != list.end();
+        return finish_login(s, frame, env, ok, ok ? "" : "not in policies.allowlist");
+    }
+    // forward: the backend decides with cmd/login_reply
+    auto w = std::make_shared<Waiting>();
+    w->kind = Waiting::Kind::login;
+    w->session = s;
+    w->seq = frame.seq();
+    w->frame = frame;
+    w->env = env;
+    w->reply_type = "login_reply";
+    w->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(config_.policies.login_timeout));
+    w->timer->async_wait([this, pile, w](boost::system::error_code ec) {
+        if (ec) return;
+        for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile; ++it)
+            if (it->second == w) {
+                waiting_.erase(it);
+                break;
+            }
+        mqtt_.unsubscribe(topic(pile, "cmd/login_reply"));
+        if (auto sp = w->session.lock()) finish_login(sp, w->frame, w->env, false, "no cmd/login_reply within policies.login_timeout");
+    });
+    waiting_.emplace(pile, w);
+    mqtt_.subscribe(topic(pile, "cmd/login_reply"));
+}
+
+void Bridge::finish_login(const SessionPtr& s, const Frame& frame, const json& env, bool accepted, const std::string& why) {
+    if (!s->open()) return;
+    const std::string pile = env["pile"];
+    const std::string saved = s->pile;
+    s->pile = pile;  // the reply carries this pile
+    send(s, "login_reply", {{"result", accepted ? "success" : "failure"}}, frame.seq());
+    if (!accepted) {
+        s->pile = saved;
+        spdlog::warn("pile {}: login refused ({}) from {}", pile, why, s->remote());
+        publish_error(pile, {{"error", "login refused: " + why}, {"remote", s->remote()}});
+        s->close_after_flush("login refused");
+        return;
+    }
+    if (auto old = piles_.find(pile); old != piles_.end() && old->second != s) {
+        spdlog::warn("pile {}: new login from {} replaces the session from {}", pile, s->remote(), old->second->remote());
+        old->second->close("replaced by a new login from " + s->remote());
+    }
+    const bool first = !s->logged_in;
+    s->logged_in = true;
+    s->since = now_iso();
+    s->firmware = env["data"].value("program_version", "");
+    s->protocol_version = env["data"].contains("protocol_version") ? env["data"]["protocol_version"].dump() : "";
+    piles_[pile] = s;
+    mqtt_.subscribe(topic(pile, "cmd/#"));
+    publish_availability(s, true);
+    s->expect_traffic_within(std::chrono::seconds(config_.limits.heartbeat_timeout));
+    spdlog::info("pile {}: logged in from {} (firmware {}, protocol {})", pile, s->remote(), s->firmware, s->protocol_version);
+    if (first && config_.policies.time_sync) time_sync(s);
+}
+
+void Bridge::time_sync(const SessionPtr& s) {
+    last_time_sync_[s->id()] = std::chrono::steady_clock::now();
+    send(s, "time_sync", {{"time", now_iso()}});
+}
+
+void Bridge::auto_reply(const SessionPtr& s, const Frame& frame, const json& env) {
+    const json& data = env["data"];
+    switch (frame.type()) {
+        case 0x03:
+            send(s, "heartbeat_reply", {{"gun", data["gun"]}, {"ack", 0}}, frame.seq());
+            break;
+        case 0x05: {
+            const std::string configured = config_.billing_for(s->pile).model_id;
+            const std::string have = data["model_id"];
+            send(s, "billing_model_verify_reply", {{"model_id", have}, {"result", have == configured ? "match" : "mismatch"}}, frame.seq());
+            break;
+        }
+        case 0x09:
+            send(s, "billing_model", config_.billing_for(s->pile).to_data(), frame.seq());
+            break;
+        case 0x31:
+        case 0xA1: {
+            auto w = std::make_shared<Waiting>();
+            w->kind = Waiting::Kind::card_auth;
+            w->session = s;
+            w->seq = frame.seq();
+            w->gun = data["gun"].is_number() ? data["gun"].get<int>() : -1;
+            w->reply_type = frame.type() == 0x31 ? "card_auth_reply" : "parallel_card_auth_reply";
+            w->key = data.value("parallel_id", "");
+            w->env = env;
+            const std::string pile = s->pile;
+            w->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(config_.policies.card_auth_timeout));
+            w->timer->async_wait([this, pile, w](boost::system::error_code ec) {
+                if (ec) return;
+                for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile; ++it)
+                    if (it->second == w) {
+                        waiting_.erase(it);
+                        break;
+                    }
+                auto sp = w->session.lock();
+                if (!sp || !sp->open()) return;
+                spdlog::warn("pile {}: no {} within policies.card_auth_timeout: refusing", pile, w->reply_type);
+                json refusal = {{"serial", "0"}, {"gun", w->gun}, {"logical_card", "0"}, {"balance", 0}, {"result", "failure"}};
+                if (w->reply_type == "parallel_card_auth_reply") refusal["parallel_id"] = w->key;
+                send(sp, w->reply_type, refusal, w->seq);
+                publish_error(pile, {{"error", "no " + w->reply_type + " from the backend within " + std::to_string(config_.policies.card_auth_timeout) + " s: refused"},
+                                     {"gun", w->gun}});
+            });
+            waiting_.emplace(pile, w);
+            break;
+        }
+        default:
+            break;
+    }
+}
+
+void Bridge::publish_transaction(const SessionPtr& s, const Frame& frame, const json& env, std::string text) {
+    const json& data = env["data"];
+    const std::string serial = data["serial"];
+    const int qos = std::max(1, config_.mqtt.qos);
+    const std::string pile = s->pile;
+    const Seq seq = frame.seq();
+    if (config_.policies.transaction == "after_publish") {
+        // 0x40 only once the broker holds the record: the charger deletes it on 0x40
+        std::weak_ptr<Session> weak = s;
+        publish_frame(pile, "transaction", std::move(text), qos, [this, weak, serial, seq, pile](bool ok) {
+            if (!ok) {
+                spdlog::error("pile {}: transaction {} not confirmed: the publish failed; the charger will resend it", pile, serial);
+                return;
+            }
+            auto sp = weak.lock();
+            if (!sp || !sp->open()) {
+                auto it = piles_.find(pile);
+                if (it == piles_.end()) return;  // the charger resends after reconnecting
+                sp = it->second;
+            }
+            send(sp, "transaction_reply", {{"serial", serial}, {"result", "success"}}, seq);
+        });
+    } else {
+        publish_frame(pile, "transaction", std::move(text), qos);
+        auto w = std::make_shared<Waiting>();
+        w->kind = Waiting::Kind::transaction;
+        w->session = s;
+        w->seq = seq;
+        w->key = serial;
+        w->reply_type = "transaction_reply";
+        waiting_.emplace(pile, w);  // until cmd/transaction_confirm; the charger keeps resending meanwhile
+    }
+}
+
+bool Bridge::match_command(const SessionPtr& s, const json& env) {
+    const std::string type = env["type"];
+    for (auto it = commands_.lower_bound(s->pile); it != commands_.end() && it->first == s->pile; ++it) {
+        Command& c = *it->second;
+        if (c.reply_type != type) continue;
+        bool same = true;
+        for (const auto& f : c.match)
+            if (c.sent.contains(f) && env["data"].contains(f) && c.sent[f] != env["data"][f]) same = false;
+        if (!same) continue;
+        auto cmd = it->second;
+        commands_.erase(it);
+        cmd->timer->cancel();
+        respond(s->pile, cmd->name, {{"id", cmd->id}, {"status", "ok"}, {"reply", env}}, cmd->response_topic, cmd->correlation);
+        return true;
+    }
+    return false;
+}
+
+void Bridge::on_closed(const SessionPtr& s, const std::string& reason) {
+    sessions_.erase(s->id());
+    last_time_sync_.erase(s->id());
+    if (!s->logged_in) {
+        spdlog::debug("connection from {} closed before login: {}", s->remote(), reason);
+        return;
+    }
+    spdlog::info("pile {}: session from {} closed: {}", s->pile, s->remote(), reason);
+    auto it = piles_.find(s->pile);
+    if (it == piles_.end() || it->second != s) return;  // replaced by a newer session
+    piles_.erase(it);
+    publish_availability(s, false);
+    mqtt_.unsubscribe(topic(s->pile, "cmd/#"));
+    // commands waiting for this pile's reply will not get one
+    for (auto c = commands_.lower_bound(s->pile); c != commands_.end() && c->first == s->pile;) {
+        c->second->timer->cancel();
+        respond(s->pile, c->second->name, {{"id", c->second->id}, {"status", "offline"}, {"error", "the charger disconnected: " + reason}},
+                c->second->response_topic, c->second->correlation);
+        c = commands_.erase(c);
+    }
+}
+
+// ---- MQTT side ----------------------------------------------------------------------------
+
+void Bridge::publish_frame(const std::string& pile, const std::string& type, std::string text, int qos, MqttLink::Done done) {
+    text.pop_back();  // the envelope gets its timestamp
+    text += ",\"ts\":\"" + now_iso() + "\"}";
+    mqtt_.publish(topic(pile, type), std::move(text), qos, false, std::move(done));
+}
+
+void Bridge::publish_error(const std::string& pile, json error) {
+    error["ts"] = now_iso();
+    if (!pile.empty()) error["pile"] = pile;
+    spdlog::warn("{}: {}", pile.empty() ? std::string("bridge") : "pile " + pile, error.value("error", ""));
+    mqtt_.publish(pile.empty() ? config_.mqtt.base_topic + "/bridge/error" : topic(pile, "error"), error.dump(), config_.mqtt.qos, false);
+}
+
+void Bridge::publish_availability(const SessionPtr& s, bool online) {
+    json a = {{"state", online ? "online" : "offline"}, {"since", online ? s->since : now_iso()}, {"remote", s->remote()}};
+    if (!s->firmware.empty()) a["firmware"] = s->firmware;
+    if (!s->protocol_version.empty()) a["protocol_version"] = s->protocol_version;
+    mqtt_.publish(topic(s->pile, "availability"), a.dump(), 1, true);
+}
+
+void Bridge::publish_health() {
+    json h = {{"ts", now_iso()},
+              {"sessions", sessions_.size()},
+              {"piles", piles_.size()},
+              {"frames_in", counters_.frames_in},
+              {"frames_out", counters_.frames_out},
+              {"errors", counters_.errors},
+              {"dropped_bytes", counters_.dropped_bytes},
+              {"commands", counters_.commands},
+              {"commands_waiting", commands_.size()},
+              {"mqtt_connected", mqtt_.connected()},
+              {"publish_queue", mqtt_.queued()},
+              {"publish_inflight", mqtt_.inflight()},
+              {"published", mqtt_.published()},
+              {"publish_failed", mqtt_.failed()}};
+    mqtt_.publish(config_.mqtt.base_topic + "/bridge/health", h.dump(), 0, true);
+}
+
+void Bridge::on_connected() {
+    mqtt_.publish(config_.mqtt.base_topic + "/bridge/state", json{{"state", "online"}, {"ts", now_iso()}}.dump(), 1, true);
+    for (auto& [pile, s] : piles_) publish_availability(s, true);
+}
+
+void Bridge::respond(const std::string& pile, const std::string& command, json resp, const std::string& response_topic,
+                     const std::string& correlation) {
+    if (resp["status"] != "ok") spdlog::info("pile {}: command {}: {} {}", pile, command, resp["status"].get<std::string>(), resp.value("error", ""));
+    const std::string t = response_topic.empty() ? topic(pile, "resp/" + command) : response_topic;
+    mqtt_.publish(t, resp.dump(), config_.mqtt.qos, false, {}, correlation);
+}
+
+void Bridge::on_message(IncomingMessage m) {
+    // <base>/<pile>/cmd/<command>
+    const std::string prefix = config_.mqtt.base_topic + "/";
+    if (m.topic.rfind(prefix, 0) != 0) return;
+    const std::string rest = m.topic.substr(prefix.size());
+    const auto slash = rest.find('/');
+    if (slash == std::string::npos || rest.compare(slash, 5, "/cmd/") != 0) return;
+    const std::string pile = rest.substr(0, slash);
+    const std::string name = rest.substr(slash + 5);
+    if (!is_pile_number(pile)) return;  // we only subscribe to real piles' topics
+    ++counters_.commands;
+    command(pile, name, m);
+}
+
+void Bridge::command(const std::string& pile, const std::string& name, IncomingMessage& m) {
+    json id = nullptr;
+    auto reply = [&](const std::string& status, const std::string& error) {
+        json r = {{"id", id}, {"status", status}};
+        if (!error.empty()) r["error"] = error;
+        respond(pile, name, r, m.response_topic, m.correlation_data);
+    };
+    if (m.payload.size() > static_cast<std::size_t>(config_.limits.max_command_bytes))
+        return reply("invalid", "payload of " + std::to_string(m.payload.size()) + " bytes exceeds limits.max_command_bytes (" +
+                                    std::to_string(config_.limits.max_command_bytes) + ")");
+    json data;
+    try {
+        data = m.payload.empty() ? json::object() : json::parse(m.payload);
+    } catch (const json::exception& e) {
+        return reply("invalid", std::string("not JSON: ") + e.what());
+    }
+    if (!data.is_object()) return reply("invalid", "a command is a JSON object");
+    if (auto it = data.find("id"); it != data.end()) {
+        id = *it;
+        data.erase(it);
+    }
+
+    // Answers to requests the charger made (login, card auth, transaction confirmation)
+    auto take_waiting = [&](Waiting::Kind kind, auto pred) -> std::shared_ptr<Waiting> {
+        for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile; ++it)
+            if (it->second->kind == kind && pred(*it->second)) {
+                auto w = it->second;
+                waiting_.erase(it);
+                if (w->timer) w->timer->cancel();
+                return w;
+            }
+        return nullptr;
+    };
+    if (name == "login_reply") {
+        auto w = take_waiting(Waiting::Kind::login, [](const Waiting&) { return true; });
+        if (!w) return reply("error", "no login of this pile is waiting for an answer (policies.login is " + config_.policies.login + ")");
+        mqtt_.unsubscribe(topic(pile, "cmd/login_reply"));
+        const auto result = data.value("result", json("success"));
+        const bool ok = result == "success" || result == true || result == 0;
+        auto sp = w->session.lock();
+        if (!sp) return reply("offline", "the charger disconnected while waiting");
+        finish_login(sp, w->frame, w->env, ok, ok ? "" : data.value("reason", std::string("refused by the backend")));
+        return reply("ok", "");
+    }
+    if (name == "transaction_confirm") {
+        const std::string serial = data.value("serial", "");
+        auto w = take_waiting(Waiting::Kind::transaction, [&](const Waiting& x) { return x.key == serial; });
+        auto it = piles_.find(pile);
+        if (it == piles_.end()) return reply("offline", "pile " + pile + " is not connected to this bridge");
+        json d = {{"serial", serial}, {"result", data.value("result", json("success"))}};
+        send(it->second, "transaction_reply", d, w ? std::optional<Seq>(w->seq) : std::nullopt);
+        return reply("ok", "");
+    }
+
+    auto sit = piles_.find(pile);
+    const Message* msg = codec_.catalogue().find(name);
+    if (name != "raw" && (!msg || msg->direction != Direction::down)) {
+        std::string known;
+        for (const auto& x : codec_.catalogue().messages())
+            if (x.direction == Direction::down) known += (known.empty() ? "" : ", ") + x.name;
+        return reply("invalid", "unknown command \"" + name + "\" (commands: raw, transaction_confirm, login_reply, " + known + ")");
+    }
+    if (sit == piles_.end()) return reply("offline", "pile " + pile + " is not connected to this bridge");
+    const SessionPtr s = sit->second;
+    if (commands_.count(pile) >= static_cast<std::size_t>(config_.limits.max_commands_in_flight))
+        return reply("error", "busy");
+
+    if (name == "raw") {
+        std::string why;
+        auto bytes = data.contains("hex") && data["hex"].is_string() ? parse_hex_loose(data["hex"].get<std::string>(), &why) : std::nullopt;
+        if (!bytes || bytes->empty()) return reply("invalid", "field hex: " + (why.empty() ? std::string("missing or empty") : why));
+        if (!data.value("keep_crc", false) && bytes->size() >= 8) {
+            auto& b = *bytes;
+            const auto crc = write_frame(b[5], {b[2], b[3]}, b[4], std::span(b).subspan(6, b.size() - 8), s->crc_order);
+            b[b.size() - 2] = crc[crc.size() - 2];
+            b[b.size() - 1] = crc[crc.size() - 1];
+        }
+        s->send(std::move(*bytes));
+        return reply("ok", "");
+    }
+
+    // Fill what the bridge can
+    if ((name == "remote_start" || name == "parallel_remote_start") && !data.contains("serial")) {
+        static unsigned counter = 0;
+        const std::string now = now_iso();  // 2024-05-01T08:30:00...
+        char buf[40];
+        const int gun = data.contains("gun") && data["gun"].is_number_integer() ? data["gun"].get<int>() : 0;
+        std::snprintf(buf, sizeof buf, "%02d%s%s%s%s%s%s%04u", gun % 100, now.substr(2, 2).c_str(), now.substr(5, 2).c_str(),
+                      now.substr(8, 2).c_str(), now.substr(11, 2).c_str(), now.substr(14, 2).c_str(), now.substr(17, 2).c_str(),
+                      counter++ % 10000);
+        data["serial"] = pile + buf;
+    }
+    if ((name == "remote_start" || name == "parallel_remote_start") && !data.contains("balance")) data["balance"] = config_.policies.balance;
+    if (name == "time_sync" && !data.contains("time")) data["time"] = now_iso();
+    if (name == "billing_model" || name == "billing_model_set") {
+        json full = config_.billing_for(pile).to_data();
+        for (auto& [k, v] : data.items()) full[k] = v;
+        data = full;
+    }
+    std::optional<Seq> seq;
+    if (name == "card_auth_reply" || name == "parallel_card_auth_reply") {
+        const auto kind_gun = data.contains("gun") && data["gun"].is_number_integer() ? data["gun"].get<int>() : -1;
+        auto w = take_waiting(Waiting::Kind::card_auth, [&](const Waiting& x) { return x.reply_type == name && (kind_gun < 0 || x.gun == kind_gun); });
+        if (w) seq = w->seq;  // the answer echoes the request's sequence bytes
+    }
+    std::vector<std::uint8_t> body;
+    try {
+        body = codec_.encode_body(*msg, data, pile);
+    } catch (const EncodeError& e) {
+        return reply("invalid", e.what());
+    }
+    if (!seq) {
+        const std::uint16_t n = s->next_seq++;
+        seq = Seq{static_cast<std::uint8_t>(n & 0xFF), static_cast<std::uint8_t>(n >> 8)};
+    }
+    auto frame = write_frame(msg->code, *seq, 0, body, s->crc_order);
+    spdlog::debug("pile {}: command {} -> {}", pile, name, to_hex(frame));
+    ++counters_.frames_out;
+    json sent;  // what went out, in decode's form, to pair the reply with
+    if (!msg->reply.empty()) sent = codec_.decode(FrameView{frame, s->crc_order})["data"];
+    s->send(std::move(frame));
+    if (msg->reply.empty()) return reply("ok", "");
+    auto c = std::make_shared<Command>();
+    c->id = id;
+    c->name = name;
+    c->reply_type = msg->reply;
+    c->response_topic = m.response_topic;
+    c->correlation = m.correlation_data;
+    c->match = msg->match;
+    c->sent = std::move(sent);
+    c->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(config_.limits.command_timeout));
+    c->timer->async_wait([this, pile, c](boost::system::error_code ec) {
+        if (ec) return;
+        for (auto it = commands_.lower_bound(pile); it != commands_.end() && it->first == pile; ++it)
+            if (it->second == c) {
+                commands_.erase(it);
+                break;
+            }
+        respond(pile, c->name, {{"id", c->id}, {"status", "timeout"}, {"error", "no " + c->reply_type + " within " + std::to_string(config_.limits.command_timeout) + " s"}},
+                c->response_topic, c->correlation);
+    });
+    commands_.emplace(pile, c);
+}
+
+void Bridge::shutdown() {
+    stopping_ = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    accept_backoff_.cancel();
+    housekeeping_.cancel();
+    std::vector<SessionPtr> all;
+    for (auto& [id, s] : sessions_) all.push_back(s);
+    for (auto& s : all) s->close("bridge shutting down");
+    for (auto& [pile, w] : waiting_)
+        if (w->timer) w->timer->cancel();
+    waiting_.clear();
+}
+
+void Bridge::finish(std::chrono::milliseconds timeout) { mqtt_.stop(timeout); }
+
+}  // namespace ykc::bridge

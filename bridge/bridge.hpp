@@ -1,0 +1,87 @@
+#pragma once
+// The daemon: charger sessions on one side, the MQTT link on the other, the platform policies in
+// between. Threading rule: everything here runs on the single io_context thread; the MQTT link
+// posts Paho's callbacks into it (see mqtt_link.hpp).
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+
+#include "config.hpp"
+#include "mqtt_link.hpp"
+#include "session.hpp"
+#include "ykc/codec.hpp"
+
+namespace ykc::bridge {
+
+class Bridge : public SessionOwner {
+public:
+    Bridge(boost::asio::io_context& io, const Config& config, std::shared_ptr<const Catalogue> catalogue);
+    ~Bridge() override;
+
+    void start();
+    // Stops accepting, marks every pile offline and closes the sessions (on the io thread).
+    void shutdown();
+    // After the io_context has stopped: flush publishes (bounded) and disconnect.
+    void finish(std::chrono::milliseconds timeout);
+
+    void on_frame(const SessionPtr& s, Frame frame) override;
+    void on_dropped(const SessionPtr& s, const DroppedBytes& dropped) override;
+    void on_closed(const SessionPtr& s, const std::string& reason) override;
+
+private:
+    struct Command;       // a downlink command waiting for the charger's reply
+    struct Waiting;       // a charger request waiting for the backend (login, card auth, transaction)
+
+    // charger side
+    void accept();
+    void handle_login(const SessionPtr& s, const Frame& frame, const nlohmann::json& env, std::string text);
+    void publish_transaction(const SessionPtr& s, const Frame& frame, const nlohmann::json& env, std::string text);
+    void finish_login(const SessionPtr& s, const Frame& frame, const nlohmann::json& env, bool accepted, const std::string& why);
+    void auto_reply(const SessionPtr& s, const Frame& frame, const nlohmann::json& env);
+    bool match_command(const SessionPtr& s, const nlohmann::json& env);
+    void send(const SessionPtr& s, const std::string& type, nlohmann::json data, std::optional<Seq> seq = std::nullopt);
+    void time_sync(const SessionPtr& s);
+
+    // MQTT side
+    void on_message(IncomingMessage m);
+    void on_connected();
+    void command(const std::string& pile, const std::string& name, IncomingMessage& m);
+    void respond(const std::string& pile, const std::string& command, nlohmann::json resp, const std::string& response_topic,
+                 const std::string& correlation);
+    void publish_frame(const std::string& pile, const std::string& type, std::string text, int qos, MqttLink::Done done = {});
+    void publish_error(const std::string& pile, nlohmann::json error);
+    void publish_availability(const SessionPtr& s, bool online);
+    void publish_health();
+    void housekeeping();
+
+    std::string topic(const std::string& pile, const std::string& suffix) const;
+    std::string now_iso() const;
+
+    boost::asio::io_context& io_;
+    const Config& config_;
+    Codec codec_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    MqttLink mqtt_;
+    boost::asio::steady_timer accept_backoff_, housekeeping_;
+    std::unordered_map<std::string, SessionPtr> piles_;           // logged-in piles
+    std::unordered_map<std::uint64_t, SessionPtr> sessions_;      // every open socket
+    std::multimap<std::string, std::shared_ptr<Command>> commands_;  // pile -> waiting commands
+    std::multimap<std::string, std::shared_ptr<Waiting>> waiting_;   // pile -> waiting for the backend
+    std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> last_time_sync_;
+    std::uint64_t next_session_id_ = 1;
+    bool stopping_ = false;
+    struct {
+        std::uint64_t frames_in = 0, frames_out = 0, errors = 0, commands = 0, dropped_bytes = 0;
+    } counters_;
+};
+
+}  // namespace ykc::bridge

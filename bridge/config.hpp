@@ -1,0 +1,114 @@
+#pragma once
+// The daemon's configuration: config.yaml, then YKC_* environment variables, then the command
+// line. Every option has a default that runs against a broker on localhost:1883. Unknown keys
+// and wrong types are errors naming the key and the line.
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ykc::bridge {
+
+struct BillingModel {
+    std::string model_id = "0100";
+    // yuan per kWh, as decimal text so nothing is rounded through binary floating point
+    std::string sharp_energy_price = "1.2", sharp_service_price = "0.6";
+    std::string peak_energy_price = "1.0", peak_service_price = "0.6";
+    std::string flat_energy_price = "0.7", flat_service_price = "0.6";
+    std::string valley_energy_price = "0.4", valley_service_price = "0.6";
+    int loss_ratio = 0;
+    std::vector<std::string> periods = std::vector<std::string>(48, "flat");  // sharp|peak|flat|valley per half hour
+
+    // The billing model fields of 0x0A / 0x58 (without pile).
+    nlohmann::json to_data() const;
+};
+
+struct Config {
+    std::string source = "(defaults)";  // where it came from, for messages
+
+    struct {
+        std::string address = "0.0.0.0";
+        int port = 8768;
+    } listen;
+
+    struct {
+        std::string url = "tcp://localhost:1883";
+        std::string client_id = "ykc-bridge";
+        std::string username, password, password_file;
+        int version = 5;  // 5 or 3 (3.1.1)
+        int keepalive = 30;
+        std::string base_topic = "ykc";
+        int qos = 1;
+        std::string persistence_dir = "data";
+        int max_buffered = 100000;
+        int inflight_window = 16;  // QoS>=1 publishes outstanding at once (below the broker's receive-maximum)
+        int reconnect_min = 1, reconnect_max = 30;  // seconds
+        struct {
+            bool enabled = false;
+            std::string ca_file, cert_file, key_file, key_password;
+            bool verify = true;
+        } tls;
+    } mqtt;
+
+    struct {
+        bool heartbeats = true;
+        int heartbeat_qos = 0;
+    } publish;
+
+    struct {
+        std::string utc_offset = "+08:00";
+        std::string catalogue_overlay;
+    } protocol;
+
+    struct {
+        int max_connections = 10000;
+        int pre_login_timeout = 30;     // s
+        int pre_login_max_frames = 5;   // frames before login, then the socket closes
+        int heartbeat_timeout = 35;     // s without any frame
+        int output_queue = 64;          // frames waiting for the socket
+        int command_timeout = 30;       // s to wait for a charger's reply
+        int max_command_bytes = 65536;  // MQTT payload of one command
+        int max_commands_in_flight = 16;  // per pile
+    } limits;
+
+    struct {
+        std::string login = "accept";  // accept | allowlist | forward
+        std::vector<std::string> allowlist;
+        int login_timeout = 10;                // forward: s to wait for cmd/login_reply
+        std::string transaction = "after_publish";  // after_publish | forward
+        int card_auth_timeout = 10;            // s to wait for cmd/card_auth_reply
+        bool time_sync = true;
+        int time_sync_interval = 86400;        // s
+        std::string balance = "100.00";        // yuan, remote_start default
+    } policies;
+
+    BillingModel billing_model;
+    std::map<std::string, BillingModel> billing_model_overrides;  // per pile
+
+    struct {
+        std::string level = "info";
+    } logging;
+
+    const BillingModel& billing_for(const std::string& pile) const {
+        auto it = billing_model_overrides.find(pile);
+        return it == billing_model_overrides.end() ? billing_model : it->second;
+    }
+};
+
+class ConfigError : public std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Reads a config file (throws ConfigError naming file, line and key).
+Config load_config_file(const std::string& path);
+Config load_config_text(const std::string& text, const std::string& source);
+// Applies YKC_* environment variables (YKC_MQTT_URL, YKC_MQTT_PASSWORD, YKC_LISTEN_PORT, …: the
+// key path upper-cased with dots as underscores).
+void apply_environment(Config& config, char** envp);
+// Applies one "key.path=value" override (command line).
+void apply_override(Config& config, const std::string& key, const std::string& value, const std::string& source);
+
+}  // namespace ykc::bridge

@@ -1,0 +1,100 @@
+#include "daemon.hpp"
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "bridge.hpp"
+#include "ykc/cp56.hpp"
+#include "config.hpp"
+
+namespace ykc::cli {
+
+int run(const std::vector<std::string>& args, char** envp, std::ostream& err) {
+    using namespace ykc::bridge;
+    std::string config_path;
+    if (const char* env = std::getenv("YKC_CONFIG")) config_path = env;
+    std::vector<std::pair<std::string, std::string>> overrides;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= args.size()) throw ConfigError(a + " needs a value");
+            return args[++i];
+        };
+        try {
+            if (a == "-c" || a == "--config") config_path = value();
+            else if (a == "--mqtt-url") overrides.emplace_back("mqtt.url", value());
+            else if (a == "--log-level") overrides.emplace_back("logging.level", value());
+            else if (a == "--listen") {
+                const std::string v = value();
+                const auto colon = v.rfind(':');
+                if (colon == std::string::npos) throw ConfigError("--listen expects HOST:PORT, got " + v);
+                overrides.emplace_back("listen.address", v.substr(0, colon));
+                overrides.emplace_back("listen.port", v.substr(colon + 1));
+            } else if (a == "--set") {  // --set key.path=value
+                const std::string v = value();
+                const auto eq = v.find('=');
+                if (eq == std::string::npos) throw ConfigError("--set expects key=value, got " + v);
+                overrides.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+            } else {
+                throw ConfigError("unknown option " + a);
+            }
+        } catch (const ConfigError& e) {
+            err << "ykc-bridge: " << e.what() << "\n";
+            return 2;
+        }
+    }
+    Config config;
+    std::shared_ptr<const Catalogue> catalogue;
+    try {
+        if (config_path.empty() && std::filesystem::exists("config.yaml")) config_path = "config.yaml";
+        if (!config_path.empty()) config = load_config_file(config_path);
+        apply_environment(config, envp);
+        for (const auto& [k, v] : overrides) apply_override(config, k, v, "command line");
+        catalogue = config.protocol.catalogue_overlay.empty()
+                        ? Catalogue::builtin()
+                        : std::make_shared<const Catalogue>(Catalogue::with_overlay_file(config.protocol.catalogue_overlay));
+        if (!parse_utc_offset(config.protocol.utc_offset)) throw ConfigError("protocol.utc_offset: expected an offset like +08:00");
+        // the billing models must encode: check them now rather than at the first 0x09
+        Codec codec(catalogue);
+        codec.encode_body(*catalogue->find("billing_model"), config.billing_model.to_data(), "00000000000000");
+        for (const auto& [pile, b] : config.billing_model_overrides) codec.encode_body(*catalogue->find("billing_model"), b.to_data(), pile);
+    } catch (const std::exception& e) {
+        err << "ykc-bridge: " << e.what() << "\n";
+        return 2;
+    }
+
+    auto logger = spdlog::stderr_color_mt("ykc");
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(spdlog::level::from_str(config.logging.level));
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+    boost::asio::io_context io(1);
+    std::unique_ptr<Bridge> bridge;
+    try {
+        bridge = std::make_unique<Bridge>(io, config, catalogue);
+        bridge->start();
+    } catch (const std::exception& e) {
+        spdlog::critical("cannot start: {}", e.what());
+        return 1;
+    }
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code ec, int sig) {
+        if (ec) return;
+        spdlog::info("signal {}: shutting down", sig);
+        bridge->shutdown();
+        io.stop();
+    });
+    spdlog::info("ykc-bridge {} running (config {})", YKC_VERSION, config_path.empty() ? "defaults" : config_path);
+    io.run();
+    bridge->finish(std::chrono::seconds(5));
+    spdlog::info("stopped");
+    return 0;
+}
+
+}  // namespace ykc::cli

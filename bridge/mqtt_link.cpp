@@ -1,0 +1,189 @@
+#include "mqtt_link.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+#include <boost/asio/post.hpp>
+#include <mqtt/async_client.h>
+#include <spdlog/spdlog.h>
+
+namespace ykc::bridge {
+
+namespace asio = boost::asio;
+
+// Paho calls this on its own threads: it only posts the outcome into the io_context.
+class MqttLink::Listener : public mqtt::iaction_listener {
+public:
+    explicit Listener(MqttLink& link) : link_(link) {}
+    void on_success(const mqtt::token& tok) override { post(tok, true); }
+    void on_failure(const mqtt::token& tok) override { post(tok, false); }
+
+private:
+    void post(const mqtt::token& tok, bool ok) {
+        const auto id = reinterpret_cast<std::uintptr_t>(tok.get_user_context());
+        asio::post(link_.io_, [&link = link_, id, ok] { link.completed(id, ok); });
+    }
+    MqttLink& link_;
+};
+
+namespace {
+
+std::string read_secret(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw ConfigError("mqtt.password_file: cannot read " + path);
+    std::string s;
+    std::getline(in, s);
+    return s;
+}
+
+}  // namespace
+
+MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers)
+    : io_(io), config_(config), handlers_(std::move(handlers)), listener_(std::make_unique<Listener>(*this)) {
+    std::filesystem::create_directories(config.mqtt.persistence_dir);
+    auto create = mqtt::create_options_builder()
+                      .send_while_disconnected(true, true)
+                      .max_buffered_messages(config.mqtt.max_buffered)
+                      .mqtt_version(config.mqtt.version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1)
+                      .restore_messages(true)
+                      .finalize();
+    client_ = std::make_unique<mqtt::async_client>(config.mqtt.url, config.mqtt.client_id, create, config.mqtt.persistence_dir);
+    client_->set_connected_handler([this](const std::string&) {
+        asio::post(io_, [this] {
+            connected_ = true;
+            spdlog::info("mqtt: connected to {}", config_.mqtt.url);
+            for (const auto& f : subscriptions_) client_->subscribe(f, 1);
+            if (handlers_.connected) handlers_.connected();
+            pump();
+        });
+    });
+    client_->set_connection_lost_handler([this](const std::string& cause) {
+        asio::post(io_, [this, cause] {
+            connected_ = false;
+            spdlog::warn("mqtt: connection lost{}{}", cause.empty() ? "" : ": ", cause);
+            if (handlers_.lost) handlers_.lost();
+        });
+    });
+    client_->set_message_callback([this](mqtt::const_message_ptr msg) {
+        IncomingMessage m{msg->get_topic(), msg->get_payload_str(), {}, {}};
+        const auto& props = msg->get_properties();
+        if (props.contains(mqtt::property::RESPONSE_TOPIC))
+            m.response_topic = mqtt::get<std::string>(props, mqtt::property::RESPONSE_TOPIC);
+        if (props.contains(mqtt::property::CORRELATION_DATA))
+            m.correlation_data = mqtt::get<std::string>(props, mqtt::property::CORRELATION_DATA);
+        asio::post(io_, [this, m = std::move(m)]() mutable {
+            if (handlers_.message) handlers_.message(std::move(m));
+        });
+    });
+}
+
+MqttLink::~MqttLink() = default;
+
+void MqttLink::start() {
+    const std::string state_topic = config_.mqtt.base_topic + "/bridge/state";
+    mqtt::connect_options_builder builder;
+    builder.mqtt_version(config_.mqtt.version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
+    builder.keep_alive_interval(std::chrono::seconds(config_.mqtt.keepalive))
+        .automatic_reconnect(std::chrono::seconds(config_.mqtt.reconnect_min), std::chrono::seconds(config_.mqtt.reconnect_max))
+        .will(mqtt::message(state_topic, std::string(R"({"state":"offline"})"), 1, true));
+    if (config_.mqtt.version == 5) {
+        builder.clean_start(false).properties({{mqtt::property::SESSION_EXPIRY_INTERVAL, 86400}});
+    } else {
+        builder.clean_session(false);
+    }
+    if (!config_.mqtt.username.empty()) builder.user_name(config_.mqtt.username);
+    std::string password = config_.mqtt.password;
+    if (!config_.mqtt.password_file.empty()) password = read_secret(config_.mqtt.password_file);
+    if (!password.empty()) builder.password(password);
+    if (config_.mqtt.tls.enabled || config_.mqtt.url.rfind("ssl://", 0) == 0 || config_.mqtt.url.rfind("mqtts://", 0) == 0) {
+        auto ssl = mqtt::ssl_options_builder();
+        if (!config_.mqtt.tls.ca_file.empty()) ssl.trust_store(config_.mqtt.tls.ca_file);
+        if (!config_.mqtt.tls.cert_file.empty()) ssl.key_store(config_.mqtt.tls.cert_file);
+        if (!config_.mqtt.tls.key_file.empty()) ssl.private_key(config_.mqtt.tls.key_file);
+        if (!config_.mqtt.tls.key_password.empty()) ssl.private_keypassword(config_.mqtt.tls.key_password);
+        ssl.enable_server_cert_auth(config_.mqtt.tls.verify).verify(config_.mqtt.tls.verify);
+        builder.ssl(ssl.finalize());
+    }
+    client_->connect(builder.finalize());  // asynchronous; the connected handler takes over
+}
+
+void MqttLink::publish(const std::string& topic, std::string payload, int qos, bool retain, Done done,
+                       const std::string& correlation_data) {
+    Pending p{topic, std::move(payload), correlation_data, qos, retain, std::move(done)};
+    if (qos == 0 || !connected_ || (queue_.empty() && inflight_ < static_cast<std::size_t>(config_.mqtt.inflight_window))) {
+        send(std::move(p));
+    } else {
+        queue_.push_back(std::move(p));
+    }
+}
+
+void MqttLink::send(Pending p) {
+    auto msg = mqtt::message::create(p.topic, p.payload, p.qos, p.retain);
+    if (!p.correlation_data.empty() && config_.mqtt.version == 5) {
+        mqtt::properties props;
+        props.add({mqtt::property::CORRELATION_DATA, p.correlation_data});
+        msg->set_properties(props);
+    }
+    const std::uint64_t id = next_id_++;
+    try {
+        if (p.qos == 0) {
+            client_->publish(msg);
+            ++published_;
+            if (p.done) asio::post(io_, [done = std::move(p.done)] { done(true); });
+            return;
+        }
+        waiting_.emplace(id, std::move(p.done));
+        ++inflight_;
+        client_->publish(msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *listener_);
+    } catch (const mqtt::exception& e) {
+        spdlog::error("mqtt: cannot publish to {}: {}", p.topic, e.what());
+        completed(id, false);
+    }
+}
+
+void MqttLink::completed(std::uint64_t id, bool ok) {
+    auto it = waiting_.find(id);
+    if (it == waiting_.end()) return;
+    Done done = std::move(it->second);
+    waiting_.erase(it);
+    --inflight_;
+    ok ? ++published_ : ++failed_;
+    if (done) done(ok);
+    pump();
+}
+
+void MqttLink::pump() {
+    while (!queue_.empty() && connected_ && inflight_ < static_cast<std::size_t>(config_.mqtt.inflight_window)) {
+        Pending p = std::move(queue_.front());
+        queue_.pop_front();
+        send(std::move(p));
+    }
+}
+
+void MqttLink::subscribe(const std::string& filter) {
+    if (!subscriptions_.insert(filter).second) return;
+    if (connected_) client_->subscribe(filter, 1);
+}
+
+void MqttLink::unsubscribe(const std::string& filter) {
+    if (subscriptions_.erase(filter) == 0) return;
+    if (connected_) client_->unsubscribe(filter);
+}
+
+void MqttLink::stop(std::chrono::milliseconds timeout) {
+    // The io_context has stopped: hand Paho what is still queued, then disconnect with a
+    // bounded wait so outstanding publishes can complete.
+    while (!queue_.empty()) {
+        Pending p = std::move(queue_.front());
+        queue_.pop_front();
+        send(std::move(p));
+    }
+    try {
+        client_->publish(mqtt::message::create(config_.mqtt.base_topic + "/bridge/state", std::string(R"({"state":"offline"})"), 1, true));
+        if (client_->is_connected()) client_->disconnect(static_cast<int>(timeout.count()))->wait_for(timeout);
+    } catch (const mqtt::exception& e) {
+        spdlog::warn("mqtt: disconnect: {}", e.what());
+    }
+}
+
+}  // namespace ykc::bridge

@@ -1,0 +1,73 @@
+#pragma once
+// One charger's TCP connection: reads bytes into the frame reader, hands each frame or dropped
+// stretch to its owner, and writes frames from a bounded queue. All on the io_context thread.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "ykc/frame.hpp"
+
+namespace ykc::bridge {
+
+class Session;
+using SessionPtr = std::shared_ptr<Session>;
+
+class SessionOwner {
+public:
+    virtual ~SessionOwner() = default;
+    virtual void on_frame(const SessionPtr& s, Frame frame) = 0;
+    virtual void on_dropped(const SessionPtr& s, const DroppedBytes& dropped) = 0;
+    virtual void on_closed(const SessionPtr& s, const std::string& reason) = 0;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    Session(boost::asio::ip::tcp::socket socket, SessionOwner& owner, std::uint64_t id, std::size_t max_queue);
+
+    void start();
+    // Queues a frame; when the queue is full the charger is not reading: the session closes.
+    void send(std::vector<std::uint8_t> frame);
+    void close(const std::string& reason);
+    // Closes once everything queued has been written (e.g. after a login refusal).
+    void close_after_flush(const std::string& reason);
+
+    // Restarts the idle timer: the session closes when nothing arrives for `timeout`.
+    void expect_traffic_within(std::chrono::seconds timeout);
+
+    std::uint64_t id() const noexcept { return id_; }
+    const std::string& remote() const noexcept { return remote_; }
+    bool open() const noexcept { return open_; }
+
+    // Set by the owner.
+    std::string pile;                       // empty until logged in
+    bool logged_in = false;
+    int frames_before_login = 0;
+    CrcOrder crc_order = CrcOrder::low_first;  // answer in the order the pile uses
+    std::string firmware, protocol_version, since;
+    std::uint16_t next_seq = 0;
+
+private:
+    void read();
+    void write();
+
+    boost::asio::ip::tcp::socket socket_;
+    SessionOwner& owner_;
+    std::uint64_t id_;
+    std::size_t max_queue_;
+    std::string remote_;
+    FrameReader reader_;
+    std::vector<std::uint8_t> read_buf_;
+    std::deque<std::vector<std::uint8_t>> out_;
+    bool writing_ = false, open_ = true;
+    std::string close_reason_;  // set by close_after_flush
+    boost::asio::steady_timer idle_;
+};
+
+}  // namespace ykc::bridge
