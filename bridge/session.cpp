@@ -24,12 +24,17 @@ void Session::read() {
             return;
         }
         self->reader_.feed(std::span(self->read_buf_).first(n));
-        while (self->open_) {
-            auto event = self->reader_.next();
-            if (!event) break;
-            if (auto* frame = std::get_if<Frame>(&*event)) self->owner_.on_frame(self, std::move(*frame));
-            else self->owner_.on_dropped(self, std::get<DroppedBytes>(*event));
-        }
+        auto drain = [&] {
+            while (self->open_) {
+                auto event = self->reader_.next();
+                if (!event) break;
+                if (auto* frame = std::get_if<Frame>(&*event)) self->owner_.on_frame(self, std::move(*frame));
+                else self->owner_.on_dropped(self, std::get<DroppedBytes>(*event));
+            }
+        };
+        drain();
+        self->reader_.flush_dropped();  // garbage is reported as it arrives, not with the next frame
+        drain();
         if (self->open_) self->read();
     });
 }

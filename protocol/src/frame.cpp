@@ -150,6 +150,8 @@ std::optional<FrameReader::Event> FrameReader::next() {
     return e;
 }
 
+void FrameReader::flush_dropped() { close_stretch(); }
+
 void FrameReader::finish() {
     scan();
     const std::size_t avail = buf_.size() - pos_;

@@ -76,6 +76,9 @@ public:
     // End of input: complete frames are still delivered by next(); an incomplete frame left
     // over is reported as dropped.
     void finish();
+    // Reports the stretch being dropped now instead of waiting for the next frame (call after
+    // draining next() for a chunk of input, so errors are reported as they happen).
+    void flush_dropped();
 
     std::size_t buffered() const noexcept { return buf_.size() - pos_; }
     std::uint64_t frames() const noexcept { return frames_; }

@@ -1,0 +1,317 @@
+#pragma once
+// Integration harness: a real mosquitto on a free loopback port, the real ykc-bridge binary,
+// chargers as raw TCP sockets, and a Paho MQTT client recording what arrives. Every wait is
+// bounded; every process is stopped when its owner goes out of scope.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <mqtt/async_client.h>
+#include <nlohmann/json.hpp>
+
+#include "ykc/codec.hpp"
+#include "ykc/hex.hpp"
+
+namespace it {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+inline int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+inline int connect_to(int port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+inline bool wait_port(int port, std::chrono::milliseconds timeout = 5000ms) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+        const int fd = connect_to(port);
+        if (fd >= 0) {
+            ::close(fd);
+            return true;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    return false;
+}
+
+class TempDir {
+public:
+    TempDir() {
+        char tmpl[] = "/tmp/ykc-it-XXXXXX";
+        path_ = ::mkdtemp(tmpl);
+        std::filesystem::permissions(path_, std::filesystem::perms::all);  // mosquitto drops to its own user
+    }
+    ~TempDir() { std::filesystem::remove_all(path_); }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+class Process {
+public:
+    Process(std::vector<std::string> argv, const std::string& log) {
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+            std::vector<char*> args;
+            for (auto& a : argv) args.push_back(a.data());
+            args.push_back(nullptr);
+            ::execvp(args[0], args.data());
+            ::_exit(127);
+        }
+    }
+    ~Process() { stop(); }
+    // SIGTERM (repeated: a process may not handle signals yet), then SIGKILL. Returns the status.
+    int stop(std::chrono::milliseconds grace = 5000ms) {
+        if (pid_ <= 0) return status_;
+        const auto end = std::chrono::steady_clock::now() + grace;
+        int st = 0;
+        while (std::chrono::steady_clock::now() < end) {
+            ::kill(pid_, SIGTERM);
+            for (int i = 0; i < 10; ++i) {
+                if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+                    pid_ = -1;
+                    return status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                }
+                std::this_thread::sleep_for(20ms);
+            }
+        }
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &st, 0);
+        pid_ = -1;
+        return status_ = -9;
+    }
+    bool running() {
+        if (pid_ <= 0) return false;
+        int st;
+        return ::waitpid(pid_, &st, WNOHANG) == 0;
+    }
+
+private:
+    pid_t pid_ = -1;
+    int status_ = -1;
+};
+
+struct Mosquitto {
+    TempDir dir;
+    int port = free_port();
+    std::unique_ptr<Process> proc;
+    Mosquitto() {
+        std::ofstream(dir.path() + "/mosquitto.conf") << "listener " << port << " 127.0.0.1\nallow_anonymous true\n"
+                                                      << "max_queued_messages 0\npersistence false\n";
+        proc = std::make_unique<Process>(std::vector<std::string>{"mosquitto", "-c", dir.path() + "/mosquitto.conf"}, dir.path() + "/mosquitto.log");
+        REQUIRE_MESSAGE(wait_port(port), "mosquitto did not start");
+    }
+    std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port); }
+};
+
+struct Received {
+    std::string topic, payload;
+    bool retained;
+    json j() const { return json::parse(payload); }
+};
+
+// An MQTT client that records every message on ykc/#.
+class Subscriber {
+public:
+    explicit Subscriber(const std::string& url, const std::string& filter = "ykc/#")
+        : client_(url, "it-sub-" + std::to_string(::getpid()) + "-" + std::to_string(++count())) {
+        client_.set_message_callback([this](mqtt::const_message_ptr m) {
+            std::lock_guard lock(mu_);
+            got_.push_back({m->get_topic(), m->get_payload_str(), m->is_retained()});
+            cv_.notify_all();
+        });
+        client_.connect(mqtt::connect_options_builder().clean_session(true).finalize())->wait();
+        client_.subscribe(filter, 1)->wait();
+    }
+    ~Subscriber() {
+        try {
+            client_.disconnect()->wait_for(2s);
+        } catch (...) {
+        }
+    }
+    // The first message (from the start) on `topic` for which pred holds.
+    std::optional<Received> wait(const std::string& topic, std::function<bool(const Received&)> pred = {},
+                                 std::chrono::milliseconds timeout = 5000ms) {
+        std::unique_lock lock(mu_);
+        std::optional<Received> found;
+        cv_.wait_for(lock, timeout, [&] {
+            for (const auto& r : got_)
+                if (r.topic == topic && (!pred || pred(r))) {
+                    found = r;
+                    return true;
+                }
+            return false;
+        });
+        return found;
+    }
+    std::size_t count_on(const std::string& topic) {
+        std::lock_guard lock(mu_);
+        std::size_t n = 0;
+        for (const auto& r : got_) n += r.topic == topic;
+        return n;
+    }
+    void publish(const std::string& topic, const std::string& payload) {
+        client_.publish(mqtt::message::create(topic, payload, 1, false))->wait_for(5s);
+    }
+
+private:
+    static int& count() {
+        static int n = 0;
+        return n;
+    }
+    mqtt::async_client client_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<Received> got_;
+};
+
+struct Bridge {
+    TempDir dir;
+    int port = free_port();
+    std::unique_ptr<Process> proc;
+    std::string log;
+    Bridge(const Mosquitto& broker, std::vector<std::string> extra = {}) {
+        log = dir.path() + "/bridge.log";
+        std::vector<std::string> argv = {YKC_BRIDGE_BIN, "run", "--listen", "127.0.0.1:" + std::to_string(port), "--mqtt-url", broker.url(),
+                                         "--set", "mqtt.persistence_dir=" + dir.path() + "/data", "--set",
+                                         "mqtt.client_id=it-bridge-" + std::to_string(port), "--log-level", "debug"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        proc = std::make_unique<Process>(argv, log);
+        REQUIRE_MESSAGE(wait_port(port), "ykc-bridge did not start: " << read_log());
+    }
+    std::string read_log() const {
+        std::ifstream in(log);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return ss.str();
+    }
+};
+
+inline const ykc::Codec& codec() {
+    static const ykc::Codec c;
+    return c;
+}
+
+// A charger: a TCP socket speaking frames.
+class Charger {
+public:
+    Charger(int port, std::string pile) : pile_(std::move(pile)) {
+        fd_ = connect_to(port);
+        REQUIRE(fd_ >= 0);
+    }
+    ~Charger() { close(); }
+    void close() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+    void write_bytes(const std::vector<std::uint8_t>& b) { REQUIRE(::send(fd_, b.data(), b.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(b.size())); }
+    // Sends a message of the catalogue; returns the frame.
+    std::vector<std::uint8_t> send(const std::string& type, json data, std::string seq = "", const std::string& pile = "") {
+        if (seq.empty()) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "%02X%02X", seq_ & 0xFF, seq_ >> 8);
+            ++seq_;
+            seq = buf;
+        }
+        auto frame = codec().encode({{"type", type}, {"pile", pile.empty() ? pile_ : pile}, {"seq", seq}, {"data", std::move(data)}});
+        write_bytes(frame);
+        return frame;
+    }
+    // The next frame from the bridge (decoded), or nullopt after the timeout / on close.
+    std::optional<json> receive(std::chrono::milliseconds timeout = 5000ms) {
+        const auto end = std::chrono::steady_clock::now() + timeout;
+        while (true) {
+            if (auto e = reader_.next()) {
+                if (auto* f = std::get_if<ykc::Frame>(&*e)) return codec().decode(f->view());
+                continue;
+            }
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count();
+            if (left <= 0 || fd_ < 0) return std::nullopt;
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(left)) <= 0) return std::nullopt;
+            std::uint8_t buf[4096];
+            const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+            if (n <= 0) {
+                closed_ = true;
+                return std::nullopt;
+            }
+            reader_.feed(std::span(buf, static_cast<std::size_t>(n)));
+        }
+    }
+    // The next frame of `type`, skipping others (time sync and the like).
+    std::optional<json> receive_type(const std::string& type, std::chrono::milliseconds timeout = 5000ms) {
+        const auto end = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < end) {
+            auto f = receive(std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()));
+            if (!f) return std::nullopt;
+            if ((*f)["type"] == type) return f;
+        }
+        return std::nullopt;
+    }
+    // True when the bridge closed the connection within the timeout.
+    bool closed_by_peer(std::chrono::milliseconds timeout = 5000ms) {
+        const auto end = std::chrono::steady_clock::now() + timeout;
+        while (!closed_ && std::chrono::steady_clock::now() < end) receive(50ms);
+        return closed_;
+    }
+    void login() {
+        send("login", {{"pile_type", "dc"}, {"gun_count", 2}, {"protocol_version", 1.6}, {"program_version", "IT1.0"},
+                       {"network", "lan"}, {"sim", "0"}, {"carrier", "other"}},
+             "0000");
+        auto reply = receive_type("login_reply");
+        REQUIRE(reply);
+        REQUIRE((*reply)["data"]["result"] == "success");
+    }
+    const std::string& pile() const { return pile_; }
+
+private:
+    std::string pile_;
+    int fd_ = -1;
+    std::uint16_t seq_ = 1;
+    bool closed_ = false;
+    ykc::FrameReader reader_;
+};
+
+}  // namespace it

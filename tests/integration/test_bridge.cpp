@@ -1,0 +1,288 @@
+// The real ykc-bridge against a real mosquitto, chargers over real TCP.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include "harness.hpp"
+
+using namespace it;
+
+namespace {
+const std::string pile = "32010200000001";
+const std::string serial = "32010200000001012411241030000001";
+bool has_state(const Received& r, const std::string& s) { return r.j().value("state", "") == s; }
+}  // namespace
+
+TEST_CASE("login: reply, retained availability with firmware and protocol version, login frame published") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker);
+    REQUIRE(sub.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "online"); }));
+    Charger c(bridge.port, pile);
+    c.login();
+    auto avail = sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); });
+    REQUIRE(avail);
+    CHECK(avail->j()["firmware"] == "IT1.0");
+    CHECK(avail->j()["protocol_version"] == "1.6");
+    auto login = sub.wait("ykc/" + pile + "/login");
+    REQUIRE(login);
+    CHECK(login->j()["data"]["program_version"] == "IT1.0");
+    CHECK(login->j().contains("ts"));
+    // a late subscriber sees the retained availability
+    Subscriber late(broker.url());
+    auto retained = late.wait("ykc/" + pile + "/availability");
+    REQUIRE(retained);
+    CHECK(retained->retained);
+    // time sync follows the login
+    auto ts = c.receive_type("time_sync");
+    REQUIRE(ts);
+    CHECK((*ts)["data"]["time"].is_string());
+}
+
+TEST_CASE("heartbeat answered with the request's seq bytes; billing model verify and request answered") {
+    Mosquitto broker;
+    Bridge bridge(broker);
+    Charger c(bridge.port, pile);
+    c.login();
+    c.send("heartbeat", {{"gun", 2}, {"gun_status", "normal"}}, "0A0B");
+    auto hb = c.receive_type("heartbeat_reply");
+    REQUIRE(hb);
+    CHECK((*hb)["seq"] == "0A0B");
+    CHECK((*hb)["data"]["gun"] == 2);
+    c.send("billing_model_verify", {{"model_id", "0000"}}, "0C00");
+    auto v = c.receive_type("billing_model_verify_reply");
+    REQUIRE(v);
+    CHECK((*v)["data"]["result"] == "mismatch");
+    CHECK((*v)["seq"] == "0C00");
+    c.send("billing_model_request", json::object(), "0D00");
+    auto m = c.receive_type("billing_model");
+    REQUIRE(m);
+    CHECK((*m)["data"]["model_id"] == "0100");
+    CHECK((*m)["data"]["sharp_energy_price"].dump() == "1.2");
+    CHECK((*m)["data"]["periods"].size() == 48);
+}
+
+TEST_CASE("realtime is published and kept as the retained gun state") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker);
+    Charger c(bridge.port, pile);
+    c.login();
+    c.send("realtime", {{"serial", serial}, {"gun", 1}, {"status", "charging"}, {"gun_returned", "no"}, {"plugged", true},
+                        {"voltage", 380.5}, {"current", 120.1}, {"gun_temperature", 35}, {"gun_line_code", "0"}, {"soc", 55},
+                        {"battery_max_temperature", 30}, {"charging_minutes", 12}, {"remaining_minutes", 30},
+                        {"energy", 12.3456}, {"energy_with_loss", 12.3456}, {"amount", 15.02}, {"hardware_faults", json::array()}});
+    auto rt = sub.wait("ykc/" + pile + "/realtime");
+    REQUIRE(rt);
+    CHECK(rt->j()["data"]["voltage"].dump() == "380.5");
+    auto state = sub.wait("ykc/" + pile + "/gun/1/state");
+    REQUIRE(state);
+    CHECK(state->retained == false);  // live delivery; the retained copy is checked below
+    CHECK(state->j()["status"] == "charging");
+    CHECK(state->j()["energy"].dump() == "12.3456");
+    Subscriber late(broker.url());
+    auto kept = late.wait("ykc/" + pile + "/gun/1/state");
+    REQUIRE(kept);
+    CHECK(kept->retained);
+}
+
+TEST_CASE("remote start and stop: commands reach the socket, replies come back on resp with the id") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker);
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    sub.publish("ykc/" + pile + "/cmd/remote_start", R"({"id":"start-1","gun":1,"balance":50.5})");
+    auto cmd = c.receive_type("remote_start");
+    REQUIRE(cmd);
+    const std::string s = (*cmd)["data"]["serial"];
+    CHECK(s.size() == 32);
+    CHECK(s.substr(0, 16) == pile + "01");  // spec 3.3: pile, gun, time, counter
+    CHECK((*cmd)["data"]["balance"].dump() == "50.5");
+    c.send("remote_start_reply", {{"serial", s}, {"gun", 1}, {"result", "success"}, {"failure_reason", "none"}}, (*cmd)["seq"]);
+    auto resp = sub.wait("ykc/" + pile + "/resp/remote_start");
+    REQUIRE(resp);
+    CHECK(resp->j()["id"] == "start-1");
+    CHECK(resp->j()["status"] == "ok");
+    CHECK(resp->j()["reply"]["data"]["serial"] == s);
+
+    sub.publish("ykc/" + pile + "/cmd/remote_stop", R"({"id":7,"gun":1})");
+    auto stop = c.receive_type("remote_stop");
+    REQUIRE(stop);
+    // a reply for another gun does not answer it
+    c.send("remote_stop_reply", {{"gun", 2}, {"result", "success"}}, (*stop)["seq"]);
+    c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, (*stop)["seq"]);
+    auto r = sub.wait("ykc/" + pile + "/resp/remote_stop");
+    REQUIRE(r);
+    CHECK(r->j()["id"] == 7);
+    CHECK(r->j()["reply"]["data"]["gun"] == 1);
+    CHECK(sub.count_on("ykc/" + pile + "/resp/remote_stop") == 1);
+}
+
+TEST_CASE("a transaction record is confirmed with 0x40 only after it was published") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker);
+    Charger c(bridge.port, pile);
+    c.login();
+    c.send("transaction", {{"serial", serial}, {"gun", 1}, {"start_time", "2024-11-24T10:30:00+08:00"}, {"end_time", "2024-11-24T11:00:00+08:00"},
+                           {"sharp_price", 1.3}, {"sharp_energy", 0}, {"sharp_energy_with_loss", 0}, {"sharp_amount", 0},
+                           {"peak_price", 1.3}, {"peak_energy", 0}, {"peak_energy_with_loss", 0}, {"peak_amount", 0},
+                           {"flat_price", 1.3}, {"flat_energy", 20.5}, {"flat_energy_with_loss", 20.5}, {"flat_amount", 26.65},
+                           {"valley_price", 1.3}, {"valley_energy", 0}, {"valley_energy_with_loss", 0}, {"valley_amount", 0},
+                           {"meter_start", 1000}, {"meter_end", 1020.5}, {"total_energy", 20.5}, {"total_energy_with_loss", 20.5},
+                           {"total_amount", 26.65}, {"vin", ""}, {"trade_type", "app"}, {"trade_time", "2024-11-24T11:00:00+08:00"},
+                           {"stop_reason", "app_stop"}, {"card", "0"}},
+           "8001");
+    auto confirm = c.receive_type("transaction_reply");
+    REQUIRE(confirm);
+    CHECK((*confirm)["data"]["serial"] == serial);
+    CHECK((*confirm)["data"]["result"] == "success");
+    CHECK((*confirm)["seq"] == "8001");
+    auto t = sub.wait("ykc/" + pile + "/transaction");
+    REQUIRE(t);
+    CHECK(t->j()["data"]["total_amount"].dump() == "26.65");
+}
+
+TEST_CASE("invalid commands: each error names the field; unknown commands are refused") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker);
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    sub.publish("ykc/" + pile + "/cmd/reboot", R"({"id":"r1","mode":"later"})");
+    auto r = sub.wait("ykc/" + pile + "/resp/reboot");
+    REQUIRE(r);
+    CHECK(r->j()["status"] == "invalid");
+    CHECK(r->j()["id"] == "r1");
+    CHECK(r->j()["error"] == "reboot: field mode: unknown name \"later\" (one of: immediate, when_idle)");
+    sub.publish("ykc/" + pile + "/cmd/work_params_set", R"({"id":"w","state":"enabled","max_power":20})");
+    auto w = sub.wait("ykc/" + pile + "/resp/work_params_set");
+    REQUIRE(w);
+    CHECK(w->j()["error"] == "work_params_set: field max_power: out of range (30 … 100 %): 20");
+    sub.publish("ykc/" + pile + "/cmd/self_destruct", R"({"id":"x"})");
+    auto u = sub.wait("ykc/" + pile + "/resp/self_destruct");
+    REQUIRE(u);
+    CHECK(u->j()["status"] == "invalid");
+    CHECK(u->j()["error"].get<std::string>().find("unknown command \"self_destruct\"") == 0);
+    sub.publish("ykc/" + pile + "/cmd/remote_stop", "{not json");
+    auto nj = sub.wait("ykc/" + pile + "/resp/remote_stop");
+    REQUIRE(nj);
+    CHECK(nj->j()["status"] == "invalid");
+    CHECK(nj->j()["error"].get<std::string>().find("not JSON") == 0);
+    // the session still works
+    c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
+    CHECK(c.receive_type("heartbeat_reply"));
+}
+
+TEST_CASE("a command without a reply in time gets status timeout") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker, {"--set", "limits.command_timeout=1"});
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    sub.publish("ykc/" + pile + "/cmd/reboot", R"({"id":"t","mode":"immediate"})");
+    REQUIRE(c.receive_type("reboot"));
+    auto r = sub.wait("ykc/" + pile + "/resp/reboot", {}, 5000ms);
+    REQUIRE(r);
+    CHECK(r->j()["status"] == "timeout");
+    CHECK(r->j()["id"] == "t");
+}
+
+TEST_CASE("frames before login go to ykc/bridge/error; a pile speaking for another pile is rejected") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker);
+    Charger early(bridge.port, pile);
+    early.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
+    auto e = sub.wait("ykc/bridge/error");
+    REQUIRE(e);
+    CHECK(e->j()["error"] == "frame before login");
+    CHECK(e->j()["code"] == "0x03");
+    Charger c(bridge.port, pile);
+    c.login();
+    c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}}, "", "32010200000002");
+    auto wrong = sub.wait("ykc/" + pile + "/error");
+    REQUIRE(wrong);
+    CHECK(wrong->j()["error"] == "frame for pile 32010200000002 on the socket of pile " + pile);
+    CHECK(sub.count_on("ykc/32010200000002/heartbeat") == 0);
+}
+
+TEST_CASE("garbage and bad CRCs are reported with hex; the session continues") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker);
+    Charger c(bridge.port, pile);
+    c.login();
+    auto hb = codec().encode({{"type", "heartbeat"}, {"pile", pile}, {"seq", "0100"}, {"data", {{"gun", 1}, {"gun_status", "normal"}}}});
+    auto bad = hb;
+    bad.back() ^= 0xFF;
+    c.write_bytes(bad);
+    auto err = sub.wait("ykc/" + pile + "/error");
+    REQUIRE(err);
+    CHECK(err->j()["error"].get<std::string>().find("bad CRC") == 0);
+    CHECK(err->j()["hex"] == ykc::to_hex(bad));
+    c.write_bytes(hb);
+    CHECK(c.receive_type("heartbeat_reply"));
+}
+
+TEST_CASE("a second login of the same pile replaces the first socket") {
+    Mosquitto broker;
+    Bridge bridge(broker);
+    Charger first(bridge.port, pile);
+    first.login();
+    Charger second(bridge.port, pile);
+    second.login();
+    CHECK(first.closed_by_peer());
+    second.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
+    CHECK(second.receive_type("heartbeat_reply"));
+}
+
+TEST_CASE("allowlist: an unknown pile is refused with 0x02 result failure and the socket closes") {
+    Mosquitto broker;
+    Bridge bridge(broker, {"--set", "policies.login=allowlist", "--set", "policies.allowlist=32010200000009"});
+    Charger c(bridge.port, pile);
+    c.send("login", {{"pile_type", "dc"}, {"gun_count", 2}, {"protocol_version", 1.6}, {"program_version", "IT1.0"},
+                     {"network", "lan"}, {"sim", "0"}, {"carrier", "other"}},
+           "0000");
+    auto reply = c.receive_type("login_reply");
+    REQUIRE(reply);
+    CHECK((*reply)["data"]["result"] == "failure");
+    CHECK(c.closed_by_peer());
+}
+
+TEST_CASE("card auth is forwarded; without an answer the charger gets a refusal, never silence") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker, {"--set", "policies.card_auth_timeout=1"});
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    const json swipe = {{"gun", 1}, {"start_mode", "card"}, {"password_required", false}, {"card", "D14B0A54"}, {"password", ""}, {"vin", ""}};
+    c.send("card_auth", swipe, "0400");
+    REQUIRE(sub.wait("ykc/" + pile + "/card_auth"));
+    sub.publish("ykc/" + pile + "/cmd/card_auth_reply",
+                json({{"id", "auth"}, {"serial", serial}, {"gun", 1}, {"logical_card", "1000000573"}, {"balance", 88.8}, {"result", "success"}}).dump());
+    auto ok = c.receive_type("card_auth_reply");
+    REQUIRE(ok);
+    CHECK((*ok)["seq"] == "0400");  // echoes the request
+    CHECK((*ok)["data"]["result"] == "success");
+    CHECK((*ok)["data"]["balance"].dump() == "88.8");
+    c.send("card_auth", swipe, "0500");
+    auto refused = c.receive_type("card_auth_reply", 4000ms);
+    REQUIRE(refused);
+    CHECK((*refused)["seq"] == "0500");
+    CHECK((*refused)["data"]["result"] == "failure");
+}
+
+TEST_CASE("SIGTERM publishes every pile offline and the bridge state offline, exit 0") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    auto bridge = std::make_unique<Bridge>(broker);
+    Charger c(bridge->port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+    CHECK(bridge->proc->stop() == 0);
+    CHECK(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "offline"); }));
+    CHECK(sub.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "offline"); }));
+}
