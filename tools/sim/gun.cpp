@@ -18,6 +18,8 @@ std::int64_t nano_to_units(std::int64_t nano) { return (nano + 50'000) / 100'000
 // Output voltage (0.1 V) rising with the state of charge, current (0.1 A) from the power.
 std::int64_t voltage_d(int soc) { return 3500 + soc * 7; }
 std::int64_t current_d(std::int64_t power_w, int soc) { return power_w * 100 / voltage_d(soc); }
+// Highest cell voltage (0.01 V), rising with the state of charge; the lowest is 0.08 V under it.
+std::int64_t cell_max_cv(int soc) { return 390 + soc * 3 / 10; }
 
 }  // namespace
 
@@ -119,7 +121,7 @@ nlohmann::json Gun::bms_demand_data(Clock::time_point now, const ChargeParams& p
             {"charge_mode", "constant_current"},
             {"measured_voltage", decimal(v - 10, 1)},
             {"measured_current", decimal(-i, 1)},
-            {"cell_max_voltage", decimal(380 + soc_now / 3, 2)},
+            {"cell_max_voltage", decimal(cell_max_cv(soc_now), 2)},
             {"cell_max_group", 1},
             {"soc", soc_now},
             {"remaining_minutes", std::min<std::int64_t>(remaining_min, 65535)},
@@ -150,8 +152,8 @@ nlohmann::json charge_end_data(const Session& s, unsigned gun, Clock::time_point
     return {{"serial", s.serial},
             {"gun", gun},
             {"final_soc", final_soc},
-            {"cell_min_voltage", "3.95"},
-            {"cell_max_voltage", decimal(380 + final_soc / 3, 2)},
+            {"cell_min_voltage", decimal(cell_max_cv(final_soc) - 8, 2)},
+            {"cell_max_voltage", decimal(cell_max_cv(final_soc), 2)},
             {"battery_min_temperature", "27"},
             {"battery_max_temperature", "31"},
             {"charging_minutes", std::min<std::int64_t>(minutes_between(s.start, end), 65535)},

@@ -94,7 +94,11 @@ void Pile::connect_failed(const std::string& why) {
     ++gen_;
     error_code ignored;
     socket_.close(ignored);
-    sim_.log.event({{"event", "connect_failed"}, {"pile", id_}, {"error", why}});
+    if (sim_.log.events()) {
+        Event e = {{"event", "connect_failed"}, {"pile", id_}, {"error", why}};
+        if (source_) e["source"] = source_->to_string();
+        sim_.log.event(e);
+    }
     state_ = State::waiting;
     deadline_ = Clock::now() + next_backoff();
     arm();

@@ -180,8 +180,8 @@ void Pile::end_session(Gun& g, const std::string& reason) {
                     {"gun", g.number()},
                     {"serial", s.serial},
                     {"reason", reason},
-                    {"energy", decimal(s.energy, 4)},
-                    {"amount", pending_.back().envelope["data"]["total_amount"]}});
+                    {"energy", Event::parse(decimal(s.energy, 4))},
+                    {"amount", Event::parse(pending_.back().envelope["data"]["total_amount"].get<std::string>())}});
     send_transaction(pending_.back());
     send_realtime(g);
     arm();
