@@ -92,6 +92,10 @@ int run(const std::vector<std::string>& args, char** envp, std::ostream& err) {
     });
     spdlog::info("ykc-bridge {} running (config {})", YKC_VERSION, config_path.empty() ? "defaults" : config_path);
     io.run();
+    // The rest of the shutdown is bounded (5 s); a repeated signal must not cut it short.
+    signals.clear();
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGTERM, SIG_IGN);
     bridge->finish(std::chrono::seconds(5));
     spdlog::info("stopped");
     return 0;

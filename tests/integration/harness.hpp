@@ -109,7 +109,7 @@ public:
         int st = 0;
         while (std::chrono::steady_clock::now() < end) {
             ::kill(pid_, SIGTERM);
-            for (int i = 0; i < 10; ++i) {
+            for (int i = 0; i < 50; ++i) {  // resend after 1 s: a process may not handle signals yet
                 if (::waitpid(pid_, &st, WNOHANG) == pid_) {
                     pid_ = -1;
                     return status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
