@@ -35,7 +35,7 @@ struct Config {
     } listen;
 
     struct {
-        std::string url = "tcp://localhost:1883";
+        std::string url = "tcp://127.0.0.1:1883";
         std::string client_id = "ykc-bridge";
         std::string username, password, password_file;
         int version = 5;  // 5 or 3 (3.1.1)

@@ -1,13 +1,39 @@
 #!/usr/bin/env bash
-# Builds ykc-bridge (Release) and runs it. With arguments, they are passed to the program
-# (e.g. `scripts/run.sh decode 680D…`). Without arguments it decodes a real login capture —
-# the MQTT daemon arrives with the [bridge] issue and will then be what this starts.
+# Builds ykc-bridge (Release) and starts the daemon with config.yaml. When nothing listens on
+# 127.0.0.1:1883 it starts a private Mosquitto there first and stops it on exit.
+# Arguments are passed to `ykc-bridge run` (e.g. --log-level debug); `scripts/run.sh decode HEX`
+# and the other tools work too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DYKC_BUILD_TESTS=OFF -DYKC_BUILD_BENCH=OFF >/dev/null
-cmake --build build-release -j "$(nproc 2>/dev/null || echo 2)" --target ykc-bridge >/dev/null
-if [ $# -eq 0 ]; then
-  set -- decode 6822000000011000100100000101010F312E31302E323300010000000000000000000004D1AA \
-                68A28001003B18220000000155021673797553635328182200000001550208CF1C16170A19D0841517170A19400D0300000000000000000000000000400D0300000000000000000000000000400D0300000000000000000000000000A85B01007375000000000000876800000A000000007D75000000737500000000000087680000000000000000000000000000000000000001D0841517170A19450000000000000000A5B3
+cmake --build build-release -j "$(nproc 2>/dev/null || echo 2)" --target ykc-bridge ykc-sim >/dev/null
+bin=build-release/bridge/ykc-bridge
+case "${1:-}" in
+  decode|encode|catalogue|--help|--version) exec "$bin" "$@" ;;
+esac
+
+mosquitto_pid=""
+cleanup() {
+  if [ -n "$mosquitto_pid" ]; then
+    kill "$mosquitto_pid" 2>/dev/null || true
+    wait "$mosquitto_pid" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+  dir=$(mktemp -d /tmp/ykc-mosquitto-XXXXXX)
+  chmod 777 "$dir"
+  printf 'listener 1883 127.0.0.1\nallow_anonymous true\npersistence false\n' > "$dir/mosquitto.conf"
+  echo "run.sh: nothing listens on 127.0.0.1:1883: starting a private Mosquitto (log $dir/mosquitto.log)"
+  mosquitto -c "$dir/mosquitto.conf" > "$dir/mosquitto.log" 2>&1 &
+  mosquitto_pid=$!
+  for _ in $(seq 1 50); do
+    (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break
+    sleep 0.1
+  done
 fi
-exec build-release/bridge/ykc-bridge "$@"
+"$bin" run -c config.yaml "$@" &
+bridge_pid=$!
+trap 'kill -TERM "$bridge_pid" 2>/dev/null || true' INT TERM
+wait "$bridge_pid" || true
+wait "$bridge_pid" 2>/dev/null || true

@@ -1,0 +1,66 @@
+// config.yaml: defaults, every key documented, errors naming the key and the line.
+#include <fstream>
+#include <sstream>
+
+#include "config.hpp"
+#include "support.hpp"
+
+using namespace ykc::bridge;
+
+namespace {
+std::string error_of(const std::string& yaml) {
+    try {
+        load_config_text(yaml, "test.yaml");
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "";
+}
+}  // namespace
+
+TEST_CASE("the shipped config.yaml loads and equals the built-in defaults") {
+    const Config c = load_config_file(std::string(YKC_SOURCE_DIR) + "/config.yaml");
+    const Config d;
+    CHECK(c.listen.port == 8768);
+    CHECK(c.mqtt.url == d.mqtt.url);
+    CHECK(c.mqtt.qos == 1);
+    CHECK(c.mqtt.inflight_window == d.mqtt.inflight_window);
+    CHECK(c.limits.heartbeat_timeout == d.limits.heartbeat_timeout);
+    CHECK(c.policies.login == "accept");
+    CHECK(c.billing_model.periods.size() == 48);
+    CHECK(c.billing_model.periods[0] == "valley");
+}
+
+TEST_CASE("mistakes name the file, the line and the key") {
+    CHECK(error_of("listen:\n  port: 99999\n") == "test.yaml:2: listen.port: out of range 1 … 65535: 99999");
+    CHECK(error_of("mqtt:\n  qos: high\n") == "test.yaml:2: mqtt.qos: expected a whole number, got \"high\"");
+    CHECK(error_of("mqtt:\n  colour: red\n") == "test.yaml:2: mqtt.colour: unknown key");
+    CHECK(error_of("policies:\n  login: maybe\n") == "test.yaml:2: policies.login: expected one of accept, allowlist, forward, got \"maybe\"");
+    CHECK(error_of("policies:\n  allowlist: [123]\n") == "test.yaml:2: policies.allowlist: a pile number is 14 digits, got \"123\"");
+    CHECK(error_of("billing_model:\n  periods: [flat]\n") == "test.yaml:2: billing_model.periods: expected 48 half-hour periods, got 1");
+    CHECK(error_of("mqtt: [1, 2\n").find("YAML syntax") != std::string::npos);
+}
+
+TEST_CASE("environment and command-line overrides") {
+    Config c;
+    std::string a = "YKC_MQTT_URL=tcp://10.0.0.1:1883", b = "YKC_LISTEN_PORT=9000", other = "PATH=/bin";
+    char* env[] = {a.data(), b.data(), other.data(), nullptr};
+    apply_environment(c, env);
+    CHECK(c.mqtt.url == "tcp://10.0.0.1:1883");
+    CHECK(c.listen.port == 9000);
+    apply_override(c, "policies.allowlist", "32010200000001, 32010200000002", "command line");
+    CHECK(c.policies.allowlist.size() == 2);
+    CHECK_THROWS_WITH_AS(apply_override(c, "limits.output_queue", "0", "command line"),
+                         "command line: limits.output_queue: out of range 1 … 100000: 0", ConfigError);
+    std::string bad = "YKC_NO_SUCH=1";
+    char* env2[] = {bad.data(), nullptr};
+    CHECK_THROWS_AS(apply_environment(c, env2), ConfigError);
+}
+
+TEST_CASE("per-pile billing overrides inherit the default model") {
+    const Config c = load_config_text(
+        "billing_model:\n  flat_energy_price: \"0.8\"\nbilling_model_overrides:\n  \"32010200000001\":\n    model_id: \"0200\"\n", "t");
+    CHECK(c.billing_for("32010200000001").model_id == "0200");
+    CHECK(c.billing_for("32010200000001").flat_energy_price == "0.8");
+    CHECK(c.billing_for("32010200000002").model_id == "0100");
+}
