@@ -37,6 +37,22 @@ namespace {
 
 bool is_pile_number(const std::string& p) { return p.size() == 14 && p.find_first_not_of("0123456789") == std::string::npos; }
 
+// Removes `value` from the entries of `key` in a multimap.
+template <typename Map, typename V>
+void erase_entry(Map& map, const std::string& key, const V& value) {
+    for (auto it = map.lower_bound(key); it != map.end() && it->first == key; ++it)
+        if (it->second == value) {
+            map.erase(it);
+            return;
+        }
+}
+
+// The session's next sequence number, little-endian on the wire.
+Seq next_seq(Session& s) {
+    const std::uint16_t n = s.next_seq++;
+    return Seq{static_cast<std::uint8_t>(n & 0xFF), static_cast<std::uint8_t>(n >> 8)};
+}
+
 }  // namespace
 
 Bridge::Bridge(asio::io_context& io, const Config& config, std::shared_ptr<const Catalogue> catalogue)
@@ -125,10 +141,7 @@ void Bridge::accept() {
 void Bridge::send(const SessionPtr& s, const std::string& type, json data, std::optional<Seq> seq) {
     const Message* m = codec_.catalogue().find(type);
     if (!m || !s->open()) return;
-    if (!seq) {
-        const std::uint16_t n = s->next_seq++;
-        seq = Seq{static_cast<std::uint8_t>(n & 0xFF), static_cast<std::uint8_t>(n >> 8)};
-    }
+    if (!seq) seq = next_seq(*s);
     try {
         const auto body = codec_.encode_body(*m, data, s->pile);
         auto frame = write_frame(m->code, *seq, 0, body, s->crc_order);
@@ -232,11 +245,7 @@ void Bridge::handle_login(const SessionPtr& s, const Frame& frame, const json& e
     w->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(config_.policies.login_timeout));
     w->timer->async_wait([this, pile, w](boost::system::error_code ec) {
         if (ec) return;
-        for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile; ++it)
-            if (it->second == w) {
-                waiting_.erase(it);
-                break;
-            }
+        erase_entry(waiting_, pile, w);
         mqtt_.unsubscribe(topic(pile, "cmd/login_reply"));
         if (auto sp = w->session.lock()) finish_login(sp, w->frame, w->env, false, "no cmd/login_reply within policies.login_timeout");
     });
@@ -308,11 +317,7 @@ void Bridge::auto_reply(const SessionPtr& s, const Frame& frame, const json& env
             w->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(config_.policies.card_auth_timeout));
             w->timer->async_wait([this, pile, w](boost::system::error_code ec) {
                 if (ec) return;
-                for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile; ++it)
-                    if (it->second == w) {
-                        waiting_.erase(it);
-                        break;
-                    }
+                erase_entry(waiting_, pile, w);
                 auto sp = w->session.lock();
                 if (!sp || !sp->open()) return;
                 spdlog::warn("pile {}: no {} within policies.card_auth_timeout: refusing", pile, w->reply_type);
@@ -581,10 +586,7 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     } catch (const EncodeError& e) {
         return reply("invalid", e.what());
     }
-    if (!seq) {
-        const std::uint16_t n = s->next_seq++;
-        seq = Seq{static_cast<std::uint8_t>(n & 0xFF), static_cast<std::uint8_t>(n >> 8)};
-    }
+    if (!seq) seq = next_seq(*s);
     auto frame = write_frame(msg->code, *seq, 0, body, s->crc_order);
     spdlog::debug("pile {}: command {} -> {}", pile, name, to_hex(frame));
     ++counters_.frames_out;
@@ -603,11 +605,7 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     c->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(config_.limits.command_timeout));
     c->timer->async_wait([this, pile, c](boost::system::error_code ec) {
         if (ec) return;
-        for (auto it = commands_.lower_bound(pile); it != commands_.end() && it->first == pile; ++it)
-            if (it->second == c) {
-                commands_.erase(it);
-                break;
-            }
+        erase_entry(commands_, pile, c);
         respond(pile, c->name, {{"id", c->id}, {"status", "timeout"}, {"error", "no " + c->reply_type + " within " + std::to_string(config_.limits.command_timeout) + " s"}},
                 c->response_topic, c->correlation);
     });
