@@ -43,6 +43,20 @@ def crc16_modbus(data):
     return crc
 
 
+def write_frame(seq, typ, body):
+    inner = seq + bytes([0, typ]) + body
+    crc = crc16_modbus(inner)
+    return bytes([0x68, len(inner)]) + inner + bytes([crc & 0xFF, crc >> 8])
+
+
+def heartbeat(frame):
+    """A heartbeat (0x03) read here, not by the CLI: they come every second from every gun and
+    a CLI call per frame is slow under the sanitizers. The CLI reads every other frame."""
+    body = frame[6:-2]
+    return {"pile": body[:7].hex(), "type": "heartbeat", "code": "0x03", "seq": frame[2:4].hex().upper(),
+            "data": {"gun": int(body[7:8].hex()), "gun_status": "normal" if body[8] == 0 else body[8]}}
+
+
 class Cli:
     """ykc-bridge encode / decode."""
 
@@ -117,11 +131,14 @@ class Conn:
                 if not data:
                     break
                 frames, buf = self._split(buf + data)
-                for env in self.cli.decode(frames):
+                beats = [f for f in frames if f[5] == 0x03 and f[1] == 4 + 9]
+                others = self.cli.decode([f for f in frames if not (f[5] == 0x03 and f[1] == 4 + 9)])
+                for f in beats:  # heartbeat_reply 0x04: pile and gun of the heartbeat, ack 0
+                    if self.answer_heartbeats:
+                        with self.lock:
+                            self.sock.sendall(write_frame(f[2:4], 0x04, f[6:6 + 8] + b"\x00"))
+                for env in [heartbeat(f) for f in beats] + others:
                     self.log("  <- %s %s %s" % (env.get("pile"), env.get("type"), env.get("seq")))
-                    if env.get("type") == "heartbeat" and self.answer_heartbeats:
-                        self.send({"type": "heartbeat_reply", "pile": env["pile"], "seq": env["seq"],
-                                   "data": {"gun": env["data"]["gun"], "ack": 0}})
                     env["_t"] = time.monotonic()
                     self.frames.put(env)
         except (OSError, Failure) as e:
