@@ -302,8 +302,9 @@ void apply_override(Config& c, const std::string& key, const std::string& value,
     apply(c, Where{source, 0}, key, value);
 }
 
-void apply_environment(Config& c, char** envp) {
-    if (!envp) return;
+std::vector<std::string> apply_environment(Config& c, char** envp) {
+    std::vector<std::string> unknown;
+    if (!envp) return unknown;
     // YKC_MQTT_URL -> mqtt.url: match against the known keys (underscores inside key names are
     // ambiguous with the dots, so compare the upper-cased, underscored forms).
     auto env_name = [](std::string key) {
@@ -323,8 +324,9 @@ void apply_environment(Config& c, char** envp) {
                 break;
             }
         }
-        if (!matched) throw ConfigError("environment " + name + ": unknown setting");
+        if (!matched) unknown.push_back(name);
     }
+    return unknown;
 }
 
 }  // namespace ykc::bridge

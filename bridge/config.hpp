@@ -106,8 +106,9 @@ class ConfigError : public std::runtime_error {
 Config load_config_file(const std::string& path);
 Config load_config_text(const std::string& text, const std::string& source);
 // Applies YKC_* environment variables (YKC_MQTT_URL, YKC_MQTT_PASSWORD, YKC_LISTEN_PORT, …: the
-// key path upper-cased with dots as underscores).
-void apply_environment(Config& config, char** envp);
+// key path upper-cased with dots as underscores). A bad value is an error; the names of YKC_*
+// variables that match no setting are returned (the daemon warns about them).
+std::vector<std::string> apply_environment(Config& config, char** envp);
 // Applies one "key.path=value" override (command line).
 void apply_override(Config& config, const std::string& key, const std::string& value, const std::string& source);
 

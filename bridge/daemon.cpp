@@ -51,10 +51,11 @@ int run(const std::vector<std::string>& args, char** envp, std::ostream& err) {
     }
     Config config;
     std::shared_ptr<const Catalogue> catalogue;
+    std::vector<std::string> unknown_env;
     try {
         if (config_path.empty() && std::filesystem::exists("config.yaml")) config_path = "config.yaml";
         if (!config_path.empty()) config = load_config_file(config_path);
-        apply_environment(config, envp);
+        unknown_env = apply_environment(config, envp);
         for (const auto& [k, v] : overrides) apply_override(config, k, v, "command line");
         catalogue = config.protocol.catalogue_overlay.empty()
                         ? Catalogue::builtin()
@@ -73,6 +74,7 @@ int run(const std::vector<std::string>& args, char** envp, std::ostream& err) {
     spdlog::set_default_logger(logger);
     spdlog::set_level(spdlog::level::from_str(config.logging.level));
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    for (const auto& name : unknown_env) spdlog::warn("environment variable {} matches no setting: ignored", name);
 
     boost::asio::io_context io(1);
     std::unique_ptr<Bridge> bridge;
@@ -91,7 +93,15 @@ int run(const std::vector<std::string>& args, char** envp, std::ostream& err) {
         io.stop();
     });
     spdlog::info("ykc-bridge {} running (config {})", YKC_VERSION, config_path.empty() ? "defaults" : config_path);
-    io.run();
+    // A handler that throws must not take every charger down: log it and keep serving.
+    while (true) {
+        try {
+            io.run();
+            break;
+        } catch (const std::exception& e) {
+            spdlog::error("unexpected error, continuing: {}", e.what());
+        }
+    }
     // The rest of the shutdown is bounded (5 s); a repeated signal must not cut it short.
     signals.clear();
     std::signal(SIGINT, SIG_IGN);

@@ -52,7 +52,7 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
         asio::post(io_, [this] {
             connected_ = true;
             spdlog::info("mqtt: connected to {}", config_.mqtt.url);
-            for (const auto& f : subscriptions_) client_->subscribe(f, 1);
+            for (const auto& f : subscriptions_) request("subscribe", f, [&] { client_->subscribe(f, 1); });
             if (handlers_.connected) handlers_.connected();
             pump();
         });
@@ -160,14 +160,25 @@ void MqttLink::pump() {
     }
 }
 
+// Paho throws when the connection has just gone (before our connection-lost handler ran):
+// the subscriptions are renewed on the next connect anyway.
+template <typename F>
+void MqttLink::request(const char* what, const std::string& filter, F&& f) {
+    try {
+        f();
+    } catch (const mqtt::exception& e) {
+        spdlog::warn("mqtt: {} {}: {} (renewed on reconnect)", what, filter, e.what());
+    }
+}
+
 void MqttLink::subscribe(const std::string& filter) {
     if (!subscriptions_.insert(filter).second) return;
-    if (connected_) client_->subscribe(filter, 1);
+    if (connected_) request("subscribe", filter, [&] { client_->subscribe(filter, 1); });
 }
 
 void MqttLink::unsubscribe(const std::string& filter) {
     if (subscriptions_.erase(filter) == 0) return;
-    if (connected_) client_->unsubscribe(filter);
+    if (connected_) request("unsubscribe", filter, [&] { client_->unsubscribe(filter); });
 }
 
 void MqttLink::stop(std::chrono::milliseconds timeout) {

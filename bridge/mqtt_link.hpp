@@ -75,6 +75,8 @@ private:
     void pump();
     void send(Pending p);
     void completed(std::uint64_t id, bool ok);
+    template <typename F>
+    void request(const char* what, const std::string& filter, F&& f);
 
     boost::asio::io_context& io_;
     const Config& config_;

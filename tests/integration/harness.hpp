@@ -32,6 +32,7 @@
 namespace it {
 
 using json = nlohmann::json;
+using ykc::Message;
 using namespace std::chrono_literals;
 
 inline int free_port() {
@@ -79,7 +80,9 @@ public:
         path_ = ::mkdtemp(tmpl);
         std::filesystem::permissions(path_, std::filesystem::perms::all);  // mosquitto drops to its own user
     }
-    ~TempDir() { std::filesystem::remove_all(path_); }
+    ~TempDir() {
+        if (!std::getenv("IT_KEEP_LOGS")) std::filesystem::remove_all(path_);  // IT_KEEP_LOGS=1 keeps the logs
+    }
     const std::string& path() const { return path_; }
 
 private:
@@ -214,7 +217,8 @@ struct Bridge {
     std::string log;
     Bridge(const Mosquitto& broker, std::vector<std::string> extra = {}) {
         log = dir.path() + "/bridge.log";
-        std::vector<std::string> argv = {YKC_BRIDGE_BIN, "run", "--listen", "127.0.0.1:" + std::to_string(port), "--mqtt-url", broker.url(),
+        std::ofstream(dir.path() + "/config.yaml") << "# defaults\n";  // not the repository's config.yaml
+        std::vector<std::string> argv = {YKC_BRIDGE_BIN, "run", "-c", dir.path() + "/config.yaml", "--listen", "127.0.0.1:" + std::to_string(port), "--mqtt-url", broker.url(),
                                          "--set", "mqtt.persistence_dir=" + dir.path() + "/data", "--set",
                                          "mqtt.client_id=it-bridge-" + std::to_string(port), "--log-level", "debug"};
         argv.insert(argv.end(), extra.begin(), extra.end());

@@ -36,7 +36,7 @@ TEST_CASE("login: reply, retained availability with firmware and protocol versio
     CHECK((*ts)["data"]["time"].is_string());
 }
 
-TEST_CASE("heartbeat answered with the request's seq bytes; billing model verify and request answered") {
+TEST_CASE("heartbeat answered with the request's seq bytes - billing model verify and request answered") {
     Mosquitto broker;
     Bridge bridge(broker);
     Charger c(bridge.port, pile);
@@ -142,7 +142,7 @@ TEST_CASE("a transaction record is confirmed with 0x40 only after it was publish
     CHECK(t->j()["data"]["total_amount"].dump() == "26.65");
 }
 
-TEST_CASE("invalid commands: each error names the field; unknown commands are refused") {
+TEST_CASE("invalid commands: each error names the field - unknown commands are refused") {
     Mosquitto broker;
     Subscriber sub(broker.url());
     Bridge bridge(broker);
@@ -189,7 +189,7 @@ TEST_CASE("a command without a reply in time gets status timeout") {
     CHECK(r->j()["id"] == "t");
 }
 
-TEST_CASE("frames before login go to ykc/bridge/error; a pile speaking for another pile is rejected") {
+TEST_CASE("frames before login go to ykc/bridge/error - a pile speaking for another pile is rejected") {
     Mosquitto broker;
     Subscriber sub(broker.url());
     Bridge bridge(broker);
@@ -208,7 +208,7 @@ TEST_CASE("frames before login go to ykc/bridge/error; a pile speaking for anoth
     CHECK(sub.count_on("ykc/32010200000002/heartbeat") == 0);
 }
 
-TEST_CASE("garbage and bad CRCs are reported with hex; the session continues") {
+TEST_CASE("garbage and bad CRCs are reported with hex - the session continues") {
     Mosquitto broker;
     Subscriber sub(broker.url());
     Bridge bridge(broker);
@@ -251,7 +251,7 @@ TEST_CASE("allowlist: an unknown pile is refused with 0x02 result failure and th
     CHECK(c.closed_by_peer());
 }
 
-TEST_CASE("card auth is forwarded; without an answer the charger gets a refusal, never silence") {
+TEST_CASE("card auth is forwarded - without an answer the charger gets a refusal, never silence") {
     Mosquitto broker;
     Subscriber sub(broker.url());
     Bridge bridge(broker, {"--set", "policies.card_auth_timeout=1"});
@@ -285,4 +285,78 @@ TEST_CASE("SIGTERM publishes every pile offline and the bridge state offline, ex
     CHECK(bridge->proc->stop() == 0);
     CHECK(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "offline"); }));
     CHECK(sub.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "offline"); }));
+}
+
+TEST_CASE("every downlink command gets resp ok with the charger's decoded reply (ykc-sim as the charger)") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker);
+    TempDir simdir;
+    Process sim({YKC_SIM_BIN, "--no-stdin", "--port", std::to_string(bridge.port), "--piles", "1", "--guns", "2", "--pile-start", pile},
+                simdir.path() + "/sim.log");
+    REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }, 10000ms));
+    const std::vector<std::pair<std::string, json>> commands = {
+        {"read_realtime", {{"gun", 1}}},
+        {"remote_start", {{"gun", 1}}},
+        {"balance_update", {{"gun", 1}, {"card", "0"}, {"balance", 10.5}}},
+        {"remote_stop", {{"gun", 1}}},
+        {"card_sync", {{"cards", {{{"logical_card", "1000000573"}, {"card", "D14B0A54"}}}}}},
+        {"card_clear", {{"cards", {"D14B0A54"}}}},
+        {"card_query", {{"cards", {"D14B0A54", "E14C0A54"}}}},
+        {"work_params_set", {{"state", "enabled"}, {"max_power", 80}}},
+        {"time_sync", json::object()},
+        {"billing_model_set", json::object()},
+        {"lock_control", {{"gun", 2}, {"action", "raise"}}},
+        {"reboot", {{"mode", "when_idle"}}},
+        {"firmware_update", {{"pile_type", "dc"}, {"power", 60}, {"server", "ftp.example.com"}, {"port", 21}, {"username", "u"},
+                             {"password", "p"}, {"path", "/fw.bin"}, {"mode", "when_idle"}, {"timeout_minutes", 5}}},
+        {"parallel_remote_start", {{"gun", 2}, {"parallel_id", "241124103000"}}},
+        {"billing_model", json::object()},  // no reply in the protocol: ok once written
+    };
+    for (const auto& [name, data] : commands) {
+        CAPTURE(name);
+        json payload = data;
+        payload["id"] = "id-" + name;
+        sub.publish("ykc/" + pile + "/cmd/" + name, payload.dump());
+        auto r = sub.wait("ykc/" + pile + "/resp/" + name, {}, 10000ms);
+        REQUIRE(r);
+        CHECK(r->j()["id"] == "id-" + name);
+        CHECK_MESSAGE(r->j()["status"] == "ok", r->payload);
+        const Message* m = codec().catalogue().find(name);
+        if (!m->reply.empty()) CHECK(r->j()["reply"]["type"] == m->reply);
+    }
+    // the stop produced a transaction record, confirmed after its publish
+    auto t = sub.wait("ykc/" + pile + "/transaction", {}, 10000ms);
+    REQUIRE(t);
+    CHECK(t->j()["data"]["stop_reason"] == "app_stop");
+}
+
+TEST_CASE("the broker stopped and restarted mid-session: nothing published meanwhile is lost") {
+    auto broker = std::make_unique<Mosquitto>();
+    const int mqtt_port = broker->port;
+    // reconnect every 2 s: the test's subscriber is back on the new broker before the bridge
+    Bridge bridge(*broker, {"--set", "mqtt.reconnect_min=2", "--set", "mqtt.reconnect_max=2"});
+    Charger c(bridge.port, pile);
+    c.login();
+    broker.reset();  // the broker goes away
+    for (int i = 0; i < 20; ++i) {
+        c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
+        c.send("realtime", {{"serial", "0"}, {"gun", 1}, {"status", "idle"}, {"gun_returned", "yes"}, {"plugged", false},
+                            {"voltage", i}, {"current", 0}, {"gun_temperature", 20}, {"gun_line_code", "0"}, {"soc", 0},
+                            {"battery_max_temperature", 20}, {"charging_minutes", 0}, {"remaining_minutes", 0}, {"energy", 0},
+                            {"energy_with_loss", 0}, {"amount", 0}, {"hardware_faults", json::array()}});
+    }
+    // the charger is still served while the broker is down
+    CHECK(c.receive_type("heartbeat_reply"));
+    // the broker comes back on the same port
+    TempDir again_dir;
+    std::ofstream(again_dir.path() + "/mosquitto.conf") << "listener " << mqtt_port << " 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n";
+    Process again({"mosquitto", "-c", again_dir.path() + "/mosquitto.conf"}, again_dir.path() + "/mosquitto.log");
+    REQUIRE(wait_port(mqtt_port));
+    Subscriber sub("tcp://127.0.0.1:" + std::to_string(mqtt_port));
+    auto last = sub.wait("ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == 19; }, 15000ms);
+    REQUIRE_MESSAGE(last, bridge.read_log());
+    std::this_thread::sleep_for(200ms);
+    CHECK(sub.count_on("ykc/" + pile + "/realtime") == 20);
+    CHECK(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
 }

@@ -25,7 +25,7 @@ TEST_CASE("decode: arguments with spaces, 0x prefixes, and several frames in one
     CHECK(json::parse(out[3])["type"] == "login");
 }
 
-TEST_CASE("decode: one line of standard input per capture; a failing frame prints an error line and exits 1") {
+TEST_CASE("decode: one line of standard input per capture - a failing frame prints an error line and exits 1") {
     std::string bad = heartbeat;
     bad[bad.size() - 1] = 'B';
     auto r = test::run(bin + " decode", heartbeat + "\n" + bad + "\n\n" + test::build("0000 00 3D 0102") + "\nnot hex\n" + login + "\n");
@@ -99,7 +99,7 @@ TEST_CASE("usage errors exit 2") {
     CHECK(test::run(bin + " --help").status == 0);
 }
 
-TEST_CASE("--catalogue overlays a vendor file; a broken file is reported with its line") {
+TEST_CASE("--catalogue overlays a vendor file - a broken file is reported with its line") {
     const std::string path = "/tmp/ykc-test-overlay.yaml";
     {
         std::ofstream f(path);

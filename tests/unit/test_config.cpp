@@ -52,9 +52,11 @@ TEST_CASE("environment and command-line overrides") {
     CHECK(c.policies.allowlist.size() == 2);
     CHECK_THROWS_WITH_AS(apply_override(c, "limits.output_queue", "0", "command line"),
                          "command line: limits.output_queue: out of range 1 … 100000: 0", ConfigError);
-    std::string bad = "YKC_NO_SUCH=1";
-    char* env2[] = {bad.data(), nullptr};
-    CHECK_THROWS_AS(apply_environment(c, env2), ConfigError);
+    std::string unknown = "YKC_NO_SUCH=1", bad = "YKC_MQTT_QOS=7";
+    char* env2[] = {unknown.data(), nullptr};
+    CHECK(apply_environment(c, env2) == std::vector<std::string>{"YKC_NO_SUCH"});
+    char* env3[] = {bad.data(), nullptr};
+    CHECK_THROWS_WITH_AS(apply_environment(c, env3), "environment YKC_MQTT_QOS: mqtt.qos: out of range 0 … 2: 7", ConfigError);
 }
 
 TEST_CASE("per-pile billing overrides inherit the default model") {

@@ -112,7 +112,7 @@ TEST_CASE("the trade serial is 16 BCD bytes (32 digits), not the samples' 31") {
     CHECK(d["data"]["failure_reason"] == "none");
 }
 
-TEST_CASE("0xA2 is its own type (the sample carries 0x32); 0xA3 goes up, 0xA4 down") {
+TEST_CASE("0xA2 is its own type (the sample carries 0x32) - 0xA3 goes up, 0xA4 down") {
     const auto& cat = *Catalogue::builtin();
     CHECK(cat.find(0xA2)->name == "parallel_card_auth_reply");
     CHECK(cat.find(0xA3)->direction == Direction::up);

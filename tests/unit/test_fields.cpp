@@ -111,7 +111,7 @@ TEST_CASE("BCD: digits as text, nibbles A-F as letters, encoding left-pads") {
     CHECK(test::encode_hex(e) == test::build("0000 00 05 3201020000ABCD 0C0F"));
 }
 
-TEST_CASE("bcd_int: the gun number is BCD; gun 10 is 0x10, a non-BCD byte stays hex") {
+TEST_CASE("bcd_int: the gun number is BCD - gun 10 is 0x10, a non-BCD byte stays hex") {
     auto d = test::decode(test::build("0000 00 12 32010200000001 10"));
     CHECK(d["data"]["gun"] == 10);
     auto odd = test::decode(test::build("0000 00 12 32010200000001 1A"));
@@ -132,7 +132,7 @@ TEST_CASE("ASCII: padding stripped, control and high bytes escaped and restored"
     CHECK(test::encode_hex(o) == test::build("0000 00 01 " + odd));
 }
 
-TEST_CASE("hex fields keep the bytes as sent; encoding left-pads short card numbers") {
+TEST_CASE("hex fields keep the bytes as sent - encoding left-pads short card numbers") {
     auto env = json{{"type", "balance_update"}, {"pile", "32010200000001"},
                     {"data", {{"gun", 1}, {"card", "D14B0A54"}, {"balance", 12.34}}}};
     CHECK(test::encode_hex(env) == test::build("0000 00 42 32010200000001 01 00000000D14B0A54 D2040000"));
