@@ -359,13 +359,20 @@ void Bridge::publish_transaction(const SessionPtr& s, const Frame& frame, const 
         });
     } else {
         publish_frame(pile, "transaction", std::move(text), qos);
+        // until cmd/transaction_confirm; the charger resends meanwhile: one entry per serial
+        for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile; ++it)
+            if (it->second->kind == Waiting::Kind::transaction && it->second->key == serial) {
+                it->second->session = s;
+                it->second->seq = seq;
+                return;
+            }
         auto w = std::make_shared<Waiting>();
         w->kind = Waiting::Kind::transaction;
         w->session = s;
         w->seq = seq;
         w->key = serial;
         w->reply_type = "transaction_reply";
-        waiting_.emplace(pile, w);  // until cmd/transaction_confirm; the charger keeps resending meanwhile
+        waiting_.emplace(pile, w);
     }
 }
 

@@ -360,3 +360,78 @@ TEST_CASE("the broker stopped and restarted mid-session: nothing published meanw
     CHECK(sub.count_on("ykc/" + pile + "/realtime") == 20);
     CHECK(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
 }
+
+TEST_CASE("login policy forward: the backend accepts with cmd/login_reply, silence refuses") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker, {"--set", "policies.login=forward", "--set", "policies.login_timeout=2"});
+    REQUIRE(sub.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "online"); }));
+    const json login = {{"pile_type", "dc"}, {"gun_count", 2}, {"protocol_version", 1.6}, {"program_version", "IT1.0"},
+                        {"network", "lan"}, {"sim", "0"}, {"carrier", "other"}};
+    Charger c(bridge.port, pile);
+    c.send("login", login, "0000");
+    REQUIRE(sub.wait("ykc/" + pile + "/login"));
+    CHECK(!c.receive_type("login_reply", 300ms));  // nothing until the backend decides
+    sub.publish("ykc/" + pile + "/cmd/login_reply", R"({"id":"l1","result":"success"})");
+    auto ok = c.receive_type("login_reply");
+    REQUIRE(ok);
+    CHECK((*ok)["data"]["result"] == "success");
+    CHECK((*ok)["seq"] == "0000");
+    auto resp = sub.wait("ykc/" + pile + "/resp/login_reply");
+    REQUIRE(resp);
+    CHECK(resp->j()["status"] == "ok");
+    CHECK(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+
+    Charger other(bridge.port, "32010200000002");
+    other.send("login", login, "0000");
+    auto refused = other.receive_type("login_reply", 5000ms);
+    REQUIRE(refused);
+    CHECK((*refused)["data"]["result"] == "failure");
+    CHECK(other.closed_by_peer());
+}
+
+TEST_CASE("transaction policy forward: 0x40 only when the backend confirms") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker, {"--set", "policies.transaction=forward"});
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    json record = {{"serial", serial}, {"gun", 1}, {"start_time", nullptr}, {"end_time", nullptr}, {"sharp_price", 0}, {"sharp_energy", 0},
+                   {"sharp_energy_with_loss", 0}, {"sharp_amount", 0}, {"peak_price", 0}, {"peak_energy", 0}, {"peak_energy_with_loss", 0},
+                   {"peak_amount", 0}, {"flat_price", 0}, {"flat_energy", 0}, {"flat_energy_with_loss", 0}, {"flat_amount", 0},
+                   {"valley_price", 0}, {"valley_energy", 0}, {"valley_energy_with_loss", 0}, {"valley_amount", 0}, {"meter_start", 0},
+                   {"meter_end", 0}, {"total_energy", 0}, {"total_energy_with_loss", 0}, {"total_amount", 0}, {"vin", ""},
+                   {"trade_type", "app"}, {"trade_time", nullptr}, {"stop_reason", "app_stop"}, {"card", "0"}};
+    c.send("transaction", record, "8002");
+    REQUIRE(sub.wait("ykc/" + pile + "/transaction"));
+    CHECK(!c.receive_type("transaction_reply", 500ms));
+    sub.publish("ykc/" + pile + "/cmd/transaction_confirm", json({{"id", "tc"}, {"serial", serial}}).dump());
+    auto confirm = c.receive_type("transaction_reply");
+    REQUIRE(confirm);
+    CHECK((*confirm)["data"]["serial"] == serial);
+    CHECK((*confirm)["seq"] == "8002");
+}
+
+TEST_CASE("cmd/raw writes the bytes with the CRC recomputed, or verbatim with keep_crc") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker);
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    auto frame = codec().encode({{"type", "reboot"}, {"pile", pile}, {"seq", "0909"}, {"data", {{"mode", "immediate"}}}});
+    auto wrong = frame;
+    wrong[wrong.size() - 1] ^= 0x5A;
+    sub.publish("ykc/" + pile + "/cmd/raw", json({{"id", "raw1"}, {"hex", ykc::to_hex(wrong)}}).dump());
+    auto got = c.receive_type("reboot");
+    REQUIRE(got);
+    CHECK((*got)["seq"] == "0909");
+    auto resp = sub.wait("ykc/" + pile + "/resp/raw");
+    REQUIRE(resp);
+    CHECK(resp->j()["status"] == "ok");
+    sub.publish("ykc/" + pile + "/cmd/raw", json({{"id", "raw2"}, {"hex", "zz"}}).dump());
+    auto bad = sub.wait("ykc/" + pile + "/resp/raw", [](const Received& r) { return r.j()["id"] == "raw2"; });
+    REQUIRE(bad);
+    CHECK(bad->j()["status"] == "invalid");
+}
