@@ -152,20 +152,30 @@ struct Mosquitto {
 struct Received {
     std::string topic, payload;
     bool retained;
+    std::string correlation;  // MQTT 5 correlation data, when present
     json j() const { return json::parse(payload); }
 };
 
 // An MQTT client that records every message on ykc/#.
 class Subscriber {
 public:
-    explicit Subscriber(const std::string& url, const std::string& filter = "ykc/#")
-        : client_(url, "it-sub-" + std::to_string(::getpid()) + "-" + std::to_string(++count())) {
+    explicit Subscriber(const std::string& url, const std::string& filter = "ykc/#", bool v5 = false)
+        : client_(url, "it-sub-" + std::to_string(::getpid()) + "-" + std::to_string(++count()),
+                  mqtt::create_options(v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1)),
+          v5_(v5) {
         client_.set_message_callback([this](mqtt::const_message_ptr m) {
             std::lock_guard lock(mu_);
-            got_.push_back({m->get_topic(), m->get_payload_str(), m->is_retained()});
+            Received r{m->get_topic(), m->get_payload_str(), m->is_retained(), {}};
+            if (m->get_properties().contains(mqtt::property::CORRELATION_DATA))
+                r.correlation = mqtt::get<std::string>(m->get_properties(), mqtt::property::CORRELATION_DATA);
+            got_.push_back(std::move(r));
             cv_.notify_all();
         });
-        client_.connect(mqtt::connect_options_builder().clean_session(true).finalize())->wait();
+        mqtt::connect_options_builder opts;
+        opts.mqtt_version(v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
+        if (v5) opts.clean_start(true);
+        else opts.clean_session(true);
+        client_.connect(opts.finalize())->wait();
         client_.subscribe(filter, 1)->wait();
     }
     ~Subscriber() {
@@ -198,6 +208,13 @@ public:
     void publish(const std::string& topic, const std::string& payload) {
         client_.publish(mqtt::message::create(topic, payload, 1, false))->wait_for(5s);
     }
+    // MQTT 5 request/response: the answer goes to `response_topic` with `correlation`.
+    void request(const std::string& topic, const std::string& payload, const std::string& response_topic, const std::string& correlation) {
+        mqtt::properties props;
+        props.add({mqtt::property::RESPONSE_TOPIC, response_topic});
+        props.add({mqtt::property::CORRELATION_DATA, correlation});
+        client_.publish(mqtt::message::create(topic, payload, 1, false, props))->wait_for(5s);
+    }
 
 private:
     static int& count() {
@@ -205,6 +222,7 @@ private:
         return n;
     }
     mqtt::async_client client_;
+    bool v5_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::vector<Received> got_;

@@ -435,3 +435,21 @@ TEST_CASE("cmd/raw writes the bytes with the CRC recomputed, or verbatim with ke
     REQUIRE(bad);
     CHECK(bad->j()["status"] == "invalid");
 }
+
+TEST_CASE("MQTT 5 response topic and correlation data are honoured") {
+    Mosquitto broker;
+    Subscriber sub(broker.url(), "#", true);
+    Bridge bridge(broker);
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    sub.request("ykc/" + pile + "/cmd/remote_stop", R"({"id":"m5","gun":1})", "app/replies/42", "corr-42");
+    auto stop = c.receive_type("remote_stop");
+    REQUIRE(stop);
+    c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, (*stop)["seq"]);
+    auto r = sub.wait("app/replies/42");
+    REQUIRE(r);
+    CHECK(r->correlation == "corr-42");
+    CHECK(r->j()["status"] == "ok");
+    CHECK(r->j()["id"] == "m5");
+}
