@@ -125,6 +125,13 @@ public:
         pid_ = -1;
         return status_ = -9;
     }
+    void kill9() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGKILL);
+        int st;
+        ::waitpid(pid_, &st, 0);
+        pid_ = -1;
+    }
     bool running() {
         if (pid_ <= 0) return false;
         int st;
@@ -233,11 +240,16 @@ struct Bridge {
     int port = free_port();
     std::unique_ptr<Process> proc;
     std::string log;
-    Bridge(const Mosquitto& broker, std::vector<std::string> extra = {}) {
+    // `state` keeps Paho's persistence (and the client id) across a restart; by default its own.
+    Bridge(const Mosquitto& broker, std::vector<std::string> extra = {}, const std::string& state = "", int listen_port = 0)
+        : Bridge(broker.url(), std::move(extra), state, listen_port) {}
+    Bridge(const std::string& mqtt_url, std::vector<std::string> extra, const std::string& state, int listen_port) {
+        if (listen_port) port = listen_port;
+        const std::string data = state.empty() ? dir.path() + "/data" : state;
         log = dir.path() + "/bridge.log";
         std::ofstream(dir.path() + "/config.yaml") << "# defaults\n";  // not the repository's config.yaml
-        std::vector<std::string> argv = {YKC_BRIDGE_BIN, "run", "-c", dir.path() + "/config.yaml", "--listen", "127.0.0.1:" + std::to_string(port), "--mqtt-url", broker.url(),
-                                         "--set", "mqtt.persistence_dir=" + dir.path() + "/data", "--set",
+        std::vector<std::string> argv = {YKC_BRIDGE_BIN, "run", "-c", dir.path() + "/config.yaml", "--listen", "127.0.0.1:" + std::to_string(port), "--mqtt-url", mqtt_url,
+                                         "--set", "mqtt.persistence_dir=" + data, "--set",
                                          "mqtt.client_id=it-bridge-" + std::to_string(port), "--log-level", "debug"};
         argv.insert(argv.end(), extra.begin(), extra.end());
         proc = std::make_unique<Process>(argv, log);

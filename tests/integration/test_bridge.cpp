@@ -453,3 +453,35 @@ TEST_CASE("MQTT 5 response topic and correlation data are honoured") {
     CHECK(r->j()["status"] == "ok");
     CHECK(r->j()["id"] == "m5");
 }
+
+TEST_CASE("kill -9 while the broker is down: the next bridge process delivers what the first had taken") {
+    auto broker = std::make_unique<Mosquitto>();
+    const int mqtt_port = broker->port;
+    TempDir state;
+    auto first = std::make_unique<Bridge>(*broker, std::vector<std::string>{}, state.path());
+    const int listen_port = first->port;
+    {
+        Charger c(listen_port, pile);
+        c.login();
+        broker.reset();  // the broker goes away
+        for (int i = 0; i < 5; ++i)
+            c.send("realtime", {{"serial", "0"}, {"gun", 1}, {"status", "idle"}, {"gun_returned", "yes"}, {"plugged", false},
+                                {"voltage", 100 + i}, {"current", 0}, {"gun_temperature", 20}, {"gun_line_code", "0"}, {"soc", 0},
+                                {"battery_max_temperature", 20}, {"charging_minutes", 0}, {"remaining_minutes", 0}, {"energy", 0},
+                                {"energy_with_loss", 0}, {"amount", 0}, {"hardware_faults", json::array()}});
+        c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
+        REQUIRE(c.receive_type("heartbeat_reply"));  // the realtime frames before it were handled
+    }
+    first->proc->kill9();
+    // the broker returns on the same port, a subscriber is there first, then a new bridge process
+    TempDir again_dir;
+    std::ofstream(again_dir.path() + "/mosquitto.conf") << "listener " << mqtt_port << " 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n";
+    Process again({"mosquitto", "-c", again_dir.path() + "/mosquitto.conf"}, again_dir.path() + "/mosquitto.log");
+    REQUIRE(wait_port(mqtt_port));
+    Subscriber sub("tcp://127.0.0.1:" + std::to_string(mqtt_port));
+    Bridge second("tcp://127.0.0.1:" + std::to_string(mqtt_port), {}, state.path(), listen_port);
+    auto last = sub.wait("ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == 104; }, 15000ms);
+    REQUIRE_MESSAGE(last, second.read_log());
+    std::this_thread::sleep_for(300ms);
+    CHECK(sub.count_on("ykc/" + pile + "/realtime") == 5);
+}
