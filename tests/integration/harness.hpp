@@ -268,6 +268,20 @@ inline const ykc::Codec& codec() {
     return c;
 }
 
+// The data of a login 0x01 of a 2-gun DC pile.
+inline json login_data() {
+    return {{"pile_type", "dc"}, {"gun_count", 2}, {"protocol_version", 1.6}, {"program_version", "IT1.0"},
+            {"network", "lan"}, {"sim", "0"}, {"carrier", "other"}};
+}
+
+// The data of a realtime 0x13 of an idle gun 1 reporting `voltage`.
+inline json idle_realtime(int voltage) {
+    return {{"serial", "0"}, {"gun", 1}, {"status", "idle"}, {"gun_returned", "yes"}, {"plugged", false}, {"voltage", voltage},
+            {"current", 0}, {"gun_temperature", 20}, {"gun_line_code", "0"}, {"soc", 0}, {"battery_max_temperature", 20},
+            {"charging_minutes", 0}, {"remaining_minutes", 0}, {"energy", 0}, {"energy_with_loss", 0}, {"amount", 0},
+            {"hardware_faults", json::array()}};
+}
+
 // A charger: a TCP socket speaking frames.
 class Charger {
 public:
@@ -331,9 +345,7 @@ public:
         return closed_;
     }
     void login() {
-        send("login", {{"pile_type", "dc"}, {"gun_count", 2}, {"protocol_version", 1.6}, {"program_version", "IT1.0"},
-                       {"network", "lan"}, {"sim", "0"}, {"carrier", "other"}},
-             "0000");
+        send("login", login_data(), "0000");
         auto reply = receive_type("login_reply");
         REQUIRE(reply);
         REQUIRE((*reply)["data"]["result"] == "success");

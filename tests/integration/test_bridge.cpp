@@ -242,9 +242,7 @@ TEST_CASE("allowlist: an unknown pile is refused with 0x02 result failure and th
     Mosquitto broker;
     Bridge bridge(broker, {"--set", "policies.login=allowlist", "--set", "policies.allowlist=32010200000009"});
     Charger c(bridge.port, pile);
-    c.send("login", {{"pile_type", "dc"}, {"gun_count", 2}, {"protocol_version", 1.6}, {"program_version", "IT1.0"},
-                     {"network", "lan"}, {"sim", "0"}, {"carrier", "other"}},
-           "0000");
+    c.send("login", login_data(), "0000");
     auto reply = c.receive_type("login_reply");
     REQUIRE(reply);
     CHECK((*reply)["data"]["result"] == "failure");
@@ -341,10 +339,7 @@ TEST_CASE("the broker stopped and restarted mid-session: nothing published meanw
     broker.reset();  // the broker goes away
     for (int i = 0; i < 20; ++i) {
         c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
-        c.send("realtime", {{"serial", "0"}, {"gun", 1}, {"status", "idle"}, {"gun_returned", "yes"}, {"plugged", false},
-                            {"voltage", i}, {"current", 0}, {"gun_temperature", 20}, {"gun_line_code", "0"}, {"soc", 0},
-                            {"battery_max_temperature", 20}, {"charging_minutes", 0}, {"remaining_minutes", 0}, {"energy", 0},
-                            {"energy_with_loss", 0}, {"amount", 0}, {"hardware_faults", json::array()}});
+        c.send("realtime", idle_realtime(i));
     }
     // the charger is still served while the broker is down
     CHECK(c.receive_type("heartbeat_reply"));
@@ -366,8 +361,7 @@ TEST_CASE("login policy forward: the backend accepts with cmd/login_reply, silen
     Subscriber sub(broker.url());
     Bridge bridge(broker, {"--set", "policies.login=forward", "--set", "policies.login_timeout=2"});
     REQUIRE(sub.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "online"); }));
-    const json login = {{"pile_type", "dc"}, {"gun_count", 2}, {"protocol_version", 1.6}, {"program_version", "IT1.0"},
-                        {"network", "lan"}, {"sim", "0"}, {"carrier", "other"}};
+    const json login = login_data();
     Charger c(bridge.port, pile);
     c.send("login", login, "0000");
     REQUIRE(sub.wait("ykc/" + pile + "/login"));
@@ -465,10 +459,7 @@ TEST_CASE("kill -9 while the broker is down: the next bridge process delivers wh
         c.login();
         broker.reset();  // the broker goes away
         for (int i = 0; i < 5; ++i)
-            c.send("realtime", {{"serial", "0"}, {"gun", 1}, {"status", "idle"}, {"gun_returned", "yes"}, {"plugged", false},
-                                {"voltage", 100 + i}, {"current", 0}, {"gun_temperature", 20}, {"gun_line_code", "0"}, {"soc", 0},
-                                {"battery_max_temperature", 20}, {"charging_minutes", 0}, {"remaining_minutes", 0}, {"energy", 0},
-                                {"energy_with_loss", 0}, {"amount", 0}, {"hardware_faults", json::array()}});
+            c.send("realtime", idle_realtime(100 + i));
         c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
         REQUIRE(c.receive_type("heartbeat_reply"));  // the realtime frames before it were handled
     }
