@@ -87,6 +87,14 @@ void Bridge::start() {
     acceptor_.bind(ep);
     acceptor_.listen(asio::socket_base::max_listen_connections);
     spdlog::info("listening for chargers on {}:{}", config_.listen.address, acceptor_.local_endpoint().port());
+    if (config_.mqtt.commands == "all") {
+        // one subscription for every pile: commands for piles not connected are answered too
+        const std::string all = topic("+", "cmd/#");
+        mqtt_.subscribe(all, [this, all](bool ok) {
+            if (!ok) publish_error("", {{"error", "the broker refused the subscription to " + all + ": no command can reach a pile"}});
+            for (auto& [pile, s] : piles_) publish_availability(s, true);
+        });
+    }
     mqtt_.start();
     accept();
     housekeeping();
@@ -246,11 +254,11 @@ void Bridge::handle_login(const SessionPtr& s, const Frame& frame, const json& e
     w->timer->async_wait([this, pile, w](boost::system::error_code ec) {
         if (ec) return;
         erase_entry(waiting_, pile, w);
-        mqtt_.unsubscribe(topic(pile, "cmd/login_reply"));
+        unlisten_commands(pile, "cmd/login_reply");
         if (auto sp = w->session.lock()) finish_login(sp, w->frame, w->env, false, "no cmd/login_reply within policies.login_timeout");
     });
     waiting_.emplace(pile, w);
-    mqtt_.subscribe(topic(pile, "cmd/login_reply"));
+    listen_commands(pile, "cmd/login_reply");
 }
 
 void Bridge::finish_login(const SessionPtr& s, const Frame& frame, const json& env, bool accepted, const std::string& why) {
@@ -276,8 +284,14 @@ void Bridge::finish_login(const SessionPtr& s, const Frame& frame, const json& e
     s->firmware = env["data"].value("program_version", "");
     s->protocol_version = env["data"].contains("protocol_version") ? env["data"]["protocol_version"].dump() : "";
     piles_[pile] = s;
-    mqtt_.subscribe(topic(pile, "cmd/#"));
-    publish_availability(s, true);
+    // "online" is published once cmd/# is in place (and again after every reconnect), so a
+    // backend that sends a command as soon as it sees the pile online is heard.
+    listen_commands(pile, "cmd/#", [this, pile](bool ok) {
+        auto it = piles_.find(pile);
+        if (it == piles_.end()) return;
+        if (!ok) publish_error(pile, {{"error", "the broker refused the subscription to " + topic(pile, "cmd/#") + ": commands cannot reach this pile"}});
+        publish_availability(it->second, true);
+    });
     s->expect_traffic_within(std::chrono::seconds(config_.limits.heartbeat_timeout));
     spdlog::info("pile {}: logged in from {} (firmware {}, protocol {})", pile, s->remote(), s->firmware, s->protocol_version);
     if (first && config_.policies.time_sync) time_sync(s);
@@ -406,7 +420,7 @@ void Bridge::on_closed(const SessionPtr& s, const std::string& reason) {
     if (it == piles_.end() || it->second != s) return;  // replaced by a newer session
     piles_.erase(it);
     publish_availability(s, false);
-    mqtt_.unsubscribe(topic(s->pile, "cmd/#"));
+    unlisten_commands(s->pile, "cmd/#");
     // commands waiting for this pile's reply will not get one
     for (auto c = commands_.lower_bound(s->pile); c != commands_.end() && c->first == s->pile;) {
         c->second->timer->cancel();
@@ -457,8 +471,20 @@ void Bridge::publish_health() {
 }
 
 void Bridge::on_connected() {
+    // each live pile's availability follows its cmd/# SUBACK (see finish_login)
     mqtt_.publish(config_.mqtt.base_topic + "/bridge/state", json{{"state", "online"}, {"ts", now_iso()}}.dump(), 1, true);
-    for (auto& [pile, s] : piles_) publish_availability(s, true);
+}
+
+// mqtt.commands "all": the one <base>/+/cmd/# subscription covers every pile, and `ready` runs at
+// once when it is in place (otherwise its own SUBACK announces the piles). "connected": a
+// subscription per live pile, so several bridges can share a broker.
+void Bridge::listen_commands(const std::string& pile, const std::string& suffix, MqttLink::Done ready) {
+    if (config_.mqtt.commands == "connected") return mqtt_.subscribe(topic(pile, suffix), std::move(ready));
+    if (ready && mqtt_.subscribed(topic("+", "cmd/#"))) ready(true);
+}
+
+void Bridge::unlisten_commands(const std::string& pile, const std::string& suffix) {
+    if (config_.mqtt.commands == "connected") mqtt_.unsubscribe(topic(pile, suffix));
 }
 
 void Bridge::respond(const std::string& pile, const std::string& command, json resp, const std::string& response_topic,
@@ -477,8 +503,13 @@ void Bridge::on_message(IncomingMessage m) {
     if (slash == std::string::npos || rest.compare(slash, 5, "/cmd/") != 0) return;
     const std::string pile = rest.substr(0, slash);
     const std::string name = rest.substr(slash + 5);
-    if (!is_pile_number(pile)) return;  // we only subscribe to real piles' topics
     ++counters_.commands;
+    if (!is_pile_number(pile)) {
+        publish_error("", {{"error", "command " + name + " for \"" + pile + "\": a pile number is 14 digits"}, {"topic", m.topic}});
+        json r = {{"id", nullptr}, {"status", "invalid"}, {"error", "pile \"" + pile + "\" in the topic is not a 14-digit pile number"}};
+        if (auto j = json::parse(m.payload, nullptr, false); j.is_object() && j.contains("id")) r["id"] = j["id"];
+        return respond(pile, name, r, m.response_topic, m.correlation_data);
+    }
     command(pile, name, m);
 }
 
@@ -518,7 +549,7 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     if (name == "login_reply") {
         auto w = take_waiting(Waiting::Kind::login, [](const Waiting&) { return true; });
         if (!w) return reply("error", "no login of this pile is waiting for an answer (policies.login is " + config_.policies.login + ")");
-        mqtt_.unsubscribe(topic(pile, "cmd/login_reply"));
+        unlisten_commands(pile, "cmd/login_reply");
         const auto result = data.value("result", json("success"));
         const bool ok = result == "success" || result == true || result == 0;
         auto sp = w->session.lock();

@@ -54,6 +54,8 @@ private:
     // MQTT side
     void on_message(IncomingMessage m);
     void on_connected();
+    void listen_commands(const std::string& pile, const std::string& suffix, MqttLink::Done ready = {});
+    void unlisten_commands(const std::string& pile, const std::string& suffix);
     void command(const std::string& pile, const std::string& name, IncomingMessage& m);
     void respond(const std::string& pile, const std::string& command, nlohmann::json resp, const std::string& response_topic,
                  const std::string& correlation);

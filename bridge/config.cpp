@@ -153,6 +153,7 @@ const std::vector<Option>& options() {
         scalar("mqtt.qos", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.mqtt.qos = to_int(w, k, v, 0, 2); }),
         scalar("mqtt.persistence_dir", [](Config& c, const Where&, const std::string&, const std::string& v) { c.mqtt.persistence_dir = v; }),
         scalar("mqtt.max_buffered", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.mqtt.max_buffered = to_int(w, k, v, 100, 10000000); }),
+        scalar("mqtt.commands", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.mqtt.commands = one_of(w, k, v, {"all", "connected"}); }),
         scalar("mqtt.inflight_window", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.mqtt.inflight_window = to_int(w, k, v, 1, 65535); }),
         scalar("mqtt.reconnect_min", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.mqtt.reconnect_min = to_int(w, k, v, 1, 3600); }),
         scalar("mqtt.reconnect_max", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.mqtt.reconnect_max = to_int(w, k, v, 1, 3600); }),

@@ -44,6 +44,7 @@ struct Config {
         int qos = 1;
         std::string persistence_dir = "data";
         int max_buffered = 100000;
+        std::string commands = "all";  // all: one <base>/+/cmd/# subscription | connected: per live pile
         int inflight_window = 16;  // QoS>=1 publishes outstanding at once (below the broker's receive-maximum)
         int reconnect_min = 1, reconnect_max = 30;  // seconds
         struct {

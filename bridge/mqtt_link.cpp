@@ -12,18 +12,22 @@ namespace ykc::bridge {
 namespace asio = boost::asio;
 
 // Paho calls this on its own threads: it only posts the outcome into the io_context.
+// The token's user context carries the request id; `outcome` is completed() for publishes and
+// suback() for subscriptions.
 class MqttLink::Listener : public mqtt::iaction_listener {
 public:
-    explicit Listener(MqttLink& link) : link_(link) {}
+    using Outcome = void (MqttLink::*)(std::uint64_t, bool);
+    Listener(MqttLink& link, Outcome outcome) : link_(link), outcome_(outcome) {}
     void on_success(const mqtt::token& tok) override { post(tok, true); }
     void on_failure(const mqtt::token& tok) override { post(tok, false); }
 
 private:
     void post(const mqtt::token& tok, bool ok) {
         const auto id = reinterpret_cast<std::uintptr_t>(tok.get_user_context());
-        asio::post(link_.io_, [&link = link_, id, ok] { link.completed(id, ok); });
+        asio::post(link_.io_, [&link = link_, outcome = outcome_, id, ok] { (link.*outcome)(id, ok); });
     }
     MqttLink& link_;
+    Outcome outcome_;
 };
 
 namespace {
@@ -39,7 +43,8 @@ std::string read_secret(const std::string& path) {
 }  // namespace
 
 MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers)
-    : io_(io), config_(config), handlers_(std::move(handlers)), listener_(std::make_unique<Listener>(*this)) {
+    : io_(io), config_(config), handlers_(std::move(handlers)), listener_(std::make_unique<Listener>(*this, &MqttLink::completed)),
+      sub_listener_(std::make_unique<Listener>(*this, &MqttLink::suback)) {
     std::filesystem::create_directories(config.mqtt.persistence_dir);
     auto create = mqtt::create_options_builder()
                       .send_while_disconnected(true, true)
@@ -52,7 +57,7 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
         asio::post(io_, [this] {
             connected_ = true;
             spdlog::info("mqtt: connected to {}", config_.mqtt.url);
-            for (const auto& f : subscriptions_) request("subscribe", f, [&] { client_->subscribe(f, 1); });
+            for (const auto& [f, ready] : subscriptions_) send_subscribe(f);
             if (handlers_.connected) handlers_.connected();
             pump();
         });
@@ -60,6 +65,7 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
     client_->set_connection_lost_handler([this](const std::string& cause) {
         asio::post(io_, [this, cause] {
             connected_ = false;
+            for (auto& [f, sub] : subscriptions_) sub.active = false;
             spdlog::warn("mqtt: connection lost{}{}", cause.empty() ? "" : ": ", cause);
             if (handlers_.lost) handlers_.lost();
         });
@@ -171,9 +177,40 @@ void MqttLink::request(const char* what, const std::string& filter, F&& f) {
     }
 }
 
-void MqttLink::subscribe(const std::string& filter) {
-    if (!subscriptions_.insert(filter).second) return;
-    if (connected_) request("subscribe", filter, [&] { client_->subscribe(filter, 1); });
+void MqttLink::subscribe(const std::string& filter, Done ready) {
+    auto [it, added] = subscriptions_.try_emplace(filter);
+    it->second.ready = std::move(ready);
+    if (added) {
+        if (connected_) send_subscribe(filter);
+    } else if (it->second.active && it->second.ready) {
+        asio::post(io_, [this, filter] {
+            auto again = subscriptions_.find(filter);
+            if (again != subscriptions_.end() && again->second.active && again->second.ready) again->second.ready(true);
+        });
+    }
+}
+
+bool MqttLink::subscribed(const std::string& filter) const {
+    auto it = subscriptions_.find(filter);
+    return it != subscriptions_.end() && it->second.active;
+}
+
+void MqttLink::send_subscribe(const std::string& filter) {
+    const std::uint64_t id = next_id_++;
+    sub_requests_.emplace(id, filter);
+    request("subscribe", filter, [&] { client_->subscribe(filter, 1, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *sub_listener_); });
+}
+
+void MqttLink::suback(std::uint64_t id, bool ok) {
+    auto req = sub_requests_.find(id);
+    if (req == sub_requests_.end()) return;
+    const std::string filter = std::move(req->second);
+    sub_requests_.erase(req);
+    auto it = subscriptions_.find(filter);
+    if (it == subscriptions_.end()) return;  // unsubscribed meanwhile
+    if (!ok) spdlog::error("mqtt: the broker refused the subscription to {}", filter);
+    it->second.active = ok;
+    if (it->second.ready) it->second.ready(ok);
 }
 
 void MqttLink::unsubscribe(const std::string& filter) {

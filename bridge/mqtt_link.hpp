@@ -15,7 +15,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <set>
+#include <map>
 #include <string>
 #include <unordered_map>
 
@@ -51,13 +51,18 @@ public:
     // message (QoS 0); ok=false when it could not be published (e.g. the offline buffer is full).
     void publish(const std::string& topic, std::string payload, int qos, bool retain, Done done = {},
                  const std::string& correlation_data = {});
-    void subscribe(const std::string& filter);
+    // `ready` runs on the io_context after every SUBACK for this filter (the first and each one
+    // after a reconnect; at once when it is already in place); ok=false when the broker refused
+    // it. Nothing runs while disconnected.
+    void subscribe(const std::string& filter, Done ready = {});
     void unsubscribe(const std::string& filter);
     // Publishes the last words and disconnects, waiting at most `timeout` for outstanding
     // publishes. Call after the io_context has stopped.
     void stop(std::chrono::milliseconds timeout);
 
     bool connected() const noexcept { return connected_; }
+    // whether the broker acknowledged `filter` on the current connection
+    bool subscribed(const std::string& filter) const;
     std::size_t queued() const noexcept { return queue_.size(); }
     std::size_t inflight() const noexcept { return inflight_; }
     std::uint64_t published() const noexcept { return published_; }
@@ -75,6 +80,8 @@ private:
     void pump();
     void send(Pending p);
     void completed(std::uint64_t id, bool ok);
+    void send_subscribe(const std::string& filter);
+    void suback(std::uint64_t id, bool ok);
     template <typename F>
     void request(const char* what, const std::string& filter, F&& f);
 
@@ -82,10 +89,16 @@ private:
     const Config& config_;
     Handlers handlers_;
     std::unique_ptr<mqtt::async_client> client_;
-    std::unique_ptr<Listener> listener_;
+    std::unique_ptr<Listener> listener_, sub_listener_;
     std::deque<Pending> queue_;
     std::unordered_map<std::uint64_t, Done> waiting_;  // id -> completion, QoS>=1 handed to Paho
-    std::set<std::string> subscriptions_;
+    struct Subscription {
+        Done ready;
+        bool active = false;  // acknowledged on the current connection
+    };
+    std::map<std::string, Subscription> subscriptions_;
+
+    std::unordered_map<std::uint64_t, std::string> sub_requests_;  // id -> filter, SUBSCRIBE sent
     std::uint64_t next_id_ = 1;
     std::size_t inflight_ = 0;
     bool connected_ = false;

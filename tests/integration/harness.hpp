@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -143,17 +145,37 @@ private:
     int status_ = -1;
 };
 
+// The offset of the first line of `text` that contains every one of `parts`, or npos.
+inline std::size_t find_line(const std::string& text, std::initializer_list<std::string> parts) {
+    for (std::size_t begin = 0; begin < text.size();) {
+        std::size_t end = text.find('\n', begin);
+        if (end == std::string::npos) end = text.size();
+        const std::string_view line(text.data() + begin, end - begin);
+        if (std::all_of(parts.begin(), parts.end(), [&](const std::string& p) { return line.find(p) != std::string_view::npos; })) return begin;
+        begin = end + 1;
+    }
+    return std::string::npos;
+}
+
+// A private mosquitto on loopback; `port` to bring one back where an earlier one was,
+// `extra_conf` for more configuration lines.
 struct Mosquitto {
     TempDir dir;
-    int port = free_port();
+    int port;
     std::unique_ptr<Process> proc;
-    Mosquitto() {
+    explicit Mosquitto(int port_ = 0, const std::string& extra_conf = "") : port(port_ ? port_ : free_port()) {
         std::ofstream(dir.path() + "/mosquitto.conf") << "listener " << port << " 127.0.0.1\nallow_anonymous true\n"
-                                                      << "max_queued_messages 0\npersistence false\n";
+                                                      << "max_queued_messages 0\npersistence false\n" << extra_conf;
         proc = std::make_unique<Process>(std::vector<std::string>{"mosquitto", "-c", dir.path() + "/mosquitto.conf"}, dir.path() + "/mosquitto.log");
         REQUIRE_MESSAGE(wait_port(port), "mosquitto did not start");
     }
     std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port); }
+    std::string read_log() const {
+        std::ifstream in(dir.path() + "/mosquitto.log");
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return ss.str();
+    }
 };
 
 struct Received {

@@ -317,7 +317,7 @@ TEST_CASE("every downlink command gets resp ok with the charger's decoded reply 
         payload["id"] = "id-" + name;
         sub.publish("ykc/" + pile + "/cmd/" + name, payload.dump());
         auto r = sub.wait("ykc/" + pile + "/resp/" + name, {}, 10000ms);
-        REQUIRE(r);
+        REQUIRE_MESSAGE(r, bridge.read_log());
         CHECK(r->j()["id"] == "id-" + name);
         CHECK_MESSAGE(r->j()["status"] == "ok", r->payload);
         const Message* m = codec().catalogue().find(name);
@@ -344,10 +344,7 @@ TEST_CASE("the broker stopped and restarted mid-session: nothing published meanw
     // the charger is still served while the broker is down
     CHECK(c.receive_type("heartbeat_reply"));
     // the broker comes back on the same port
-    TempDir again_dir;
-    std::ofstream(again_dir.path() + "/mosquitto.conf") << "listener " << mqtt_port << " 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n";
-    Process again({"mosquitto", "-c", again_dir.path() + "/mosquitto.conf"}, again_dir.path() + "/mosquitto.log");
-    REQUIRE(wait_port(mqtt_port));
+    Mosquitto again(mqtt_port);
     Subscriber sub("tcp://127.0.0.1:" + std::to_string(mqtt_port));
     auto last = sub.wait("ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == 19; }, 15000ms);
     REQUIRE_MESSAGE(last, bridge.read_log());
@@ -465,14 +462,97 @@ TEST_CASE("kill -9 while the broker is down: the next bridge process delivers wh
     }
     first->proc->kill9();
     // the broker returns on the same port, a subscriber is there first, then a new bridge process
-    TempDir again_dir;
-    std::ofstream(again_dir.path() + "/mosquitto.conf") << "listener " << mqtt_port << " 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n";
-    Process again({"mosquitto", "-c", again_dir.path() + "/mosquitto.conf"}, again_dir.path() + "/mosquitto.log");
-    REQUIRE(wait_port(mqtt_port));
+    Mosquitto again(mqtt_port);
     Subscriber sub("tcp://127.0.0.1:" + std::to_string(mqtt_port));
     Bridge second("tcp://127.0.0.1:" + std::to_string(mqtt_port), {}, state.path(), listen_port);
     auto last = sub.wait("ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == 104; }, 15000ms);
     REQUIRE_MESSAGE(last, second.read_log());
     std::this_thread::sleep_for(300ms);
     CHECK(sub.count_on("ykc/" + pile + "/realtime") == 5);
+}
+
+TEST_CASE("a pile is announced online only once its commands are subscribed, also when the broker returns") {
+    for (const std::string mode : {"all", "connected"}) {
+        CAPTURE(mode);
+        const int mqtt_port = free_port();
+        // no broker yet: the pile logs in while the bridge cannot reach MQTT
+        Bridge bridge("tcp://127.0.0.1:" + std::to_string(mqtt_port),
+                      {"--set", "mqtt.commands=" + mode, "--set", "mqtt.reconnect_min=1", "--set", "mqtt.reconnect_max=1"}, "", 0);
+        Charger c(bridge.port, pile);
+        c.login();
+        // mosquitto logs every packet, so the order SUBACK -> availability PUBLISH can be checked
+        Mosquitto broker(mqtt_port, "log_dest stderr\nlog_type all\n");
+        Subscriber sub(broker.url());
+        REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }, 15000ms));
+        // a backend that sends a command the moment it sees the pile online is heard
+        sub.publish("ykc/" + pile + "/cmd/read_realtime", R"({"id":"first","gun":1})");
+        auto req = c.receive_type("read_realtime");
+        REQUIRE_MESSAGE(req, bridge.read_log());
+        c.send("realtime", idle_realtime(7), (*req)["seq"]);
+        auto resp = sub.wait("ykc/" + pile + "/resp/read_realtime");
+        REQUIRE(resp);
+        CHECK(resp->j()["status"] == "ok");
+        const std::string log = broker.read_log();
+        const std::string client = "it-bridge-" + std::to_string(bridge.port);
+        const auto suback = log.find("Sending SUBACK to " + client);
+        const auto availability = find_line(log, {"Received PUBLISH from " + client, "'ykc/" + pile + "/availability'"});
+        REQUIRE_MESSAGE(suback != std::string::npos, log);
+        REQUIRE_MESSAGE(availability != std::string::npos, log);
+        CHECK_MESSAGE(suback < availability, log);
+    }
+}
+
+TEST_CASE("commands for piles not connected: offline, an invalid pile number is named, silence with mqtt.commands connected") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    {
+        Bridge bridge(broker);
+        REQUIRE(sub.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "online"); }));
+        Charger c(bridge.port, pile);
+        c.login();
+        REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+        // never connected
+        sub.publish("ykc/32010200000099/cmd/reboot", R"({"id":"r1","mode":"immediate"})");
+        auto r = sub.wait("ykc/32010200000099/resp/reboot");
+        REQUIRE(r);
+        CHECK(r->j()["id"] == "r1");
+        CHECK(r->j()["status"] == "offline");
+        CHECK(r->j()["error"].get<std::string>().find("32010200000099") != std::string::npos);
+        // not a pile number
+        sub.publish("ykc/3201/cmd/reboot", R"({"id":"r2","mode":"immediate"})");
+        auto bad = sub.wait("ykc/3201/resp/reboot");
+        REQUIRE(bad);
+        CHECK(bad->j()["id"] == "r2");
+        CHECK(bad->j()["status"] == "invalid");
+        CHECK(bad->j()["error"].get<std::string>().find("14-digit") != std::string::npos);
+        CHECK(sub.wait("ykc/bridge/error", [](const Received& e) { return e.j()["topic"] == "ykc/3201/cmd/reboot"; }));
+        // a command waiting for its reply when the pile drops
+        sub.publish("ykc/" + pile + "/cmd/read_realtime", R"({"id":"r3","gun":1})");
+        REQUIRE(c.receive_type("read_realtime"));
+        c.close();
+        auto dropped = sub.wait("ykc/" + pile + "/resp/read_realtime");
+        REQUIRE(dropped);
+        CHECK(dropped->j()["id"] == "r3");
+        CHECK(dropped->j()["status"] == "offline");
+        // and after it left
+        sub.publish("ykc/" + pile + "/cmd/reboot", R"({"id":"r4","mode":"immediate"})");
+        auto gone = sub.wait("ykc/" + pile + "/resp/reboot");
+        REQUIRE(gone);
+        CHECK(gone->j()["status"] == "offline");
+    }
+    // mqtt.commands connected: only the connected pile's commands are this bridge's business
+    Subscriber sub2(broker.url());  // a fresh history: the retained availability is "offline" now
+    Bridge bridge(broker, {"--set", "mqtt.commands=connected"});
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub2.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+    sub2.publish("ykc/32010200000098/cmd/reboot", R"({"id":"r5","mode":"immediate"})");
+    sub2.publish("ykc/" + pile + "/cmd/reboot", R"({"id":"r6","mode":"immediate"})");
+    auto req = c.receive_type("reboot");
+    REQUIRE(req);
+    c.send("reboot_reply", {{"result", "success"}}, (*req)["seq"]);
+    auto ok = sub2.wait("ykc/" + pile + "/resp/reboot", [](const Received& r) { return r.j()["id"] == "r6"; });
+    REQUIRE(ok);
+    CHECK(ok->j()["status"] == "ok");
+    CHECK(sub2.count_on("ykc/32010200000098/resp/reboot") == 0);
 }
