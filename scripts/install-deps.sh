@@ -9,6 +9,9 @@ packages=(
   nlohmann-json3-dev libyaml-cpp-dev doctest-dev libspdlog-dev
   mosquitto mosquitto-clients
   clang python3
+  # libFuzzer and the clang sanitizer runtimes (scripts/fuzz.sh): only a Recommends of clang,
+  # which --no-install-recommends leaves out
+  libclang-rt-dev
 )
 
 if [ "$(id -u)" -eq 0 ]; then

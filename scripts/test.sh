@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs every test: the normal build, then the same suite under AddressSanitizer +
-# UndefinedBehaviorSanitizer. Fails when any test fails. Usage: scripts/test.sh [--fast]
-# (--fast skips the sanitizer build).
+# UndefinedBehaviorSanitizer, then each libFuzzer target for 60 s (scripts/fuzz.sh). Fails when
+# any test fails. Usage: scripts/test.sh [--fast] (--fast skips the sanitizer build and fuzzing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -20,5 +20,9 @@ run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if [ "${1:-}" != "--fast" ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DYKC_SANITIZE=ON -DYKC_BUILD_BENCH=OFF
+fi
+if [ "${1:-}" != "--fast" ]; then
+  echo "== fuzz (scripts/fuzz.sh 60)"
+  bash scripts/fuzz.sh 60
 fi
 echo "== all tests passed"
