@@ -19,16 +19,17 @@ void EventLog::line(std::string_view text) {
 }
 
 void EventLog::event(const Event& j) {
-    if (!quiet_) line(dump(j));
+    const auto name = j.find("event");
+    if (wants(name != j.end() && name->is_string() ? name->get_ref<const std::string&>() : std::string_view())) line(dump(j));
 }
 
-void EventLog::raw_event(std::string_view json_text) {
-    if (!quiet_) line(json_text);
+void EventLog::raw_event(std::string_view event, std::string_view json_text) {
+    if (wants(event)) line(json_text);
 }
 
 void EventLog::error(Event j) {
     ++stats.errors;
-    if (quiet_) return;
+    if (!wants("error")) return;
     Event out = {{"event", "error"}};
     out.update(j);
     line(dump(out));
@@ -49,7 +50,9 @@ void EventLog::stats_line(bool final) {
         {"disconnects", stats.disconnects},
         {"errors", stats.errors},
         {"dropped_frames", stats.dropped_frames},
+        {"written", Event::object()},
     };
+    for (const auto& [type, n] : stats.written) j["written"][type] = n;
     if (final) j["final"] = true;
     line(dump(j));
 }

@@ -1,6 +1,8 @@
 #include "options.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <cmath>
 #include <stdexcept>
 #include <string_view>
@@ -50,6 +52,19 @@ void add_hostile(Hostile& h, std::string_view list) {
         else if (m == "bad-crc") h.bad_crc = true;
         else if (m == "wrong-pile") h.wrong_pile = true;
         else throw BadOption("--hostile needs garbage, split, bad-crc or wrong-pile, got \"" + std::string(m) + "\"");
+        list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    }
+}
+
+void add_events(std::vector<std::string>& events, std::string_view list) {
+    static constexpr std::string_view known[] = {"connected", "connect_failed", "login", "rx", "tx", "session_start",
+                                                 "session_end", "transaction_confirmed", "disconnected", "error", "stats", "exit"};
+    while (!list.empty()) {
+        const auto comma = list.find(',');
+        const std::string_view e = list.substr(0, comma);
+        if (std::find(std::begin(known), std::end(known), e) == std::end(known))
+            throw BadOption("--events: unknown event \"" + std::string(e) + "\" (see --help)");
+        events.emplace_back(e);
         list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
     }
 }
@@ -110,6 +125,8 @@ Running
   --no-stdin                do not read commands from standard input (for load runs)
   --verbose                 also print a "tx" event for every frame sent
   --quiet                   print only a stats line every --stats seconds
+  --events LIST             print only these events (comma list, repeatable), plus stats and
+                            exit lines, e.g. session_end,transaction_confirmed
   --stats S                 stats line period (default 10 with --quiet, otherwise none)
   --help                    this text
 
@@ -131,7 +148,9 @@ Events on standard output, one JSON object per line (flushed each):
   {"event":"transaction_confirmed","pile":…,"serial":…,"result":…}
   {"event":"disconnected","pile":…,"reason":…}   {"event":"connect_failed","pile":…,"error":…}
   {"event":"error",…}   {"event":"stats","connected":…,"logged_in":…,"frames_in":…,
-  "frames_out":…,"transactions_pending":…,"transactions_confirmed":…,…}
+  "frames_out":…,"transactions_pending":…,"transactions_confirmed":…,…,
+  "written":{"heartbeat":…,…}} (frames per type handed to the kernel in full)
+  {"event":"exit","reason":…}
 )";
 }
 
@@ -236,6 +255,8 @@ ParseResult parse_options(int argc, char** argv) {
             } else if (a == "--quiet" || a == "-q") {
                 flag();
                 o.quiet = true;
+            } else if (a == "--events") {
+                add_events(o.events, need());
             } else if (a == "--stats") {
                 o.stats = to_seconds(a, need(), 0);
                 if (o.stats->count() == 0) o.stats.reset();
@@ -248,6 +269,7 @@ ParseResult parse_options(int argc, char** argv) {
             throw BadOption("--pile-start + --piles goes past 99999999999999");
         if (o.reconnect_max < o.reconnect_min) o.reconnect_max = o.reconnect_min;
         if (o.quiet && o.verbose) throw BadOption("--quiet and --verbose exclude each other");
+        if (o.quiet && !o.events.empty()) throw BadOption("--quiet and --events exclude each other");
         if (o.quiet && !o.stats) o.stats = Millis(10'000);
     } catch (const BadOption& e) {
         result.exit_code = 2;

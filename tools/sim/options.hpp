@@ -55,6 +55,7 @@ struct Options {
     bool stdin_commands = true;
     bool verbose = false;
     bool quiet = false;
+    std::vector<std::string> events;  // --events: print only these (and stats, exit); empty = all
     std::optional<Millis> stats;  // summary line period (default 10 s with --quiet, else none)
     std::uint64_t seed = 0;       // 0: from the clock
 };

@@ -52,6 +52,7 @@ private:
     struct Chunk {
         std::vector<std::uint8_t> bytes;
         bool split = false;
+        std::string type;  // catalogue name of the frame; empty for raw and hostile bytes (not counted)
     };
     using Handler = void (Pile::*)(const nlohmann::json& env, const nlohmann::json& data);
 
@@ -65,7 +66,8 @@ private:
     bool send(nlohmann::json envelope);  // fills pile and seq; false when not sent
     bool reply(const nlohmann::json& request, nlohmann::json envelope);
     void decorate(const nlohmann::json& envelope, const std::vector<std::uint8_t>& frame);  // hostile mode
-    bool enqueue(std::vector<std::uint8_t> bytes, bool split);
+    bool enqueue(std::vector<std::uint8_t> bytes, bool split, std::string type = {});
+    void count_written(const std::vector<std::string>& types);  // stats.written
     void pump();
     void write_split();
     std::string next_seq();
@@ -135,6 +137,7 @@ private:
     std::size_t out_bytes_ = 0;
     std::shared_ptr<std::vector<std::uint8_t>> wbuf_;  // the buffer being written
     std::size_t woff_ = 0;
+    std::string wtype_;  // type of the split frame being written
     bool writing_ = false;
 
     // charger

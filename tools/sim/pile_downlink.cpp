@@ -29,7 +29,7 @@ void Pile::on_frame(const Frame& frame) {
         sim_.log.error({{"pile", id_}, {"error", std::string("undecodable frame: ") + e.what()}, {"hex", to_hex(frame.bytes)}});
         return;
     }
-    if (sim_.log.events()) sim_.log.raw_event(R"({"event":"rx","pile":")" + id_ + R"(","frame":)" + text + "}");
+    if (sim_.log.wants("rx")) sim_.log.raw_event("rx", R"({"event":"rx","pile":")" + id_ + R"(","frame":)" + text + "}");
     try {
         handle(json::parse(text));
     } catch (const json::exception& e) {

@@ -94,7 +94,7 @@ void Pile::connect_failed(const std::string& why) {
     ++gen_;
     error_code ignored;
     socket_.close(ignored);
-    if (sim_.log.events()) {
+    if (sim_.log.wants("connect_failed")) {
         Event e = {{"event", "connect_failed"}, {"pile", id_}, {"error", why}};
         if (source_) e["source"] = source_->to_string();
         sim_.log.event(e);
@@ -111,7 +111,7 @@ void Pile::on_connected() {
     seq_ = 0;
     misses_ = 0;
     reader_ = FrameReader{};
-    if (sim_.log.events()) {
+    if (sim_.log.wants("connected")) {
         error_code ec;
         const auto local = socket_.local_endpoint(ec);
         Event e = {{"event", "connected"}, {"pile", id_}};
@@ -203,7 +203,7 @@ bool Pile::send(nlohmann::json envelope) {
     decorate(envelope, frame);
     if (sim_.log.verbose())
         sim_.log.event({{"event", "tx"}, {"pile", id_}, {"type", envelope["type"]}, {"seq", envelope["seq"]}, {"hex", to_hex(frame)}});
-    if (!enqueue(std::move(frame), sim_.opt.hostile.split)) return false;
+    if (!enqueue(std::move(frame), sim_.opt.hostile.split, envelope.value("type", std::string()))) return false;
     ++sim_.log.stats.frames_out;
     return true;
 }
@@ -242,7 +242,7 @@ void Pile::write_raw(std::vector<std::uint8_t> bytes) {
     enqueue(std::move(bytes), false);
 }
 
-bool Pile::enqueue(std::vector<std::uint8_t> bytes, bool split) {
+bool Pile::enqueue(std::vector<std::uint8_t> bytes, bool split, std::string type) {
     if (bytes.empty()) return true;
     if (out_.size() >= max_queued_frames || out_bytes_ + bytes.size() > max_queued_bytes) {
         ++sim_.log.stats.dropped_frames;
@@ -250,9 +250,14 @@ bool Pile::enqueue(std::vector<std::uint8_t> bytes, bool split) {
         return false;
     }
     out_bytes_ += bytes.size();
-    out_.push_back({std::move(bytes), split});
+    out_.push_back({std::move(bytes), split, std::move(type)});
     pump();
     return true;
+}
+
+void Pile::count_written(const std::vector<std::string>& types) {
+    for (const auto& t : types)
+        if (!t.empty()) ++sim_.log.stats.written[t];
 }
 
 void Pile::pump() {
@@ -261,21 +266,25 @@ void Pile::pump() {
     if (out_.front().split) {
         out_bytes_ -= out_.front().bytes.size();
         wbuf_ = std::make_shared<std::vector<std::uint8_t>>(std::move(out_.front().bytes));
+        wtype_ = std::move(out_.front().type);
         out_.pop_front();
         woff_ = 0;
         return write_split();
     }
     auto buf = std::make_shared<std::vector<std::uint8_t>>();
+    std::vector<std::string> types;  // of the frames in `buf`, counted once written
     while (!out_.empty() && !out_.front().split) {
         auto& b = out_.front().bytes;
         buf->insert(buf->end(), b.begin(), b.end());
         out_bytes_ -= b.size();
+        types.push_back(std::move(out_.front().type));
         out_.pop_front();
     }
-    asio::async_write(socket_, asio::buffer(*buf), [this, g = gen_, buf](const error_code& ec, std::size_t) {
+    asio::async_write(socket_, asio::buffer(*buf), [this, g = gen_, buf, types = std::move(types)](const error_code& ec, std::size_t) {
         if (g != gen_) return;
         writing_ = false;
         if (ec) return close_link("write: " + ec.message());
+        count_written(types);
         pump();
     });
 }
@@ -291,6 +300,8 @@ void Pile::write_split() {
         if (++woff_ >= buf->size()) {
             writing_ = false;
             wbuf_.reset();
+            count_written({std::move(wtype_)});
+            wtype_.clear();
             return pump();
         }
         split_timer_.expires_after(sim_.opt.split_pause);
