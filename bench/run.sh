@@ -71,6 +71,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }  # utime + stime
+LOAD_ARGS=()  # extra ykc_bench_load arguments of uplink runs (diagnostics)
 port_free() { ! ss -Htan "( sport = :$1 or dport = :$1 )" | grep -q .; }
 free_port() {  # a port nobody uses, outside the ephemeral range (never 1883 / 8768)
   local p
@@ -133,8 +135,15 @@ uplink_run() {  # via qos mqtt_version rate extra-bridge-args...
     start_bridge --set mqtt.qos="$qos" --set mqtt.version="$([ "$ver" = 5 ] && echo 5 || echo 3.1.1)" "$@"
     args+=(--bridge "127.0.0.1:$bridge_port")
   fi
-  load "${args[@]}" >"$run_dir/load.out" 2>>"$run_dir/load.err" || true
+  load "${args[@]}" "${LOAD_ARGS[@]}" >"$run_dir/load.out" 2>>"$run_dir/load.err" || true
   line=$(tail -n1 "$run_dir/load.out")
+  # CPU time of the broker and the bridge over the whole run, per frame sent
+  local n; n=$(field sent "$line"); n=${n:-0}
+  local hz; hz=$(getconf CLK_TCK)
+  line+=" broker_cpu_us_per_frame=$(awk -v t="$(cpu_ticks "$broker_pid")" -v n="$n" -v hz="$hz" 'BEGIN {printf "%.1f", n > 0 ? t / hz * 1e6 / n : 0}')"
+  if [ "$via" = bridge ]; then
+    line+=" bridge_cpu_us_per_frame=$(awk -v t="$(cpu_ticks "$bridge_pid")" -v n="$n" -v hz="$hz" 'BEGIN {printf "%.1f", n > 0 ? t / hz * 1e6 / n : 0}')"
+  fi
   if [ "$via" = bridge ]; then grep -E 'error|critical' "$run_dir/bridge.log" | head -3 >&2 || true; fi
   stop_all
 }
@@ -215,7 +224,6 @@ start_sims() {  # total_piles processes connect_rate extra...
     pids+=($!); sim_pids+=($!)
   done
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 scenario_piles10k() {

@@ -68,6 +68,7 @@ struct Options {
     std::string base = "ykc";
     std::string direct_base = "bench";
     std::string direct_persist;               // empty: no persistence for the direct publisher
+    bool direct_state = false;                // direct publisher also publishes the retained gun state, as the bridge does
     int piles = 50;
     std::uint64_t pile_start = 32010200000001ULL;
     int qos = 1;
@@ -84,7 +85,7 @@ struct Options {
               << "usage: ykc_bench_load uplink|watch|command [--via bridge|direct] [--bridge HOST:PORT] [--broker URL]\n"
                  "       [--base ykc] [--piles N] [--pile-start NUMBER] [--qos 0|1] [--mqtt-version 5|3]\n"
                  "       [--rate R] [--window W] [--inflight N] [--warmup S] [--duration S] [--drain S] [--timeout S]\n"
-                 "       [--direct-persist DIR] [--id CLIENT_ID]\n";
+                 "       [--direct-persist DIR] [--direct-state] [--id CLIENT_ID]\n";
     std::exit(2);
 }
 
@@ -120,6 +121,7 @@ Options parse(int argc, char** argv) {
         else if (a == "--drain") o.drain = std::stod(v());
         else if (a == "--timeout") o.timeout = std::stod(v());
         else if (a == "--direct-persist") o.direct_persist = v();
+        else if (a == "--direct-state") o.direct_state = true;
         else if (a == "--id") o.id = v();
         else usage("unknown option " + a);
     }
@@ -278,7 +280,12 @@ struct Uplink {
         } listener;
         listener.n = &direct_inflight;
         if (direct) {
-            auto create = mqtt::create_options_builder().mqtt_version(o.mqtt_version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1).finalize();
+            // as the bridge's link: a large buffer (QoS 0 publishes are queued in Paho, 100 by default)
+            auto create = mqtt::create_options_builder()
+                              .mqtt_version(o.mqtt_version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1)
+                              .send_while_disconnected(true, true)
+                              .max_buffered_messages(100000)
+                              .finalize();
             pub = o.direct_persist.empty() ? std::make_unique<mqtt::async_client>(o.broker, o.id + "-pub", create)
                                            : std::make_unique<mqtt::async_client>(o.broker, o.id + "-pub", create, o.direct_persist);
             connect(*pub, o.mqtt_version);
@@ -352,12 +359,32 @@ struct Uplink {
             text += ",\"ts\":";
             text.append(ts, ts_len);
             text += '}';
-            auto msg = mqtt::message::create(o.direct_base + "/" + pile_number(o, q.pile) + "/realtime", text, o.qos, false);
-            if (o.qos > 0) {
-                ++direct_inflight;
-                pub->publish(msg, nullptr, listener);
-            } else {
-                pub->publish(msg);
+            auto put = [&](mqtt::message_ptr msg) {
+                if (o.qos > 0) {
+                    ++direct_inflight;
+                    pub->publish(msg, nullptr, listener);
+                } else {
+                    pub->publish(msg);
+                }
+            };
+            put(mqtt::message::create(o.direct_base + "/" + pile_number(o, q.pile) + "/realtime", text, o.qos, false));
+            if (o.direct_state) {  // what the bridge adds per 0x13: <pile>/gun/<n>/state, retained, data + ts
+                const auto d = text.find("\"data\":");
+                std::string state = text.substr(d + 7, text.size() - d - 7 - ts_len - 7);
+                state.pop_back();
+                state += ",\"ts\":";
+                state.append(ts, ts_len);
+                state += '}';
+                put(mqtt::message::create(o.direct_base + "/" + pile_number(o, q.pile) + "/gun/" + std::to_string(1 + q.pile % 2) + "/state", state,
+                                          o.qos, true));
+            }
+        };
+        // like the bridge's link: at most --inflight unacknowledged publishes (messages, not frames)
+        auto pump_direct = [&] {
+            const std::int64_t per_frame = o.direct_state ? 2 : 1;
+            while (!direct_queue.empty() && (o.qos == 0 || direct_inflight.load() + per_frame <= static_cast<std::int64_t>(o.inflight))) {
+                publish_direct(direct_queue.front());
+                direct_queue.pop_front();
             }
         };
         const std::int64_t send_end = window_to;
@@ -385,19 +412,13 @@ struct Uplink {
                 }
                 ++sent;
             }
-            while (!direct_queue.empty() && (o.qos == 0 || direct_inflight.load() < static_cast<std::int64_t>(o.inflight))) {
-                publish_direct(direct_queue.front());
-                direct_queue.pop_front();
-            }
+            pump_direct();
             std::this_thread::sleep_for(std::chrono::microseconds(100));
         }
         // drain: what is still outstanding may arrive until --drain
         const std::int64_t drain_end = now_ns() + static_cast<std::int64_t>(o.drain * 1e9);
         while (received.load() < sent && now_ns() < drain_end) {
-            while (!direct_queue.empty() && (o.qos == 0 || direct_inflight.load() < static_cast<std::int64_t>(o.inflight))) {
-                publish_direct(direct_queue.front());
-                direct_queue.pop_front();
-            }
+            pump_direct();
             std::this_thread::sleep_for(std::chrono::microseconds(200));
         }
         std::vector<std::int64_t> lat;
