@@ -8,7 +8,7 @@ packages=(
   libboost-dev libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev
   nlohmann-json3-dev libyaml-cpp-dev doctest-dev libspdlog-dev
   mosquitto mosquitto-clients
-  clang python3
+  clang python3 python3-paho-mqtt
   # libFuzzer and the clang sanitizer runtimes (scripts/fuzz.sh): only a Recommends of clang,
   # which --no-install-recommends leaves out
   libclang-rt-dev
