@@ -4,7 +4,8 @@
 # the measuring subscriber is not dropped), the bridge, the load (ykc_bench_load / ykc-sim) and
 # a measuring subscriber, and prints one table. Everything it starts is stopped on exit.
 #
-#   bench/run.sh [all|window|ceiling|latency|piles10k|storm|command|codec]...
+#   bench/run.sh [all|window|ceiling|latency|piles10k|storm|command|codec|breakdown]...
+#   (breakdown, not in all: direct publisher with the bridge's extra work added step by step)
 #
 # Environment: RUNS (default 3; figures are medians), DURATION (s of measurement per uplink run,
 # default 10), PILES (TCP piles of the uplink load, default 50), LAT_RATE (frames/s for latency;
@@ -22,7 +23,7 @@ scenarios=("$@")
 [ ${#scenarios[@]} -eq 0 ] && scenarios=(all)
 if [ "${scenarios[0]}" = all ]; then scenarios=(window ceiling latency piles10k storm command codec); fi
 for s in "${scenarios[@]}"; do
-  case $s in window|ceiling|latency|piles10k|storm|command|codec) ;; *) echo "unknown scenario $s" >&2; exit 2 ;; esac
+  case $s in window|ceiling|latency|piles10k|storm|command|codec|breakdown) ;; *) echo "unknown scenario $s" >&2; exit 2 ;; esac
 done
 
 # ---- build --------------------------------------------------------------------------------------
@@ -140,9 +141,9 @@ uplink_run() {  # via qos mqtt_version rate extra-bridge-args...
   # CPU time of the broker and the bridge over the whole run, per frame sent
   local n; n=$(field sent "$line"); n=${n:-0}
   local hz; hz=$(getconf CLK_TCK)
-  line+=" broker_cpu_us_per_frame=$(awk -v t="$(cpu_ticks "$broker_pid")" -v n="$n" -v hz="$hz" 'BEGIN {printf "%.1f", n > 0 ? t / hz * 1e6 / n : 0}')"
+  line+=" broker_cpu_us_per_frame=$(awk -v t="$(cpu_ticks "$broker_pid")" -v n="$n" -v hz="$hz" 'BEGIN {printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0)}')"
   if [ "$via" = bridge ]; then
-    line+=" bridge_cpu_us_per_frame=$(awk -v t="$(cpu_ticks "$bridge_pid")" -v n="$n" -v hz="$hz" 'BEGIN {printf "%.1f", n > 0 ? t / hz * 1e6 / n : 0}')"
+    line+=" bridge_cpu_us_per_frame=$(awk -v t="$(cpu_ticks "$bridge_pid")" -v n="$n" -v hz="$hz" 'BEGIN {printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0)}')"
   fi
   if [ "$via" = bridge ]; then grep -E 'error|critical' "$run_dir/bridge.log" | head -3 >&2 || true; fi
   stop_all
@@ -181,6 +182,44 @@ scenario_ceiling() {
     row ceiling "QoS $qos: bridge $mb / direct $md frames/s" "ratio $ratio" "bridge: ${b[*]}; direct: ${d[*]}" \
       "$(awk -v r="$ratio" 'BEGIN {print (r >= 0.9 ? "target >= 0.9: met" : "target >= 0.9: MISSED")}')" "load $load0"
   done
+}
+
+# ---- breakdown: what separates the bridge from the direct publisher (QoS 1, window-limited) -----
+scenario_breakdown() {
+  local load0; load0=$(loadavg)
+  local cases=(
+    "direct|direct, 1 message per frame (the ceiling's reference)|"
+    "direct|direct + retained gun state (2 messages per frame, like the bridge)|--direct-state"
+    "direct|direct + gun state + Paho file persistence (like the bridge)|--direct-state --direct-persist @"
+    "bridge|bridge, MQTT 5, mqtt.inflight_window=16 (default)|"
+    "bridge|bridge, MQTT 5, mqtt.persistence_dir on tmpfs (/dev/shm)|--set mqtt.persistence_dir=@shm"
+    "bridge|bridge, MQTT 5, mqtt.inflight_window=20 (= receive-maximum)|--set mqtt.inflight_window=20"
+    "bridge3|bridge, MQTT 3.1.1, mqtt.inflight_window=200|--set mqtt.inflight_window=200"
+  )
+  local c via what extra shm
+  shm=$(mktemp -d /dev/shm/ykc-bench.XXXXXX)
+  for c in "${cases[@]}"; do
+    IFS='|' read -r via what extra <<<"$c"
+    local rates=() bcpu=() kcpu=() r
+    for r in $(seq 1 "$RUNS"); do
+      LOAD_ARGS=()
+      case $via in
+        direct)
+          local a; for a in $extra; do [ "$a" = @ ] && a=$work/direct-persist-$r-$RANDOM; LOAD_ARGS+=("$a"); done
+          uplink_run direct 1 5 0 ;;
+        bridge) # shellcheck disable=SC2086
+          uplink_run bridge 1 5 0 ${extra//@shm/$shm/p$r-$RANDOM} ;;
+        bridge3) # shellcheck disable=SC2086
+          uplink_run bridge 1 3 0 $extra ;;
+      esac
+      LOAD_ARGS=()
+      say "breakdown $what run $r: $line"
+      rates+=("$(field rate "$line")"); kcpu+=("$(field broker_cpu_us_per_frame "$line")"); bcpu+=("$(field bridge_cpu_us_per_frame "$line")")
+    done
+    rm -rf "${shm:?}"/*
+    row breakdown "$what" "$(m "${rates[@]}") frames/s" "runs: ${rates[*]}; CPU us/frame broker $(m "${kcpu[@]}")$([ "$via" = direct ] || echo ", bridge $(m "${bcpu[@]}")")" "-" "load $load0"
+  done
+  rm -rf "$shm"
 }
 
 # ---- latency: at half the ceiling, bridge minus direct ------------------------------------------
@@ -313,10 +352,12 @@ scenario_codec() {
     "$(awk -v f="${fps:-0}" 'BEGIN {print (f >= 1000000 ? "target >= 1 M/s: met" : "target >= 1 M/s: MISSED")}')" "load $load0"
 }
 
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo ?)
+git -C "$root" diff --quiet HEAD -- bridge protocol tools 2>/dev/null || commit+=" (bridge/protocol/tools modified in the working tree)"
 echo "== bench/run.sh ${scenarios[*]}: $(date -Is), $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)," \
-  "commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo ?), RUNS=$RUNS, load $(loadavg)" >&2
+  "commit $commit, RUNS=$RUNS, load $(loadavg)" >&2
 for s in "${scenarios[@]}"; do "scenario_$s"; done
 
 echo
-echo "ykc-bridge load benchmarks — $(date -Is) — $(nproc) cores $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1) — commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo ?) — medians of $RUNS runs"
+echo "ykc-bridge load benchmarks — $(date -Is) — $(nproc) cores $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1) — commit $commit — medians of $RUNS runs"
 { printf 'scenario\tcase\tresult\truns\ttarget\tload avg at start\n'; cat "$results"; } | column -t -s $'\t'
