@@ -11,23 +11,53 @@ namespace ykc::bridge {
 
 namespace asio = boost::asio;
 
-// Paho calls this on its own threads: it only posts the outcome into the io_context.
+namespace {
+// What a failed token says: CONNACK / PUBACK / SUBACK reason, or Paho's own error.
+std::string describe(int rc, int reason, int version) {
+    // MQTT 5 CONNACK reason codes (Paho reports them as the return code or the reason code)
+    if (version == 5 && (reason >= 0x80 || rc >= 0x80)) return mqtt::exception::reason_code_str(reason >= 0x80 ? reason : rc);
+    // MQTT 3.1.1 CONNACK return codes
+    static const char* const connack[] = {"", "unacceptable protocol version", "client identifier rejected", "server unavailable",
+                                          "bad user name or password", "not authorized"};
+    if (rc >= 1 && rc <= 5) return connack[rc];
+    std::string s = mqtt::exception::error_str(rc);
+    return s.empty() ? "error " + std::to_string(rc) + " (no connection, or the TLS handshake failed)" : s;
+}
+}  // namespace
+
+// Paho calls listeners on its own threads: they only post the outcome into the io_context.
 // The token's user context carries the request id; `outcome` is completed() for publishes and
-// suback() for subscriptions.
+// suback() for subscriptions, with the reason when it failed.
 class MqttLink::Listener : public mqtt::iaction_listener {
 public:
-    using Outcome = void (MqttLink::*)(std::uint64_t, bool);
+    using Outcome = void (MqttLink::*)(std::uint64_t, bool, const std::string&);
     Listener(MqttLink& link, Outcome outcome) : link_(link), outcome_(outcome) {}
-    void on_success(const mqtt::token& tok) override { post(tok, true); }
-    void on_failure(const mqtt::token& tok) override { post(tok, false); }
+    void on_success(const mqtt::token& tok) override { post(tok, true, {}); }
+    void on_failure(const mqtt::token& tok) override {
+        post(tok, false, describe(tok.get_return_code(), tok.get_reason_code(), link_.config_.mqtt.version));
+    }
 
 private:
-    void post(const mqtt::token& tok, bool ok) {
+    void post(const mqtt::token& tok, bool ok, std::string why) {
         const auto id = reinterpret_cast<std::uintptr_t>(tok.get_user_context());
-        asio::post(link_.io_, [&link = link_, outcome = outcome_, id, ok] { (link.*outcome)(id, ok); });
+        asio::post(link_.io_, [&link = link_, outcome = outcome_, id, ok, why = std::move(why)] { (link.*outcome)(id, ok, why); });
     }
     MqttLink& link_;
     Outcome outcome_;
+};
+
+// Why a connection attempt failed (the first one and every automatic retry): posted as a log
+// line, since nothing else would tell the operator about a wrong password or certificate.
+class MqttLink::ConnectListener : public mqtt::iaction_listener {
+public:
+    explicit ConnectListener(MqttLink& link) : link_(link) {}
+    void on_success(const mqtt::token&) override {}
+    void on_failure(const mqtt::token& tok) override {
+        std::string why = describe(tok.get_return_code(), tok.get_reason_code(), link_.config_.mqtt.version);
+        asio::post(link_.io_, [&link = link_, why = std::move(why)] { link.connect_failed(why); });
+    }
+
+    MqttLink& link_;
 };
 
 namespace {
@@ -56,6 +86,7 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
     client_->set_connected_handler([this](const std::string&) {
         asio::post(io_, [this] {
             connected_ = true;
+            last_connect_failure_.clear();
             spdlog::info("mqtt: connected to {}", config_.mqtt.url);
             for (const auto& [f, ready] : subscriptions_) send_subscribe(f);
             if (handlers_.connected) handlers_.connected();
@@ -110,7 +141,15 @@ void MqttLink::start() {
         ssl.enable_server_cert_auth(config_.mqtt.tls.verify).verify(config_.mqtt.tls.verify);
         builder.ssl(ssl.finalize());
     }
-    client_->connect(builder.finalize());  // asynchronous; the connected handler takes over
+    connect_listener_ = std::make_unique<ConnectListener>(*this);
+    client_->connect(builder.finalize(), nullptr, *connect_listener_);  // asynchronous; the connected handler takes over
+}
+
+void MqttLink::connect_failed(const std::string& why) {
+    // one line per distinct failure, not one per retry
+    if (why == last_connect_failure_) return spdlog::debug("mqtt: cannot connect to {}: {}", config_.mqtt.url, why);
+    last_connect_failure_ = why;
+    spdlog::error("mqtt: cannot connect to {}: {} (retrying every {}..{} s)", config_.mqtt.url, why, config_.mqtt.reconnect_min, config_.mqtt.reconnect_max);
 }
 
 void MqttLink::publish(const std::string& topic, std::string payload, int qos, bool retain, Done done,
@@ -138,19 +177,22 @@ void MqttLink::send(Pending p) {
             if (p.done) asio::post(io_, [done = std::move(p.done)] { done(true); });
             return;
         }
-        waiting_.emplace(id, std::move(p.done));
+        waiting_.emplace(id, Waiting{p.topic, std::move(p.done)});
         ++inflight_;
         client_->publish(msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *listener_);
     } catch (const mqtt::exception& e) {
-        spdlog::error("mqtt: cannot publish to {}: {}", p.topic, e.what());
-        completed(id, false);
+        if (waiting_.count(id)) return completed(id, false, e.what());
+        spdlog::error("mqtt: publish to {} failed: {}", p.topic, e.what());  // QoS 0
+        ++failed_;
+        if (p.done) asio::post(io_, [done = std::move(p.done)] { done(false); });
     }
 }
 
-void MqttLink::completed(std::uint64_t id, bool ok) {
+void MqttLink::completed(std::uint64_t id, bool ok, const std::string& why) {
     auto it = waiting_.find(id);
     if (it == waiting_.end()) return;
-    Done done = std::move(it->second);
+    Done done = std::move(it->second.done);
+    if (!ok) spdlog::error("mqtt: publish to {} failed: {}", it->second.topic, why);
     waiting_.erase(it);
     --inflight_;
     ok ? ++published_ : ++failed_;
@@ -201,14 +243,14 @@ void MqttLink::send_subscribe(const std::string& filter) {
     request("subscribe", filter, [&] { client_->subscribe(filter, 1, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *sub_listener_); });
 }
 
-void MqttLink::suback(std::uint64_t id, bool ok) {
+void MqttLink::suback(std::uint64_t id, bool ok, const std::string& why) {
     auto req = sub_requests_.find(id);
     if (req == sub_requests_.end()) return;
     const std::string filter = std::move(req->second);
     sub_requests_.erase(req);
     auto it = subscriptions_.find(filter);
     if (it == subscriptions_.end()) return;  // unsubscribed meanwhile
-    if (!ok) spdlog::error("mqtt: the broker refused the subscription to {}", filter);
+    if (!ok) spdlog::error("mqtt: the broker refused the subscription to {}: {}", filter, why);
     it->second.active = ok;
     if (it->second.ready) it->second.ready(ok);
 }

@@ -76,12 +76,14 @@ private:
         Done done;
     };
     class Listener;
+    class ConnectListener;
 
     void pump();
     void send(Pending p);
-    void completed(std::uint64_t id, bool ok);
+    void completed(std::uint64_t id, bool ok, const std::string& why = {});
+    void connect_failed(const std::string& why);
     void send_subscribe(const std::string& filter);
-    void suback(std::uint64_t id, bool ok);
+    void suback(std::uint64_t id, bool ok, const std::string& why);
     template <typename F>
     void request(const char* what, const std::string& filter, F&& f);
 
@@ -90,8 +92,14 @@ private:
     Handlers handlers_;
     std::unique_ptr<mqtt::async_client> client_;
     std::unique_ptr<Listener> listener_, sub_listener_;
+    std::unique_ptr<ConnectListener> connect_listener_;
+    std::string last_connect_failure_;
     std::deque<Pending> queue_;
-    std::unordered_map<std::uint64_t, Done> waiting_;  // id -> completion, QoS>=1 handed to Paho
+    struct Waiting {
+        std::string topic;
+        Done done;
+    };
+    std::unordered_map<std::uint64_t, Waiting> waiting_;  // id -> completion, QoS>=1 handed to Paho
     struct Subscription {
         Done ready;
         bool active = false;  // acknowledged on the current connection

@@ -188,7 +188,8 @@ struct Received {
 // An MQTT client that records every message on ykc/#.
 class Subscriber {
 public:
-    explicit Subscriber(const std::string& url, const std::string& filter = "ykc/#", bool v5 = false)
+    using Tune = std::function<void(mqtt::connect_options_builder&)>;  // e.g. TLS, user name
+    explicit Subscriber(const std::string& url, const std::string& filter = "ykc/#", bool v5 = false, const Tune& tune = {})
         : client_(url, "it-sub-" + std::to_string(::getpid()) + "-" + std::to_string(++count()),
                   mqtt::create_options(v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1)),
           v5_(v5) {
@@ -204,6 +205,7 @@ public:
         opts.mqtt_version(v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
         if (v5) opts.clean_start(true);
         else opts.clean_session(true);
+        if (tune) tune(opts);
         client_.connect(opts.finalize())->wait();
         client_.subscribe(filter, 1)->wait();
     }
