@@ -273,6 +273,45 @@ TEST_CASE("card auth is forwarded - without an answer the charger gets a refusal
     CHECK((*refused)["data"]["result"] == "failure");
 }
 
+TEST_CASE("parallel card auth 0xA1 is forwarded per gun - the gun without an answer gets a 0xA2 refusal") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker, {"--set", "policies.card_auth_timeout=1"});
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    auto swipe = [](int gun, const char* role) {
+        return json{{"gun", gun}, {"start_mode", "vin"}, {"password_required", false}, {"card", "0"}, {"password", ""},
+                    {"vin", "LSVAU2180N2183294"}, {"role", role}, {"parallel_id", "241124103000"}};
+    };
+    c.send("parallel_card_auth", swipe(1, "main"), "0600");
+    c.send("parallel_card_auth", swipe(2, "auxiliary"), "0601");
+    auto req = sub.wait("ykc/" + pile + "/parallel_card_auth", [](const Received& r) { return r.j()["data"]["gun"] == 2; });
+    REQUIRE(req);
+    CHECK(req->j()["data"]["vin"] == "LSVAU2180N2183294");
+    CHECK(req->j()["data"]["role"] == "auxiliary");
+    // the backend answers gun 1 only
+    sub.publish("ykc/" + pile + "/cmd/parallel_card_auth_reply",
+                json({{"id", "pa"}, {"serial", serial}, {"gun", 1}, {"logical_card", "1000000573"}, {"balance", 120}, {"result", "success"},
+                      {"parallel_id", "241124103000"}})
+                    .dump());
+    auto ok = c.receive_type("parallel_card_auth_reply");
+    REQUIRE(ok);
+    CHECK((*ok)["seq"] == "0600");
+    CHECK((*ok)["data"]["gun"] == 1);
+    CHECK((*ok)["data"]["result"] == "success");
+    CHECK((*ok)["data"]["parallel_id"] == "241124103000");
+    auto resp = sub.wait("ykc/" + pile + "/resp/parallel_card_auth_reply");
+    REQUIRE(resp);
+    CHECK(resp->j()["status"] == "ok");
+    auto refused = c.receive_type("parallel_card_auth_reply", 4000ms);
+    REQUIRE(refused);
+    CHECK((*refused)["seq"] == "0601");
+    CHECK((*refused)["data"]["gun"] == 2);
+    CHECK((*refused)["data"]["result"] == "failure");
+    CHECK((*refused)["data"]["parallel_id"] == "241124103000");
+}
+
 TEST_CASE("SIGTERM publishes every pile offline and the bridge state offline, exit 0") {
     Mosquitto broker;
     Subscriber sub(broker.url());
