@@ -305,7 +305,7 @@ scenario_storm() {
     for r in $(seq 1 "$RUNS"); do
       start_broker
       start_bridge --set mqtt.commands="$mode"
-      load watch --piles "$BIG_PILES" --timeout 60 >"$run_dir/watch.out" 2>/dev/null &
+      load watch --piles "$BIG_PILES" --timeout 120 >"$run_dir/watch.out" 2>/dev/null &
       local wpid=$!; pids+=($wpid)
       for _ in $(seq 1 100); do grep -q ready "$run_dir/watch.out" && break; sleep 0.1; done
       local t0; t0=$(date +%s%3N)
