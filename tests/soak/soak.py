@@ -337,6 +337,7 @@ class Driver:
         now = time.monotonic()
         # first start of each gun spread over one idle period
         self.next = {(p, g): now + random.uniform(2, 2 + args.idle_seconds) for p in self.piles for g in range(1, args.guns + 1)}
+        self.unstarted = set(self.next)
         self.stopping = False
         self.sent = collections.Counter()
         self.responses = collections.Counter()
@@ -362,7 +363,10 @@ class Driver:
         if key not in self.next:  # the keys are fixed: the main thread iterates over them
             return
         if kind == "session_start":
-            self.next[key] = now + self.args.session_seconds * random.uniform(0.8, 1.2)
+            # the first sessions end at random times, so records flow from the start at a steady rate
+            first = key in self.unstarted
+            self.unstarted.discard(key)
+            self.next[key] = now + self.args.session_seconds * (random.uniform(0.1, 1.0) if first else random.uniform(0.8, 1.2))
         elif kind == "session_end":
             self.next[key] = now + self.args.idle_seconds * random.uniform(0.5, 1.5)
 
