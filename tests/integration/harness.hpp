@@ -181,6 +181,7 @@ struct Mosquitto {
 struct Received {
     std::string topic, payload;
     bool retained;
+    int qos;
     std::string correlation;  // MQTT 5 correlation data, when present
     json j() const { return json::parse(payload); }
 };
@@ -195,7 +196,7 @@ public:
           v5_(v5) {
         client_.set_message_callback([this](mqtt::const_message_ptr m) {
             std::lock_guard lock(mu_);
-            Received r{m->get_topic(), m->get_payload_str(), m->is_retained(), {}};
+            Received r{m->get_topic(), m->get_payload_str(), m->is_retained(), m->get_qos(), {}};
             if (m->get_properties().contains(mqtt::property::CORRELATION_DATA))
                 r.correlation = mqtt::get<std::string>(m->get_properties(), mqtt::property::CORRELATION_DATA);
             got_.push_back(std::move(r));

@@ -595,3 +595,72 @@ TEST_CASE("commands for piles not connected: offline, an invalid pile number is 
     CHECK(ok->j()["status"] == "ok");
     CHECK(sub2.count_on("ykc/32010200000098/resp/reboot") == 0);
 }
+
+TEST_CASE("silence closes a session: no login within the pre-login timeout, no frame within the heartbeat timeout") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker, {"--set", "limits.pre_login_timeout=1", "--set", "limits.heartbeat_timeout=2"});
+    Charger mute(bridge.port, "32010200000002");  // connects, never logs in
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+    CHECK(mute.closed_by_peer(4000ms));
+    // frames keep a session alive past the timeout
+    for (int i = 0; i < 3; ++i) {
+        std::this_thread::sleep_for(1000ms);
+        c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
+        REQUIRE(c.receive_type("heartbeat_reply"));
+    }
+    // then silence
+    CHECK(c.closed_by_peer(5000ms));
+    auto off = sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "offline"); });
+    REQUIRE(off);
+    CHECK(off->retained == false);  // live delivery to a subscriber already there
+}
+
+TEST_CASE("MQTT 3.1.1: the same topics and commands - heartbeats at QoS 0 or switched off") {
+    Mosquitto broker;
+    for (const bool heartbeats : {true, false}) {
+        CAPTURE(heartbeats);
+        Subscriber sub(broker.url());
+        Bridge bridge(broker, {"--set", "mqtt.version=3.1.1", "--set", std::string("publish.heartbeats=") + (heartbeats ? "true" : "false")});
+        Charger c(bridge.port, pile);
+        c.login();
+        REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online") && !r.retained; }));
+        c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
+        REQUIRE(c.receive_type("heartbeat_reply"));
+        c.send("realtime", idle_realtime(42));
+        auto rt = sub.wait("ykc/" + pile + "/realtime");
+        REQUIRE(rt);
+        CHECK(rt->qos == 1);
+        if (heartbeats) {
+            auto hb = sub.wait("ykc/" + pile + "/heartbeat");
+            REQUIRE(hb);
+            CHECK(hb->qos == 0);
+        } else {
+            CHECK(sub.count_on("ykc/" + pile + "/heartbeat") == 0);  // the realtime after it has arrived
+        }
+        sub.publish("ykc/" + pile + "/cmd/read_realtime", R"({"id":"v3","gun":1})");
+        auto req = c.receive_type("read_realtime");
+        REQUIRE(req);
+        c.send("realtime", idle_realtime(43), (*req)["seq"]);
+        auto resp = sub.wait("ykc/" + pile + "/resp/read_realtime");
+        REQUIRE(resp);
+        CHECK(resp->j()["status"] == "ok");
+    }
+}
+
+TEST_CASE("kill -9: the broker publishes the bridge's Last Will, ykc/bridge/state offline") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker);
+    REQUIRE(sub.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "online"); }));
+    bridge.proc->kill9();
+    auto will = sub.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "offline"); });
+    REQUIRE(will);
+    Subscriber late(broker.url());  // and it stays retained
+    auto kept = late.wait("ykc/bridge/state");
+    REQUIRE(kept);
+    CHECK(kept->retained);
+    CHECK(has_state(*kept, "offline"));
+}
