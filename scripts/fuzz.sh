@@ -8,8 +8,9 @@
 #   Extra libFuzzer flags: FUZZ_FLAGS="-seed=1 -print_pcs=1" scripts/fuzz.sh 60 frame
 #
 # Corpora: build-fuzz/corpus/<target> grows across runs (new inputs are written there); seeds are
-# regenerated from tests/fixtures and the catalogue on every run (build-fuzz/seeds); the inputs in
-# tests/fuzz/regressions/<target> (crashes found earlier) are replayed first.
+# regenerated from tests/fixtures and the catalogue on every run (build-fuzz/seeds), plus the
+# hand-written ones in tests/fuzz/seeds/<target>; the inputs in tests/fuzz/regressions/<target>
+# (crashes found earlier) are replayed too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,6 +54,7 @@ for t in "${targets[@]}"; do
   log=$dir/logs/$t.log
   mkdir -p "$corpus" "$artifacts" "$dir/logs"
   dirs=("$corpus" "$dir/seeds/$t")
+  [ -d "tests/fuzz/seeds/$t" ] && dirs+=("tests/fuzz/seeds/$t")
   [ -d "tests/fuzz/regressions/$t" ] && dirs+=("tests/fuzz/regressions/$t")
   echo "== fuzz $t for ${seconds}s (max_len $max_len; log $log)"
   set +e
