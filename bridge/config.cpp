@@ -162,6 +162,7 @@ const std::vector<Option>& options() {
         scalar("mqtt.tls.cert_file", [](Config& c, const Where&, const std::string&, const std::string& v) { c.mqtt.tls.cert_file = v; }),
         scalar("mqtt.tls.key_file", [](Config& c, const Where&, const std::string&, const std::string& v) { c.mqtt.tls.key_file = v; }),
         scalar("mqtt.tls.key_password", [](Config& c, const Where&, const std::string&, const std::string& v) { c.mqtt.tls.key_password = v; }),
+        scalar("mqtt.tls.key_password_file", [](Config& c, const Where&, const std::string&, const std::string& v) { c.mqtt.tls.key_password_file = v; }),
         scalar("mqtt.tls.verify", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.mqtt.tls.verify = to_bool(w, k, v); }),
         scalar("publish.heartbeats", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.publish.heartbeats = to_bool(w, k, v); }),
         scalar("publish.heartbeat_qos", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.publish.heartbeat_qos = to_int(w, k, v, 0, 2); }),

@@ -49,7 +49,7 @@ struct Config {
         int reconnect_min = 1, reconnect_max = 30;  // seconds
         struct {
             bool enabled = false;
-            std::string ca_file, cert_file, key_file, key_password;
+            std::string ca_file, cert_file, key_file, key_password, key_password_file;
             bool verify = true;
         } tls;
     } mqtt;

@@ -62,9 +62,10 @@ public:
 
 namespace {
 
-std::string read_secret(const std::string& path) {
+// The first line of a secret's file (secrets are never logged).
+std::string read_secret(const char* key, const std::string& path) {
     std::ifstream in(path);
-    if (!in) throw ConfigError("mqtt.password_file: cannot read " + path);
+    if (!in) throw ConfigError(std::string(key) + ": cannot read " + path);
     std::string s;
     std::getline(in, s);
     return s;
@@ -130,14 +131,17 @@ void MqttLink::start() {
     }
     if (!config_.mqtt.username.empty()) builder.user_name(config_.mqtt.username);
     std::string password = config_.mqtt.password;
-    if (!config_.mqtt.password_file.empty()) password = read_secret(config_.mqtt.password_file);
+    if (!config_.mqtt.password_file.empty()) password = read_secret("mqtt.password_file", config_.mqtt.password_file);
     if (!password.empty()) builder.password(password);
     if (config_.mqtt.tls.enabled || config_.mqtt.url.rfind("ssl://", 0) == 0 || config_.mqtt.url.rfind("mqtts://", 0) == 0) {
         auto ssl = mqtt::ssl_options_builder();
         if (!config_.mqtt.tls.ca_file.empty()) ssl.trust_store(config_.mqtt.tls.ca_file);
         if (!config_.mqtt.tls.cert_file.empty()) ssl.key_store(config_.mqtt.tls.cert_file);
         if (!config_.mqtt.tls.key_file.empty()) ssl.private_key(config_.mqtt.tls.key_file);
-        if (!config_.mqtt.tls.key_password.empty()) ssl.private_keypassword(config_.mqtt.tls.key_password);
+        std::string key_password = config_.mqtt.tls.key_password;
+        if (!config_.mqtt.tls.key_password_file.empty())
+            key_password = read_secret("mqtt.tls.key_password_file", config_.mqtt.tls.key_password_file);
+        if (!key_password.empty()) ssl.private_keypassword(key_password);
         ssl.enable_server_cert_auth(config_.mqtt.tls.verify).verify(config_.mqtt.tls.verify);
         builder.ssl(ssl.finalize());
     }

@@ -268,7 +268,9 @@ struct Bridge {
     // `state` keeps Paho's persistence (and the client id) across a restart; by default its own.
     Bridge(const Mosquitto& broker, std::vector<std::string> extra = {}, const std::string& state = "", int listen_port = 0)
         : Bridge(broker.url(), std::move(extra), state, listen_port) {}
-    Bridge(const std::string& mqtt_url, std::vector<std::string> extra, const std::string& state, int listen_port) {
+    // `env`: NAME=value entries for the bridge's environment (YKC_… overrides)
+    Bridge(const std::string& mqtt_url, std::vector<std::string> extra, const std::string& state, int listen_port,
+           const std::vector<std::string>& env = {}) {
         if (listen_port) port = listen_port;
         const std::string data = state.empty() ? dir.path() + "/data" : state;
         log = dir.path() + "/bridge.log";
@@ -277,6 +279,11 @@ struct Bridge {
                                          "--set", "mqtt.persistence_dir=" + data, "--set",
                                          "mqtt.client_id=it-bridge-" + std::to_string(port), "--log-level", "debug"};
         argv.insert(argv.end(), extra.begin(), extra.end());
+        if (!env.empty()) {
+            std::vector<std::string> with_env = {"env"};
+            with_env.insert(with_env.end(), env.begin(), env.end());
+            argv.insert(argv.begin(), with_env.begin(), with_env.end());
+        }
         proc = std::make_unique<Process>(argv, log);
         REQUIRE_MESSAGE(wait_port(port), "ykc-bridge did not start: " << read_log());
     }

@@ -62,10 +62,13 @@ struct SecureBroker {
                                                          .finalize());
         };
     }
+    // the bridge's options; no password_file when empty
     std::vector<std::string> bridge_args(const std::string& password_file, const std::string& ca = "ca.crt") const {
-        return {"--set", "mqtt.username=ykc-bridge", "--set", "mqtt.password_file=" + password_file, "--set", "mqtt.tls.ca_file=" + pki.path(ca),
-                "--set", "mqtt.tls.cert_file=" + pki.path("bridge.crt"), "--set", "mqtt.tls.key_file=" + pki.path("bridge.key"),
-                "--set", "mqtt.reconnect_min=1", "--set", "mqtt.reconnect_max=1"};
+        std::vector<std::string> args = {"--set", "mqtt.username=ykc-bridge", "--set", "mqtt.tls.ca_file=" + pki.path(ca),
+                                         "--set", "mqtt.tls.cert_file=" + pki.path("bridge.crt"), "--set", "mqtt.tls.key_file=" + pki.path("bridge.key"),
+                                         "--set", "mqtt.reconnect_min=1", "--set", "mqtt.reconnect_max=1"};
+        if (!password_file.empty()) args.insert(args.end(), {"--set", "mqtt.password_file=" + password_file});
+        return args;
     }
 };
 
@@ -131,4 +134,26 @@ TEST_CASE("a wrong password or an untrusted broker certificate: no MQTT, named i
         CHECK(!backend.wait("ykc/bridge/state", {}, 1500ms));
         CHECK(!backend.wait("ykc/" + pile + "/availability", {}, 100ms));
     }
+}
+
+TEST_CASE("secrets from the environment and from files: the bridge connects and never logs them") {
+    Pki pki;
+    // the bridge's key protected by a passphrase, given in a file
+    sh("cd " + pki.dir.path() + " && openssl pkey -in bridge.key -aes256 -passout pass:key-passphrase-42 -out bridge-encrypted.key");
+    std::ofstream(pki.path("key-passphrase")) << "key-passphrase-42\n";
+    SecureBroker broker(pki);
+    Subscriber backend(broker.url(), "ykc/#", false, broker.backend());
+    std::vector<std::string> args = broker.bridge_args("");  // the password comes from YKC_MQTT_PASSWORD
+    args.insert(args.end(), {"--set", "mqtt.tls.key_file=" + pki.path("bridge-encrypted.key"), "--set",
+                             "mqtt.tls.key_password_file=" + pki.path("key-passphrase")});
+    Bridge bridge(broker.url(), args, "", 0, {"YKC_MQTT_PASSWORD=bridge-secret"});  // --log-level debug
+    REQUIRE_MESSAGE(backend.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "online"); }, 10000ms), bridge.read_log());
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(backend.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+    CHECK(bridge.proc->stop() == 0);
+    const std::string log = bridge.read_log();
+    CHECK(log.find("bridge-secret") == std::string::npos);
+    CHECK(log.find("key-passphrase-42") == std::string::npos);
+    CHECK(log.find("YKC_MQTT_PASSWORD") == std::string::npos);
 }
