@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <boost/asio/post.hpp>
 #include <mqtt/async_client.h>
@@ -115,7 +116,8 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
     });
 }
 
-MqttLink::~MqttLink() = default;
+// The client first: its threads may still call the listeners until it is gone.
+MqttLink::~MqttLink() { client_.reset(); }
 
 void MqttLink::start() {
     const std::string state_topic = config_.mqtt.base_topic + "/bridge/state";
@@ -274,7 +276,13 @@ void MqttLink::stop(std::chrono::milliseconds timeout) {
     }
     try {
         client_->publish(mqtt::message::create(config_.mqtt.base_topic + "/bridge/state", std::string(R"({"state":"offline"})"), 1, true));
-        if (client_->is_connected()) client_->disconnect(static_cast<int>(timeout.count()))->wait_for(timeout);
+        // Wait for the broker's acknowledgements ourselves: Paho's own disconnect timeout only
+        // notices completed deliveries on its next 1 s tick. What is still unacknowledged at the
+        // deadline stays in the file persistence and goes out after the next start.
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (client_->is_connected() && !client_->get_pending_delivery_tokens().empty() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (client_->is_connected()) client_->disconnect(0)->wait_for(timeout);
     } catch (const mqtt::exception& e) {
         spdlog::warn("mqtt: disconnect: {}", e.what());
     }
