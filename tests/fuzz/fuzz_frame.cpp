@@ -6,7 +6,10 @@
 //                   sizes are drawn from 1 … that by a generator seeded with the control byte and
 //                   the stream length, so a mutation of the control byte re-splits the stream
 //   control & 0x40  call flush_dropped() after each chunk (as the bridge does)
-//   control & 0x80  feed one extra empty chunk after each chunk
+//   control & 0x80  repair CRCs first: from the start, each 0x68 whose length byte is possible
+//                   and whose frame fits gets a valid CRC (low byte first) and the scan goes on
+//                   after it. Mutations then reach the decoder instead of dying at the CRC.
+// Every run also feeds an empty chunk first.
 //
 // Checked, besides "no crash, no sanitizer report, no leak":
 //   - the events tile the stream: frames and dropped stretches come in input order, each frame
@@ -35,6 +38,7 @@
 
 #include "fuzz_check.hpp"
 #include "ykc/codec.hpp"
+#include "ykc/crc.hpp"
 #include "ykc/frame.hpp"
 #include "ykc/hex.hpp"
 
@@ -170,9 +174,23 @@ struct Tiling {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
     const std::uint8_t control = data[0];
-    const std::span<const std::uint8_t> stream(data + 1, size - 1);
     const std::size_t max_chunk = control & 0x3F;
-    const bool flush_each = control & 0x40, empty_feeds = control & 0x80;
+    const bool flush_each = control & 0x40, repair = control & 0x80;
+    std::vector<std::uint8_t> bytes(data + 1, data + size);
+    if (repair) {
+        for (std::size_t p = 0; p + 2 <= bytes.size();) {
+            const std::size_t total = std::size_t{bytes[p + 1]} + 4;
+            if (bytes[p] != ykc::start_byte || bytes[p + 1] < ykc::min_length_byte || p + total > bytes.size()) {
+                ++p;
+                continue;
+            }
+            const std::uint16_t crc = ykc::crc16_modbus(std::span(bytes).subspan(p + 2, total - 4));
+            bytes[p + total - 2] = static_cast<std::uint8_t>(crc & 0xFF);
+            bytes[p + total - 1] = static_cast<std::uint8_t>(crc >> 8);
+            p += total;
+        }
+    }
+    const std::span<const std::uint8_t> stream(bytes);
 
     FrameReader r;
     Tiling t{stream};
@@ -183,6 +201,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return std::min<std::size_t>(left, 1 + state % max_chunk);
     };
     try {
+        r.feed({});
+        t.drain(r);
         while (t.fed < stream.size()) {
             const std::size_t n = next_chunk(stream.size() - t.fed);
             r.feed(stream.subspan(t.fed, n));
@@ -192,10 +212,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 r.flush_dropped();
                 t.drain(r);
                 FUZZ_CHECK(t.reported_drop == r.dropped_bytes(), "flush_dropped() left dropped bytes unreported");
-            }
-            if (empty_feeds) {
-                r.feed({});
-                t.drain(r);
             }
         }
         r.finish();

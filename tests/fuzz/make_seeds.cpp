@@ -107,9 +107,9 @@ int main(int argc, char** argv) {
         if (m.variable) frames.push_back(synthetic(m, 20));
     }
 
-    // frame seeds: the control byte varies (whole, chunked, flushing) over the seeds
+    // frame seeds: the control byte varies (whole, chunked, flushing, CRC repair) over the seeds
     int n = 0;
-    const std::uint8_t controls[] = {0x00, 0x01, 0x07, 0x45, 0x8C, 0x00, 0x20, 0x4F};
+    const std::uint8_t controls[] = {0x00, 0x81, 0x07, 0x45, 0x8C, 0x80, 0x20, 0xCF};
     std::vector<std::uint8_t> stream = {0x00, 0xFF, 0xFF};
     for (const auto& f : frames) {
         std::vector<std::uint8_t> seed = {controls[n % 8]};
@@ -132,6 +132,8 @@ int main(int argc, char** argv) {
     write(out / "frame" / "stream-chunked", stream);
     stream[0] = 0x43;
     write(out / "frame" / "stream-flushed", stream);
+    stream[0] = 0x80;
+    write(out / "frame" / "stream-repaired", stream);
 
     // json seeds
     std::vector<const ykc::Message*> down;
@@ -176,7 +178,7 @@ int main(int argc, char** argv) {
         dict << dict_string("\"" + s + "\"") << "\n";
         dict << dict_string("\"" + s + "\":") << "\n";
     }
-    std::cout << "ykc_fuzz_seeds: " << frames.size() + 3 << " frame seeds, " << written.size() << " envelopes, " << names.size()
+    std::cout << "ykc_fuzz_seeds: " << frames.size() + 4 << " frame seeds, " << written.size() << " envelopes, " << names.size()
               << " dictionary names in " << out.string() << "\n";
     return 0;
 }
