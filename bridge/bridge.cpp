@@ -35,6 +35,10 @@ struct Bridge::Waiting {
 
 namespace {
 
+// JSON text of what may carry bytes from outside (error messages quoting a payload): invalid
+// UTF-8 becomes U+FFFD instead of an exception.
+std::string dump_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 bool is_pile_number(const std::string& p) { return p.size() == 14 && p.find_first_not_of("0123456789") == std::string::npos; }
 
 // Removes `value` from the entries of `key` in a multimap.
@@ -164,7 +168,7 @@ void Bridge::send(const SessionPtr& s, const std::string& type, json data, std::
 void Bridge::on_dropped(const SessionPtr& s, const DroppedBytes& dropped) {
     counters_.dropped_bytes += dropped.count;
     ++counters_.errors;
-    publish_error(s->pile, {{"error", dropped.reason}, {"hex", to_hex(dropped.bytes)}, {"bytes", dropped.count}, {"remote", s->remote()}});
+    report(s, {{"error", dropped.reason}, {"hex", to_hex(dropped.bytes)}, {"bytes", dropped.count}, {"remote", s->remote()}});
 }
 
 void Bridge::on_frame(const SessionPtr& s, Frame frame) {
@@ -176,7 +180,7 @@ void Bridge::on_frame(const SessionPtr& s, Frame frame) {
         const int n = ++s->frames_before_login;
         char code[8];
         std::snprintf(code, sizeof code, "0x%02X", frame.type());
-        publish_error("", {{"error", "frame before login"}, {"code", code}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}});
+        report(s, {{"error", "frame before login"}, {"code", code}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}});
         if (n > config_.limits.pre_login_max_frames) s->close("more than " + std::to_string(config_.limits.pre_login_max_frames) + " frames before login");
         return;
     }
@@ -185,7 +189,7 @@ void Bridge::on_frame(const SessionPtr& s, Frame frame) {
         codec_.decode_to(frame.view(), text);
     } catch (const DecodeError& e) {
         ++counters_.errors;
-        publish_error(s->pile, {{"error", e.what()}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}});
+        report(s, {{"error", e.what()}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}});
         return;
     }
     json env = json::parse(text);
@@ -196,7 +200,7 @@ void Bridge::on_frame(const SessionPtr& s, Frame frame) {
     if (s->logged_in) s->expect_traffic_within(std::chrono::seconds(config_.limits.heartbeat_timeout));
     if (env["pile"].is_string() && env["pile"] != s->pile && frame.type() != 0x40) {
         ++counters_.errors;
-        publish_error(s->pile, {{"error", "frame for pile " + env["pile"].get<std::string>() + " on the socket of pile " + s->pile},
+        report(s, {{"error", "frame for pile " + env["pile"].get<std::string>() + " on the socket of pile " + s->pile},
                                 {"type", env["type"]}, {"hex", to_hex(frame.bytes)}});
         return;
     }
@@ -225,13 +229,13 @@ void Bridge::handle_login(const SessionPtr& s, const Frame& frame, const json& e
     const std::string pile = env["pile"];
     if (!is_pile_number(pile)) {
         ++counters_.errors;
-        publish_error(s->pile, {{"error", "login with a malformed pile number \"" + pile + "\""}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}});
+        report(s, {{"error", "login with a malformed pile number \"" + pile + "\""}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}});
         s->close("malformed pile number in login");
         return;
     }
     if (s->logged_in && pile != s->pile) {
         ++counters_.errors;
-        publish_error(s->pile, {{"error", "login as pile " + pile + " on the socket of pile " + s->pile}, {"hex", to_hex(frame.bytes)}});
+        report(s, {{"error", "login as pile " + pile + " on the socket of pile " + s->pile}, {"hex", to_hex(frame.bytes)}});
         return;
     }
     publish_frame(pile, "login", std::move(text), config_.mqtt.qos);
@@ -438,11 +442,29 @@ void Bridge::publish_frame(const std::string& pile, const std::string& type, std
     mqtt_.publish(topic(pile, type), std::move(text), qos, false, std::move(done));
 }
 
+// Errors a charger causes, at most limits.error_reports_per_second per session (bursts up to
+// 4 s worth): a flood of garbage must not flood the broker, the log and everyone's latency.
+// What is held back is counted, and the next report says how many ("suppressed").
+void Bridge::report(const SessionPtr& s, json error) {
+    const auto now = std::chrono::steady_clock::now();
+    const double rate = config_.limits.error_reports_per_second, burst = rate * 4;
+    if (s->error_time == std::chrono::steady_clock::time_point{}) s->error_tokens = burst;
+    else s->error_tokens = std::min(burst, s->error_tokens + rate * std::chrono::duration<double>(now - s->error_time).count());
+    s->error_time = now;
+    if (s->error_tokens < 1) {
+        ++s->errors_suppressed;
+        return;
+    }
+    s->error_tokens -= 1;
+    if (s->errors_suppressed) error["suppressed"] = std::exchange(s->errors_suppressed, 0);
+    publish_error(s->pile, std::move(error));
+}
+
 void Bridge::publish_error(const std::string& pile, json error) {
     error["ts"] = now_iso();
     if (!pile.empty()) error["pile"] = pile;
     spdlog::warn("{}: {}", pile.empty() ? std::string("bridge") : "pile " + pile, error.value("error", ""));
-    mqtt_.publish(pile.empty() ? config_.mqtt.base_topic + "/bridge/error" : topic(pile, "error"), error.dump(), config_.mqtt.qos, false);
+    mqtt_.publish(pile.empty() ? config_.mqtt.base_topic + "/bridge/error" : topic(pile, "error"), dump_text(error), config_.mqtt.qos, false);
 }
 
 void Bridge::publish_availability(const SessionPtr& s, bool online) {
@@ -491,7 +513,7 @@ void Bridge::respond(const std::string& pile, const std::string& command, json r
                      const std::string& correlation) {
     if (resp["status"] != "ok") spdlog::info("pile {}: command {}: {} {}", pile, command, resp["status"].get<std::string>(), resp.value("error", ""));
     const std::string t = response_topic.empty() ? topic(pile, "resp/" + command) : response_topic;
-    mqtt_.publish(t, resp.dump(), config_.mqtt.qos, false, {}, correlation);
+    mqtt_.publish(t, dump_text(resp), config_.mqtt.qos, false, {}, correlation);
 }
 
 void Bridge::on_message(IncomingMessage m) {

@@ -61,6 +61,7 @@ private:
                  const std::string& correlation);
     void publish_frame(const std::string& pile, const std::string& type, std::string text, int qos, MqttLink::Done done = {});
     void publish_error(const std::string& pile, nlohmann::json error);
+    void report(const SessionPtr& s, nlohmann::json error);
     void publish_availability(const SessionPtr& s, bool online);
     void publish_health();
     void housekeeping();

@@ -175,6 +175,7 @@ const std::vector<Option>& options() {
         scalar("limits.output_queue", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.limits.output_queue = to_int(w, k, v, 1, 100000); }),
         scalar("limits.command_timeout", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.limits.command_timeout = to_int(w, k, v, 1, 3600); }),
         scalar("limits.max_command_bytes", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.limits.max_command_bytes = to_int(w, k, v, 256, 16 << 20); }),
+        scalar("limits.error_reports_per_second", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.limits.error_reports_per_second = to_int(w, k, v, 1, 100000); }),
         scalar("limits.max_commands_in_flight", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.limits.max_commands_in_flight = to_int(w, k, v, 1, 10000); }),
         scalar("policies.login", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.policies.login = one_of(w, k, v, {"accept", "allowlist", "forward"}); }),
         list("policies.allowlist", [](Config& c, const Where& w, const std::string& k, const std::vector<std::string>& v) {

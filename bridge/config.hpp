@@ -72,6 +72,7 @@ struct Config {
         int output_queue = 64;          // frames waiting for the socket
         int command_timeout = 30;       // s to wait for a charger's reply
         int max_command_bytes = 65536;  // MQTT payload of one command
+        int error_reports_per_second = 5;
         int max_commands_in_flight = 16;  // per pile
     } limits;
 

@@ -49,6 +49,9 @@ public:
     std::string pile;                       // empty until logged in
     bool logged_in = false;
     int frames_before_login = 0;
+    double error_tokens = 0;  // Bridge::report's rate limit
+    std::chrono::steady_clock::time_point error_time{};
+    std::uint64_t errors_suppressed = 0;
     CrcOrder crc_order = CrcOrder::low_first;  // answer in the order the pile uses
     std::string firmware, protocol_version, since;
     std::uint16_t next_seq = 0;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -127,6 +128,7 @@ public:
         pid_ = -1;
         return status_ = -9;
     }
+    pid_t pid() const { return pid_; }
     void kill9() {
         if (pid_ <= 0) return;
         ::kill(pid_, SIGKILL);
@@ -231,6 +233,21 @@ public:
         });
         return found;
     }
+    // The message number `n` (from 0) on `topic`, waiting for it.
+    std::optional<Received> nth_on(const std::string& topic, std::size_t n, std::chrono::milliseconds timeout = 5000ms) {
+        std::unique_lock lock(mu_);
+        std::optional<Received> found;
+        cv_.wait_for(lock, timeout, [&] {
+            std::size_t i = 0;
+            for (const auto& r : got_)
+                if (r.topic == topic && i++ == n) {
+                    found = r;
+                    return true;
+                }
+            return false;
+        });
+        return found;
+    }
     std::size_t count_on(const std::string& topic) {
         std::lock_guard lock(mu_);
         std::size_t n = 0;
@@ -326,7 +343,21 @@ public:
         if (fd_ >= 0) ::close(fd_);
         fd_ = -1;
     }
-    void write_bytes(const std::vector<std::uint8_t>& b) { REQUIRE(::send(fd_, b.data(), b.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(b.size())); }
+    void write_bytes(const std::vector<std::uint8_t>& b) { REQUIRE(try_write(b)); }
+    // false when the bridge closed the connection (or stopped reading) meanwhile
+    bool try_write(const std::vector<std::uint8_t>& b) {
+        std::size_t done = 0;
+        while (done < b.size()) {
+            pollfd p{fd_, POLLOUT, 0};
+            if (::poll(&p, 1, 5000) <= 0) return false;
+            const ssize_t n = ::send(fd_, b.data() + done, b.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+            if (n <= 0) return false;
+            done += static_cast<std::size_t>(n);
+        }
+        return true;
+    }
+    int fd() const { return fd_; }
     // Sends a message of the catalogue; returns the frame.
     std::vector<std::uint8_t> send(const std::string& type, json data, std::string seq = "", const std::string& pile = "") {
         if (seq.empty()) {
