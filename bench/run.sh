@@ -283,7 +283,7 @@ scenario_piles10k() {
     sleep 2
     local rss0; rss0=$(rss_kb "$bridge_pid")
     load watch --piles "$BIG_PILES" --timeout 120 >"$run_dir/watch.out" 2>/dev/null &
-    local wpid=$!; pids+=($wpid)
+    local wpid=$!; pids+=("$wpid")
     for _ in $(seq 1 100); do grep -q ready "$run_dir/watch.out" && break; sleep 0.1; done
     start_sims "$BIG_PILES" 4 1000 --heartbeat 10 --realtime-idle 15
     wait "$wpid" || true
@@ -315,7 +315,7 @@ scenario_storm() {
       start_broker
       start_bridge --set mqtt.commands="$mode"
       load watch --piles "$BIG_PILES" --timeout 120 >"$run_dir/watch.out" 2>/dev/null &
-      local wpid=$!; pids+=($wpid)
+      local wpid=$!; pids+=("$wpid")
       for _ in $(seq 1 100); do grep -q ready "$run_dir/watch.out" && break; sleep 0.1; done
       local t0; t0=$(date +%s%3N)
       start_sims "$BIG_PILES" 4 0
@@ -340,7 +340,7 @@ scenario_command() {
     start_broker
     start_bridge
     load watch --piles 1000 --timeout 60 >"$run_dir/watch.out" 2>/dev/null &
-    local wpid=$!; pids+=($wpid)
+    local wpid=$!; pids+=("$wpid")
     for _ in $(seq 1 100); do grep -q ready "$run_dir/watch.out" && break; sleep 0.1; done
     start_sims 1000 2 1000 --heartbeat 10 --realtime-idle 15
     wait "$wpid" || true
