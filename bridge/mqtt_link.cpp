@@ -63,6 +63,27 @@ public:
 
 namespace {
 
+// Paho's file persistence stores commands queued while disconnected as c-/c5-<n>.msg, starting
+// with the command type as a native int. SUBSCRIBE (8) and UNSUBSCRIBE (10) ones left by an
+// earlier process are removed before Paho restores them: the bridge renews its subscriptions on
+// every connect, and a restored one may name a pile this process does not hold.
+void drop_persisted_subscriptions(const std::filesystem::path& dir) {
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != std::filesystem::recursive_directory_iterator();
+         it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (!it->is_regular_file() || (name.rfind("c-", 0) != 0 && name.rfind("c5-", 0) != 0)) continue;
+        std::int32_t type = 0;
+        std::ifstream in(it->path(), std::ios::binary);
+        if (!in.read(reinterpret_cast<char*>(&type), sizeof type) || (type != 8 && type != 10)) continue;
+        in.close();
+        std::error_code rm;
+        if (std::filesystem::remove(it->path(), rm))
+            spdlog::info("mqtt: dropped a {} persisted by an earlier run ({}): subscriptions are renewed on connect",
+                         type == 8 ? "SUBSCRIBE" : "UNSUBSCRIBE", it->path().string());
+    }
+}
+
 // The first line of a secret's file (secrets are never logged).
 std::string read_secret(const char* key, const std::string& path) {
     std::ifstream in(path);
@@ -78,6 +99,7 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
     : io_(io), config_(config), handlers_(std::move(handlers)), listener_(std::make_unique<Listener>(*this, &MqttLink::completed)),
       sub_listener_(std::make_unique<Listener>(*this, &MqttLink::suback)) {
     std::filesystem::create_directories(config.mqtt.persistence_dir);
+    drop_persisted_subscriptions(config.mqtt.persistence_dir);
     auto create = mqtt::create_options_builder()
                       .send_while_disconnected(true, true)
                       .max_buffered_messages(config.mqtt.max_buffered)
@@ -243,7 +265,11 @@ bool MqttLink::subscribed(const std::string& filter) const {
     return it != subscriptions_.end() && it->second.active;
 }
 
+// Only on a live connection: Paho would otherwise queue the SUBSCRIBE in its file persistence,
+// where it outlives this process (see drop_persisted_subscriptions). Subscriptions are renewed
+// after every connect anyway.
 void MqttLink::send_subscribe(const std::string& filter) {
+    if (!client_->is_connected()) return;
     const std::uint64_t id = next_id_++;
     sub_requests_.emplace(id, filter);
     request("subscribe", filter, [&] { client_->subscribe(filter, 1, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *sub_listener_); });
@@ -263,7 +289,7 @@ void MqttLink::suback(std::uint64_t id, bool ok, const std::string& why) {
 
 void MqttLink::unsubscribe(const std::string& filter) {
     if (subscriptions_.erase(filter) == 0) return;
-    if (connected_) request("unsubscribe", filter, [&] { client_->unsubscribe(filter); });
+    if (connected_ && client_->is_connected()) request("unsubscribe", filter, [&] { client_->unsubscribe(filter); });
 }
 
 void MqttLink::stop(std::chrono::milliseconds timeout) {

@@ -664,3 +664,31 @@ TEST_CASE("kill -9: the broker publishes the bridge's Last Will, ykc/bridge/stat
     CHECK(kept->retained);
     CHECK(has_state(*kept, "offline"));
 }
+
+TEST_CASE("a SUBSCRIBE that Paho persisted in an earlier run is dropped, not restored") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    TempDir state;
+    const int listen_port = free_port();
+    // what Paho C 1.3.12 writes for a SUBSCRIBE queued while disconnected (type 8, one filter),
+    // here for a pile this bridge will not hold
+    const std::string dir = state.path() + "/it-bridge-" + std::to_string(listen_port) + "-127.0.0.1-" + std::to_string(broker.port);
+    std::filesystem::create_directories(dir);
+    std::string cmd("\x08\0\0\0\x63\x3a\0\0\x01\0\0\0", 12);
+    cmd += "ykc/32010200000077/cmd/#";
+    cmd += std::string("\0\x01\0\0\0MQSO\0\0\0\0\0\0\0\0\0", 18);
+    std::ofstream(dir + "/c5-1.msg", std::ios::binary) << cmd;
+    Bridge bridge(broker.url(), {"--set", "mqtt.commands=connected"}, state.path(), listen_port);
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+    sub.publish("ykc/32010200000077/cmd/reboot", R"({"id":"stale","mode":"immediate"})");
+    sub.publish("ykc/" + pile + "/cmd/reboot", R"({"id":"live","mode":"immediate"})");
+    auto req = c.receive_type("reboot");
+    REQUIRE(req);
+    c.send("reboot_reply", {{"result", "success"}}, (*req)["seq"]);
+    REQUIRE(sub.wait("ykc/" + pile + "/resp/reboot"));
+    CHECK(sub.count_on("ykc/32010200000077/resp/reboot") == 0);  // not this bridge's pile
+    CHECK(!std::filesystem::exists(dir + "/c5-1.msg"));
+    CHECK(bridge.read_log().find("dropped a SUBSCRIBE persisted by an earlier run") != std::string::npos);
+}
