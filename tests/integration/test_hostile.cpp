@@ -200,7 +200,11 @@ TEST_CASE("hostile charger: 10,000 connect/close cycles leave no descriptor and 
     rig.serving();
     std::this_thread::sleep_for(300ms);  // the last closes reach the bridge
     CHECK(rig.fds() <= fds + 2);
+#if defined(__SANITIZE_ADDRESS__)
+    (void)rss;  // ASan keeps freed memory in its quarantine: RSS is checked in the normal build
+#else
     CHECK(rig.rss_kb() - rss < 16 * 1024);
+#endif
 }
 
 TEST_CASE("hostile charger: login with a malformed pile number") {
