@@ -526,12 +526,6 @@ void Bridge::on_message(IncomingMessage m) {
     const std::string pile = rest.substr(0, slash);
     const std::string name = rest.substr(slash + 5);
     ++counters_.commands;
-    if (!is_pile_number(pile)) {
-        publish_error("", {{"error", "command " + name + " for \"" + pile + "\": a pile number is 14 digits"}, {"topic", m.topic}});
-        json r = {{"id", nullptr}, {"status", "invalid"}, {"error", "pile \"" + pile + "\" in the topic is not a 14-digit pile number"}};
-        if (auto j = json::parse(m.payload, nullptr, false); j.is_object() && j.contains("id")) r["id"] = j["id"];
-        return respond(pile, name, r, m.response_topic, m.correlation_data);
-    }
     command(pile, name, m);
 }
 
@@ -555,6 +549,10 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     if (auto it = data.find("id"); it != data.end()) {
         id = *it;
         data.erase(it);
+    }
+    if (!is_pile_number(pile)) {  // possible with mqtt.commands "all" (<base>/+/cmd/#)
+        publish_error("", {{"error", "command " + name + " for \"" + pile + "\": a pile number is 14 digits"}, {"topic", m.topic}});
+        return reply("invalid", "pile \"" + pile + "\" in the topic is not a 14-digit pile number");
     }
 
     // Answers to requests the charger made (login, card auth, transaction confirmation)
