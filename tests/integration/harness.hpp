@@ -248,6 +248,20 @@ public:
         });
         return found;
     }
+    // Waits until pred holds for every message received so far on `topic` (in arrival order);
+    // returns them (what arrived by the timeout when it never held).
+    std::vector<Received> wait_all(const std::string& topic, std::function<bool(const std::vector<Received>&)> pred,
+                                   std::chrono::milliseconds timeout = 5000ms) {
+        std::unique_lock lock(mu_);
+        std::vector<Received> on;
+        cv_.wait_for(lock, timeout, [&] {
+            on.clear();
+            for (const auto& r : got_)
+                if (r.topic == topic) on.push_back(r);
+            return pred(on);
+        });
+        return on;
+    }
     std::size_t count_on(const std::string& topic) {
         std::lock_guard lock(mu_);
         std::size_t n = 0;

@@ -2,6 +2,7 @@
 // documented topic, and the bridge keeps serving (a fresh pile logs in and a command round trip
 // works afterwards), with its memory and file descriptors bounded. docs/RELIABILITY.md lists
 // the cases.
+#include <algorithm>
 #include <fstream>
 #include <random>
 
@@ -136,14 +137,22 @@ TEST_CASE("hostile charger: a flood of 5,000 frames with bad CRCs") {
     CHECK(rig.error_on("ykc/32010200000001/error", "CRC"));
     CHECK(Rig::session_continues(*c));
     rig.serving();  // other piles are not held up behind the flood's reports
-    // reports are rate-limited (limits.error_reports_per_second): the next one counts the rest
-    std::this_thread::sleep_for(400ms);  // a token (1/5 s) is back
+    // Reports are rate-limited (limits.error_reports_per_second, bursts of 4 s worth): what is held
+    // back is counted, and the next report carries "suppressed". How the flood splits into reports
+    // and counts depends on the machine's speed; what must hold is that every dropped stretch is
+    // either reported or counted. Each of the 5,000 frames is at least one stretch.
+    std::this_thread::sleep_for(400ms);  // a token (1/5 s) is back: the next report carries the rest
     c->write_bytes(bad);
     CHECK(Rig::session_continues(*c));  // a good frame after it ends the dropped stretch
-    auto summary = rig.sub.wait("ykc/32010200000001/error", [](const Received& r) { return r.j().contains("suppressed"); });
-    REQUIRE_MESSAGE(summary, rig.sub.count_on("ykc/32010200000001/error"));
-    CHECK(summary->j()["suppressed"].get<int>() > 4000);
-    CHECK(rig.sub.count_on("ykc/32010200000001/error") < 100);
+    const auto accounted = [](const std::vector<Received>& rs) {
+        long n = 0;
+        for (const auto& r : rs) n += 1 + r.j().value("suppressed", 0L);
+        return n;
+    };
+    const auto reports = rig.sub.wait_all("ykc/32010200000001/error", [&](const auto& rs) { return accounted(rs) >= 5001; });
+    CHECK(accounted(reports) >= 5001);
+    CHECK(reports.size() < 100);
+    CHECK(std::any_of(reports.begin(), reports.end(), [](const Received& r) { return r.j().value("suppressed", 0L) > 0; }));
 }
 
 TEST_CASE("hostile charger: slowloris - a login in 1-byte writes slower than the pre-login timeout") {
