@@ -51,6 +51,10 @@ void erase_entry(Map& map, const std::string& key, const V& value) {
         }
 }
 
+// Frames a charger sends periodically while charging (realtime 0x13, BMS demand 0x23, BMS
+// info 0x25): they wait behind what a backend is waiting for (MqttLink's lanes).
+bool is_telemetry(std::uint8_t code) { return code == 0x13 || code == 0x23 || code == 0x25; }
+
 // The session's next sequence number, little-endian on the wire.
 Seq next_seq(Session& s) {
     const std::uint16_t n = s.next_seq++;
@@ -212,14 +216,14 @@ void Bridge::on_frame(const SessionPtr& s, Frame frame) {
     if (frame.type() == 0x03) {
         if (config_.publish.heartbeats) publish_frame(s->pile, type, std::move(text), config_.publish.heartbeat_qos);
     } else {
-        publish_frame(s->pile, type, std::move(text), config_.mqtt.qos);
+        publish_frame(s->pile, type, std::move(text), config_.mqtt.qos, {}, is_telemetry(frame.type()) ? MqttLink::Lane::telemetry : MqttLink::Lane::control);
     }
     if (frame.type() == 0x13 && env["data"].contains("gun")) {
         json state = env["data"];
         state["ts"] = now_iso();
         const json& gun = env["data"]["gun"];
         const std::string n = gun.is_string() ? gun.get<std::string>() : gun.dump();
-        mqtt_.publish(topic(s->pile, "gun/" + n + "/state"), state.dump(), config_.mqtt.qos, true);
+        mqtt_.publish_latest(topic(s->pile, "gun/" + n + "/state"), state.dump(), config_.mqtt.qos);
     }
     match_command(s, env);
     auto_reply(s, frame, env);
@@ -436,10 +440,11 @@ void Bridge::on_closed(const SessionPtr& s, const std::string& reason) {
 
 // ---- MQTT side ----------------------------------------------------------------------------
 
-void Bridge::publish_frame(const std::string& pile, const std::string& type, std::string text, int qos, MqttLink::Done done) {
+void Bridge::publish_frame(const std::string& pile, const std::string& type, std::string text, int qos, MqttLink::Done done,
+                           MqttLink::Lane lane) {
     text.pop_back();  // the envelope gets its timestamp
     text += ",\"ts\":\"" + now_iso() + "\"}";
-    mqtt_.publish(topic(pile, type), std::move(text), qos, false, std::move(done));
+    mqtt_.publish(topic(pile, type), std::move(text), qos, false, std::move(done), {}, lane);
 }
 
 // Errors a charger causes, at most limits.error_reports_per_second per session (bursts up to
@@ -487,6 +492,7 @@ void Bridge::publish_health() {
               {"mqtt_connected", mqtt_.connected()},
               {"publish_queue", mqtt_.queued()},
               {"publish_inflight", mqtt_.inflight()},
+              {"publish_coalesced", mqtt_.coalesced()},
               {"published", mqtt_.published()},
               {"publish_failed", mqtt_.failed()}};
     mqtt_.publish(config_.mqtt.base_topic + "/bridge/health", h.dump(), 0, true);

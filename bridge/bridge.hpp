@@ -59,7 +59,8 @@ private:
     void command(const std::string& pile, const std::string& name, IncomingMessage& m);
     void respond(const std::string& pile, const std::string& command, nlohmann::json resp, const std::string& response_topic,
                  const std::string& correlation);
-    void publish_frame(const std::string& pile, const std::string& type, std::string text, int qos, MqttLink::Done done = {});
+    void publish_frame(const std::string& pile, const std::string& type, std::string text, int qos, MqttLink::Done done = {},
+                       MqttLink::Lane lane = MqttLink::Lane::control);
     void publish_error(const std::string& pile, nlohmann::json error);
     void report(const SessionPtr& s, nlohmann::json error);
     void publish_availability(const SessionPtr& s, bool online);

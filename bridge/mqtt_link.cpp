@@ -1,6 +1,5 @@
 #include "mqtt_link.hpp"
 
-#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -63,27 +62,6 @@ public:
 
 namespace {
 
-// Paho's file persistence stores commands queued while disconnected as c-/c5-<n>.msg, starting
-// with the command type as a native int. SUBSCRIBE (8) and UNSUBSCRIBE (10) ones left by an
-// earlier process are removed before Paho restores them: the bridge renews its subscriptions on
-// every connect, and a restored one may name a pile this process does not hold.
-void drop_persisted_subscriptions(const std::filesystem::path& dir) {
-    std::error_code ec;
-    for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != std::filesystem::recursive_directory_iterator();
-         it.increment(ec)) {
-        const std::string name = it->path().filename().string();
-        if (!it->is_regular_file() || (name.rfind("c-", 0) != 0 && name.rfind("c5-", 0) != 0)) continue;
-        std::int32_t type = 0;
-        std::ifstream in(it->path(), std::ios::binary);
-        if (!in.read(reinterpret_cast<char*>(&type), sizeof type) || (type != 8 && type != 10)) continue;
-        in.close();
-        std::error_code rm;
-        if (std::filesystem::remove(it->path(), rm))
-            spdlog::info("mqtt: dropped a {} persisted by an earlier run ({}): subscriptions are renewed on connect",
-                         type == 8 ? "SUBSCRIBE" : "UNSUBSCRIBE", it->path().string());
-    }
-}
-
 // The first line of a secret's file (secrets are never logged).
 std::string read_secret(const char* key, const std::string& path) {
     std::ifstream in(path);
@@ -98,15 +76,17 @@ std::string read_secret(const char* key, const std::string& path) {
 MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers)
     : io_(io), config_(config), handlers_(std::move(handlers)), listener_(std::make_unique<Listener>(*this, &MqttLink::completed)),
       sub_listener_(std::make_unique<Listener>(*this, &MqttLink::suback)) {
-    std::filesystem::create_directories(config.mqtt.persistence_dir);
-    drop_persisted_subscriptions(config.mqtt.persistence_dir);
     auto create = mqtt::create_options_builder()
                       .send_while_disconnected(true, true)
                       .max_buffered_messages(config.mqtt.max_buffered)
                       .mqtt_version(config.mqtt.version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1)
                       .restore_messages(true)
+                      .persist_qos0(false)  // heartbeats: the next one replaces a lost one
                       .finalize();
-    client_ = std::make_unique<mqtt::async_client>(config.mqtt.url, config.mqtt.client_id, create, config.mqtt.persistence_dir);
+    const std::string& dir = config.mqtt.persistence_dir;
+    if (!dir.empty() && dir != "none") persistence_ = std::make_unique<JournalPersistence>(dir);
+    else spdlog::warn("mqtt: no persistence (mqtt.persistence_dir is \"{}\"): what is buffered while the broker is down is lost on a restart", dir);
+    client_ = std::make_unique<mqtt::async_client>(config.mqtt.url, config.mqtt.client_id, create, persistence_.get());
     client_->set_connected_handler([this](const std::string&) {
         asio::post(io_, [this] {
             connected_ = true;
@@ -138,7 +118,7 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
     });
 }
 
-// The client first: its threads may still call the listeners until it is gone.
+// The client first: its threads may still call the listeners and the store until it is gone.
 MqttLink::~MqttLink() { client_.reset(); }
 
 void MqttLink::start() {
@@ -180,17 +160,35 @@ void MqttLink::connect_failed(const std::string& why) {
     spdlog::error("mqtt: cannot connect to {}: {} (retrying every {}..{} s)", config_.mqtt.url, why, config_.mqtt.reconnect_min, config_.mqtt.reconnect_max);
 }
 
+bool MqttLink::window_open() const noexcept {
+    return connected_ && inflight_ < static_cast<std::size_t>(config_.mqtt.inflight_window);
+}
+
 void MqttLink::publish(const std::string& topic, std::string payload, int qos, bool retain, Done done,
-                       const std::string& correlation_data) {
+                       const std::string& correlation_data, Lane lane) {
     Pending p{topic, std::move(payload), correlation_data, qos, retain, std::move(done)};
-    if (qos == 0 || !connected_ || (queue_.empty() && inflight_ < static_cast<std::size_t>(config_.mqtt.inflight_window))) {
-        send(std::move(p));
-    } else {
-        queue_.push_back(std::move(p));
+    if (qos == 0 || !connected_ || (control_.empty() && telemetry_.empty() && window_open())) return send(std::move(p));
+    (lane == Lane::control ? control_ : telemetry_).push_back(std::move(p));
+}
+
+void MqttLink::publish_latest(const std::string& topic, std::string payload, int qos) {
+    if (auto it = latest_.find(topic); it != latest_.end()) {
+        it->second = std::move(payload);  // the queued one goes out with the newest value
+        ++coalesced_;
+        return;
     }
+    if (qos == 0 || (control_.empty() && telemetry_.empty() && window_open())) return send({topic, std::move(payload), {}, qos, true, {}});
+    // queued, also while disconnected: a newer value will replace it before the broker is back
+    latest_.emplace(topic, std::move(payload));
+    telemetry_.push_back({topic, {}, {}, qos, true, {}, true});
 }
 
 void MqttLink::send(Pending p) {
+    if (p.latest) {
+        auto it = latest_.find(p.topic);
+        p.payload = std::move(it->second);
+        latest_.erase(it);
+    }
     auto msg = mqtt::message::create(p.topic, p.payload, p.qos, p.retain);
     if (!p.correlation_data.empty() && config_.mqtt.version == 5) {
         mqtt::properties props;
@@ -229,9 +227,10 @@ void MqttLink::completed(std::uint64_t id, bool ok, const std::string& why) {
 }
 
 void MqttLink::pump() {
-    while (!queue_.empty() && connected_ && inflight_ < static_cast<std::size_t>(config_.mqtt.inflight_window)) {
-        Pending p = std::move(queue_.front());
-        queue_.pop_front();
+    while (window_open() && !(control_.empty() && telemetry_.empty())) {
+        auto& lane = control_.empty() ? telemetry_ : control_;
+        Pending p = std::move(lane.front());
+        lane.pop_front();
         send(std::move(p));
     }
 }
@@ -265,8 +264,8 @@ bool MqttLink::subscribed(const std::string& filter) const {
     return it != subscriptions_.end() && it->second.active;
 }
 
-// Only on a live connection: Paho would otherwise queue the SUBSCRIBE in its file persistence,
-// where it outlives this process (see drop_persisted_subscriptions). Subscriptions are renewed
+// Only on a live connection: Paho would otherwise queue the SUBSCRIBE in its persistence, where
+// it outlives this process (see JournalPersistence::drop_restored_subscriptions). Subscriptions are renewed
 // after every connect anyway.
 void MqttLink::send_subscribe(const std::string& filter) {
     if (!client_->is_connected()) return;
@@ -295,11 +294,8 @@ void MqttLink::unsubscribe(const std::string& filter) {
 void MqttLink::stop(std::chrono::milliseconds timeout) {
     // The io_context has stopped: hand Paho what is still queued, then disconnect with a
     // bounded wait so outstanding publishes can complete.
-    while (!queue_.empty()) {
-        Pending p = std::move(queue_.front());
-        queue_.pop_front();
-        send(std::move(p));
-    }
+    for (auto* lane : {&control_, &telemetry_})
+        for (; !lane->empty(); lane->pop_front()) send(std::move(lane->front()));
     try {
         client_->publish(mqtt::message::create(config_.mqtt.base_topic + "/bridge/state", std::string(R"({"state":"offline"})"), 1, true));
         // Wait for the broker's acknowledgements ourselves: Paho's own disconnect timeout only

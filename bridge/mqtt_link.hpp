@@ -1,5 +1,6 @@
 #pragma once
-// The broker side: a Paho MQTT C++ async client with offline buffering and file persistence.
+// The broker side: a Paho MQTT C++ async client with offline buffering and a persistence journal
+// (journal_persistence.hpp).
 //
 // Threading rule (enforced here): every public method runs on the io_context thread, and every
 // Paho callback (Paho's own threads) does nothing but post into the io_context. Nothing waits
@@ -8,8 +9,15 @@
 // In-flight window: Debian's Paho C 1.3.12 nearly stalls under MQTT 5 when more QoS>=1
 // messages are outstanding than the broker's receive-maximum (Mosquitto: 20). The link hands
 // Paho at most `inflight_window` unacknowledged QoS>=1 messages while connected and queues the
-// rest itself. While disconnected, messages go straight to Paho, which persists them to disk
-// so they survive a restart.
+// rest itself, in two lanes: control (availability, responses, transaction records, errors,
+// anything a backend waits for) is handed to Paho before telemetry (periodic frames such as
+// realtime), so a command's answer does not queue behind a burst of realtime data. While
+// disconnected, messages go straight to Paho, which persists them (QoS>=1) so they survive a
+// restart.
+//
+// Latest-value topics (a gun's retained state): while one is still queued, a newer payload
+// replaces it instead of queuing another, so a backlog costs one message per topic, not one per
+// update.
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -22,6 +30,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "config.hpp"
+#include "journal_persistence.hpp"
 
 namespace mqtt {
 class async_client;
@@ -49,8 +58,12 @@ public:
     void start();
     // `done` runs on the io_context once the broker acknowledged (QoS>=1) or once Paho took the
     // message (QoS 0); ok=false when it could not be published (e.g. the offline buffer is full).
+    enum class Lane { control, telemetry };
     void publish(const std::string& topic, std::string payload, int qos, bool retain, Done done = {},
-                 const std::string& correlation_data = {});
+                 const std::string& correlation_data = {}, Lane lane = Lane::control);
+    // A retained latest value (telemetry lane): replaces the payload of a publish to the same
+    // topic that is still queued here.
+    void publish_latest(const std::string& topic, std::string payload, int qos);
     // `ready` runs on the io_context after every SUBACK for this filter (the first and each one
     // after a reconnect; at once when it is already in place); ok=false when the broker refused
     // it. Nothing runs while disconnected.
@@ -63,7 +76,8 @@ public:
     bool connected() const noexcept { return connected_; }
     // whether the broker acknowledged `filter` on the current connection
     bool subscribed(const std::string& filter) const;
-    std::size_t queued() const noexcept { return queue_.size(); }
+    std::size_t queued() const noexcept { return control_.size() + telemetry_.size(); }
+    std::uint64_t coalesced() const noexcept { return coalesced_; }
     std::size_t inflight() const noexcept { return inflight_; }
     std::uint64_t published() const noexcept { return published_; }
     std::uint64_t failed() const noexcept { return failed_; }
@@ -74,6 +88,7 @@ private:
         int qos;
         bool retain;
         Done done;
+        bool latest = false;  // the payload is in latest_[topic] until it is sent
     };
     class Listener;
     class ConnectListener;
@@ -90,11 +105,14 @@ private:
     boost::asio::io_context& io_;
     const Config& config_;
     Handlers handlers_;
+    std::unique_ptr<JournalPersistence> persistence_;  // outlives client_
     std::unique_ptr<mqtt::async_client> client_;
     std::unique_ptr<Listener> listener_, sub_listener_;
     std::unique_ptr<ConnectListener> connect_listener_;
     std::string last_connect_failure_;
-    std::deque<Pending> queue_;
+    bool window_open() const noexcept;
+    std::deque<Pending> control_, telemetry_;
+    std::unordered_map<std::string, std::string> latest_;  // topic -> newest payload of a queued latest value
     struct Waiting {
         std::string topic;
         Done done;
@@ -110,7 +128,7 @@ private:
     std::uint64_t next_id_ = 1;
     std::size_t inflight_ = 0;
     bool connected_ = false;
-    std::uint64_t published_ = 0, failed_ = 0;
+    std::uint64_t published_ = 0, failed_ = 0, coalesced_ = 0;
 };
 
 }  // namespace ykc::bridge

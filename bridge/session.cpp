@@ -1,42 +1,62 @@
 #include "session.hpp"
 
+#include <array>
+
 #include <boost/asio/write.hpp>
 
 namespace ykc::bridge {
 
 namespace asio = boost::asio;
 
+namespace {
+// One read buffer for every session: a session waits for readability without a buffer of its
+// own (4 KB per idle charger otherwise) and reads into this one, which the frame reader copies
+// from at once. All sessions run on the one io_context thread.
+std::array<std::uint8_t, 4096> read_buf;
+constexpr int reads_per_wakeup = 16;  // then other sockets get their turn
+}  // namespace
+
 Session::Session(asio::ip::tcp::socket socket, SessionOwner& owner, std::uint64_t id, std::size_t max_queue)
-    : socket_(std::move(socket)), owner_(owner), id_(id), max_queue_(max_queue), read_buf_(4096), idle_(socket_.get_executor()) {
+    : socket_(std::move(socket)), owner_(owner), id_(id), max_queue_(max_queue), idle_(socket_.get_executor()) {
     boost::system::error_code ec;
     const auto ep = socket_.remote_endpoint(ec);
     remote_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
     socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    socket_.non_blocking(true, ec);  // read_some below; asynchronous writes are unaffected
 }
 
 void Session::start() { read(); }
 
 void Session::read() {
-    socket_.async_read_some(asio::buffer(read_buf_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+    socket_.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
         if (!self->open_) return;
-        if (ec) {
-            self->close(ec == asio::error::eof ? "closed by the charger" : "read error: " + ec.message());
-            return;
-        }
-        self->reader_.feed(std::span(self->read_buf_).first(n));
-        auto drain = [&] {
-            while (self->open_) {
-                auto event = self->reader_.next();
-                if (!event) break;
-                if (auto* frame = std::get_if<Frame>(&*event)) self->owner_.on_frame(self, std::move(*frame));
-                else self->owner_.on_dropped(self, std::get<DroppedBytes>(*event));
+        for (int i = 0; !ec && self->open_ && i < reads_per_wakeup; ++i) {
+            const std::size_t n = self->socket_.read_some(asio::buffer(read_buf), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                ec = {};
+                break;
             }
-        };
-        drain();
-        self->reader_.flush_dropped();  // garbage is reported as it arrives, not with the next frame
-        drain();
-        if (self->open_) self->read();
+            if (!ec) self->consume(std::span(read_buf).first(n));
+        }
+        if (!self->open_) return;
+        if (ec) return self->close(ec == asio::error::eof ? "closed by the charger" : "read error: " + ec.message());
+        self->read();
     });
+}
+
+void Session::consume(std::span<const std::uint8_t> bytes) {
+    reader_.feed(bytes);
+    auto drain = [&] {
+        while (open_) {
+            auto event = reader_.next();
+            if (!event) break;
+            if (auto* frame = std::get_if<Frame>(&*event)) owner_.on_frame(shared_from_this(), std::move(*frame));
+            else owner_.on_dropped(shared_from_this(), std::get<DroppedBytes>(*event));
+        }
+    };
+    drain();
+    reader_.flush_dropped();  // garbage is reported as it arrives, not with the next frame
+    drain();
 }
 
 void Session::send(std::vector<std::uint8_t> frame) {

@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,7 @@ public:
 
 private:
     void read();
+    void consume(std::span<const std::uint8_t> bytes);
     void write();
 
     boost::asio::ip::tcp::socket socket_;
@@ -66,7 +68,6 @@ private:
     std::size_t max_queue_;
     std::string remote_;
     FrameReader reader_;
-    std::vector<std::uint8_t> read_buf_;
     std::deque<std::vector<std::uint8_t>> out_;
     bool writing_ = false, open_ = true;
     std::string close_reason_;  // set by close_after_flush

@@ -262,6 +262,11 @@ public:
         });
         return on;
     }
+    // Everything received so far, in arrival order.
+    std::vector<Received> snapshot() {
+        std::lock_guard lock(mu_);
+        return got_;
+    }
     std::size_t count_on(const std::string& topic) {
         std::lock_guard lock(mu_);
         std::size_t n = 0;
@@ -323,6 +328,15 @@ struct Bridge {
         std::stringstream ss;
         ss << in.rdbuf();
         return ss.str();
+    }
+    // Waits until the log contains `text`.
+    bool log_shows(const std::string& text, std::chrono::milliseconds timeout = 5000ms) const {
+        const auto end = std::chrono::steady_clock::now() + timeout;
+        while (read_log().find(text) == std::string::npos) {
+            if (std::chrono::steady_clock::now() >= end) return false;
+            std::this_thread::sleep_for(20ms);
+        }
+        return true;
     }
 };
 

@@ -8,6 +8,18 @@ namespace {
 const std::string pile = "32010200000001";
 const std::string serial = "32010200000001012411241030000001";
 bool has_state(const Received& r, const std::string& s) { return r.j().value("state", "") == s; }
+
+// A transaction record 0x3B of gun 1: 20.5 kWh, 26.65 yuan.
+json transaction_data(const std::string& serial) {
+    return {{"serial", serial}, {"gun", 1}, {"start_time", "2024-11-24T10:30:00+08:00"}, {"end_time", "2024-11-24T11:00:00+08:00"},
+            {"sharp_price", 1.3}, {"sharp_energy", 0}, {"sharp_energy_with_loss", 0}, {"sharp_amount", 0},
+            {"peak_price", 1.3}, {"peak_energy", 0}, {"peak_energy_with_loss", 0}, {"peak_amount", 0},
+            {"flat_price", 1.3}, {"flat_energy", 20.5}, {"flat_energy_with_loss", 20.5}, {"flat_amount", 26.65},
+            {"valley_price", 1.3}, {"valley_energy", 0}, {"valley_energy_with_loss", 0}, {"valley_amount", 0},
+            {"meter_start", 1000}, {"meter_end", 1020.5}, {"total_energy", 20.5}, {"total_energy_with_loss", 20.5},
+            {"total_amount", 26.65}, {"vin", ""}, {"trade_type", "app"}, {"trade_time", "2024-11-24T11:00:00+08:00"},
+            {"stop_reason", "app_stop"}, {"card", "0"}};
+}
 }  // namespace
 
 TEST_CASE("login: reply, retained availability with firmware and protocol version, login frame published") {
@@ -123,15 +135,7 @@ TEST_CASE("a transaction record is confirmed with 0x40 only after it was publish
     Bridge bridge(broker);
     Charger c(bridge.port, pile);
     c.login();
-    c.send("transaction", {{"serial", serial}, {"gun", 1}, {"start_time", "2024-11-24T10:30:00+08:00"}, {"end_time", "2024-11-24T11:00:00+08:00"},
-                           {"sharp_price", 1.3}, {"sharp_energy", 0}, {"sharp_energy_with_loss", 0}, {"sharp_amount", 0},
-                           {"peak_price", 1.3}, {"peak_energy", 0}, {"peak_energy_with_loss", 0}, {"peak_amount", 0},
-                           {"flat_price", 1.3}, {"flat_energy", 20.5}, {"flat_energy_with_loss", 20.5}, {"flat_amount", 26.65},
-                           {"valley_price", 1.3}, {"valley_energy", 0}, {"valley_energy_with_loss", 0}, {"valley_amount", 0},
-                           {"meter_start", 1000}, {"meter_end", 1020.5}, {"total_energy", 20.5}, {"total_energy_with_loss", 20.5},
-                           {"total_amount", 26.65}, {"vin", ""}, {"trade_type", "app"}, {"trade_time", "2024-11-24T11:00:00+08:00"},
-                           {"stop_reason", "app_stop"}, {"card", "0"}},
-           "8001");
+    c.send("transaction", transaction_data(serial), "8001");
     auto confirm = c.receive_type("transaction_reply");
     REQUIRE(confirm);
     CHECK((*confirm)["data"]["serial"] == serial);
@@ -375,7 +379,9 @@ TEST_CASE("the broker stopped and restarted mid-session: nothing published meanw
     Bridge bridge(*broker, {"--set", "mqtt.reconnect_min=2", "--set", "mqtt.reconnect_max=2"});
     Charger c(bridge.port, pile);
     c.login();
+    REQUIRE_MESSAGE(bridge.log_shows("mqtt: connected"), bridge.read_log());
     broker.reset();  // the broker goes away
+    REQUIRE_MESSAGE(bridge.log_shows("mqtt: connection lost"), bridge.read_log());
     for (int i = 0; i < 20; ++i) {
         c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
         c.send("realtime", idle_realtime(i));
@@ -390,6 +396,54 @@ TEST_CASE("the broker stopped and restarted mid-session: nothing published meanw
     std::this_thread::sleep_for(200ms);
     CHECK(sub.count_on("ykc/" + pile + "/realtime") == 20);
     CHECK(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+    // the gun's retained state waited in the bridge: one message with the newest values, not 20
+    auto state = sub.wait("ykc/" + pile + "/gun/1/state");
+    REQUIRE(state);
+    CHECK(state->j()["voltage"] == 19);
+    CHECK(sub.count_on("ykc/" + pile + "/gun/1/state") == 1);
+}
+
+TEST_CASE("under a publish backlog, what a backend waits for overtakes realtime data, and a gun's state is coalesced") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker, {"--set", "mqtt.inflight_window=1"});  // one publish per round trip: a backlog at once
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+    constexpr int n = 2000;
+    std::vector<std::uint8_t> burst;
+    for (int i = 0; i < n; ++i) {
+        char seq[8];
+        std::snprintf(seq, sizeof seq, "%02X%02X", i & 0xFF, i >> 8);
+        const auto f = codec().encode({{"type", "realtime"}, {"pile", pile}, {"seq", seq}, {"data", idle_realtime(i)}});
+        burst.insert(burst.end(), f.begin(), f.end());
+    }
+    const auto record = codec().encode({{"type", "transaction"}, {"pile", pile}, {"seq", "8001"}, {"data", transaction_data(serial)}});
+    burst.insert(burst.end(), record.begin(), record.end());
+    c.write_bytes(burst);
+    auto confirm = c.receive_type("transaction_reply", 15000ms);
+    REQUIRE_MESSAGE(confirm, bridge.read_log());
+    CHECK((*confirm)["data"]["serial"] == serial);
+    REQUIRE(sub.wait("ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == n - 1; }, 30000ms));
+    const auto all = sub.snapshot();
+    std::ptrdiff_t at_record = -1, at_last_realtime = -1;
+    std::vector<int> voltages;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        if (all[i].topic == "ykc/" + pile + "/transaction") at_record = static_cast<std::ptrdiff_t>(i);
+        if (all[i].topic == "ykc/" + pile + "/realtime") {
+            at_last_realtime = static_cast<std::ptrdiff_t>(i);
+            voltages.push_back(all[i].j()["data"]["voltage"].get<int>());
+        }
+    }
+    REQUIRE(at_record >= 0);
+    CHECK(at_record < at_last_realtime);  // control before telemetry
+    REQUIRE(voltages.size() == static_cast<std::size_t>(n));  // every frame, in order
+    CHECK(std::is_sorted(voltages.begin(), voltages.end()));
+    // the retained state: far fewer messages than frames, the last one with the newest values
+    auto last_state = sub.wait_all("ykc/" + pile + "/gun/1/state", [](const auto& rs) { return !rs.empty() && rs.back().j()["voltage"] == n - 1; });
+    REQUIRE(!last_state.empty());
+    CHECK(last_state.back().j()["voltage"] == n - 1);
+    CHECK(last_state.size() < static_cast<std::size_t>(n / 2));
 }
 
 TEST_CASE("login policy forward: the backend accepts with cmd/login_reply, silence refuses") {
