@@ -26,7 +26,11 @@ import sys
 import tempfile
 from urllib.parse import urlparse
 
-import yaml  # python3-yaml: a dependency of docker-compose
+try:
+    import yaml  # python3-yaml: a dependency of docker-compose
+except ImportError:  # python3 from elsewhere than Debian's (pyenv, venv): the package's own path
+    sys.path.append("/usr/lib/python3/dist-packages")
+    import yaml
 
 failures = []
 
