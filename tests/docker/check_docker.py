@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 from urllib.parse import urlparse
 
 try:
@@ -279,6 +280,23 @@ def check_compose(source, compose_path, image_env, exposed, keys):
           "docker-compose.yml: Node-RED's entrypoint copies the example flow to its FLOWS file %s" % nenv.get("FLOWS"))
 
 
+def check_readme_override(source, readme, keys):
+    """The README's docker-compose.override.yml (the secrets example) is valid on top of the file."""
+    m = re.search(r"```yaml\n(\s*# docker-compose\.override\.yml\n.*?)```", readme, re.S)
+    if not check(m, "README: no ```yaml block starting with # docker-compose.override.yml"):
+        return
+    text = textwrap.dedent(m.group(1))
+    override = yaml.safe_load(text)
+    for name, svc in override.get("services", {}).items():
+        check_env_names("README override %s" % name, svc.get("environment", {}), keys)
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", prefix="ykc-override-") as f:
+        f.write(text)
+        f.flush()
+        out = subprocess.run(["docker-compose", "--project-directory", source, "-f", "docker-compose.yml", "-f", f.name, "config", "-q"],
+                             capture_output=True, text=True, timeout=60, cwd=source)
+    check(out.returncode == 0, "README's docker-compose.override.yml: docker-compose config -q: " + out.stdout + out.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--source", required=True)
@@ -293,6 +311,7 @@ def main():
     check_compose(source, os.path.join(source, "docker-compose.yml"), image_env, exposed, keys)
     readme = read(os.path.join(source, "README.md"))
     check("bash scripts/install-deps.sh && bash scripts/run.sh" in readme, "README: the set-up is still install-deps.sh then run.sh")
+    check_readme_override(source, readme, keys)
     if a.binary:
         check_runtime_libraries(source, a.binary)
     print("%d failures" % len(failures) if failures else "ok: Dockerfile, .dockerignore and docker-compose.yml")
