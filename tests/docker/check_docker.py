@@ -273,6 +273,10 @@ def check_compose(source, compose_path, image_env, exposed, keys):
     nenv = nodered.get("environment", {})
     check(nenv.get("MQTT_HOST") == "mosquitto" and str(nenv.get("MQTT_PORT")) == port,
           "docker-compose.yml: Node-RED's MQTT_HOST/MQTT_PORT are the mosquitto service and port %s" % port)
+    tested = re.search(r'^NODE_RED = "node-red@(\d+\.\d+)\.', read(os.path.join(source, "tests/node-red/test_flow.py")), re.M)
+    check(tested and nodered.get("image") == "nodered/node-red:" + tested.group(1),
+          "docker-compose.yml: Node-RED's image %s is the version tests/node-red tests (%s)"
+          % (nodered.get("image"), tested.group(1) if tested else "?"))
     example = mounts.get("nodered", {}).get("/ykc-example", "")
     check(os.path.isfile(os.path.join(source, example, "flows.json")), "docker-compose.yml: Node-RED mounts examples/node-red with flows.json")
     entry = " ".join(nodered.get("entrypoint", []))
