@@ -63,8 +63,8 @@ def dockerfile_stages(text):
         if instruction == "FROM":
             stages.append((args.strip(), []))
         else:
-            check(stages, "Dockerfile: %s before FROM" % instruction)
-            stages[-1][1].append((instruction, args.strip()))
+            if check(stages, "Dockerfile: %s before FROM" % instruction):
+                stages[-1][1].append((instruction, args.strip()))
     return stages
 
 
@@ -97,13 +97,15 @@ def run_sh_build(source):
     text = read(os.path.join(source, "scripts/run.sh"))
     configure = re.search(r"^cmake -S \. -B (\S+) (.*?)(?: >/dev/null)?$", text, re.M)
     binary = re.search(r"^bin=(\S+)$", text, re.M)
-    check(configure and binary, "scripts/run.sh: no `cmake -S . -B DIR …` or `bin=` line")
+    if not check(configure and binary, "scripts/run.sh: no `cmake -S . -B DIR …` or `bin=` line"):
+        sys.exit(1)
     return configure.group(1), shlex.split(configure.group(2)), binary.group(1)
 
 
 def check_dockerfile(source, dockerfile, config_keys):
     stages = dockerfile_stages(dockerfile)
-    check(len(stages) == 2, "Dockerfile: two stages (build, runtime), found %d" % len(stages))
+    if not check(len(stages) == 2, "Dockerfile: two stages (build, runtime), found %d" % len(stages)):
+        sys.exit(1)
     for base, _ in stages:
         check(base.split()[0] == "debian:bookworm-slim", "Dockerfile: FROM %s, not debian:bookworm-slim" % base)
     check(re.match(r"debian:bookworm-slim\s+AS\s+build$", stages[0][0], re.I), "Dockerfile: the first stage is `AS build`")
@@ -126,13 +128,11 @@ def check_dockerfile(source, dockerfile, config_keys):
     # what the build context must hold, and .dockerignore must let through
     patterns = [l.strip() for l in read(os.path.join(source, ".dockerignore")).splitlines()
                 if l.strip() and not l.startswith("#")]
-    copied = []
     for _, instructions in stages:
         for ins, args in instructions:
             if ins in ("COPY", "ADD") and not args.startswith("--from"):
                 for src in shlex.split(args)[:-1]:
                     src = src.rstrip("/")
-                    copied.append(src)
                     check(os.path.exists(os.path.join(source, src)), "Dockerfile: COPY %s: no such file in the repository" % src)
                     check(not dockerignored(src, patterns), "Dockerfile: COPY %s is excluded by .dockerignore" % src)
 
@@ -178,7 +178,8 @@ def config_keys(config):
             path = prefix + [str(k)]
             if isinstance(v, dict):
                 walk(path, v)
-            keys["YKC_" + "_".join(path).upper()] = v
+            else:  # a setting, not a section
+                keys["YKC_" + "_".join(path).upper()] = v
     walk([], config)
     return keys
 
