@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -15,9 +16,15 @@
 
 namespace ykc::cli {
 
-int run(const std::vector<std::string>& args, char** envp, std::ostream& err) {
-    using namespace ykc::bridge;
-    std::string config_path;
+using namespace ykc::bridge;
+
+namespace {
+
+// The options run and health share: the configuration file (-c, YKC_CONFIG or ./config.yaml),
+// then the YKC_* environment, then --mqtt-url / --listen / --log-level / --set. Returns false
+// (after printing why) on a usage or configuration error.
+bool load_configuration(const std::vector<std::string>& args, char** envp, std::ostream& err, Config& config,
+                        std::string& config_path, std::vector<std::string>& unknown_env) {
     if (const char* env = std::getenv("YKC_CONFIG")) config_path = env;
     std::vector<std::pair<std::string, std::string>> overrides;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -46,17 +53,30 @@ int run(const std::vector<std::string>& args, char** envp, std::ostream& err) {
             }
         } catch (const ConfigError& e) {
             err << "ykc-bridge: " << e.what() << "\n";
-            return 2;
+            return false;
         }
     }
-    Config config;
-    std::shared_ptr<const Catalogue> catalogue;
-    std::vector<std::string> unknown_env;
     try {
         if (config_path.empty() && std::filesystem::exists("config.yaml")) config_path = "config.yaml";
         if (!config_path.empty()) config = load_config_file(config_path);
         unknown_env = apply_environment(config, envp);
         for (const auto& [k, v] : overrides) apply_override(config, k, v, "command line");
+    } catch (const std::exception& e) {
+        err << "ykc-bridge: " << e.what() << "\n";
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+int run(const std::vector<std::string>& args, char** envp, std::ostream& err) {
+    Config config;
+    std::string config_path;
+    std::vector<std::string> unknown_env;
+    if (!load_configuration(args, envp, err, config, config_path, unknown_env)) return 2;
+    std::shared_ptr<const Catalogue> catalogue;
+    try {
         catalogue = config.protocol.catalogue_overlay.empty()
                         ? Catalogue::builtin()
                         : std::make_shared<const Catalogue>(Catalogue::with_overlay_file(config.protocol.catalogue_overlay));
@@ -108,6 +128,38 @@ int run(const std::vector<std::string>& args, char** envp, std::ostream& err) {
     std::signal(SIGTERM, SIG_IGN);
     bridge->finish(std::chrono::seconds(5));
     spdlog::info("stopped");
+    return 0;
+}
+
+
+int health(const std::vector<std::string>& args, char** envp, std::ostream& out, std::ostream& err) {
+    Config config;
+    std::string config_path;
+    std::vector<std::string> unknown_env;
+    if (!load_configuration(args, envp, err, config, config_path, unknown_env)) return 2;
+    // A wildcard listen address is reached on the loopback of the same family.
+    std::string host = config.listen.address;
+    if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+    if (host == "::") host = "::1";
+    const std::string where = host + ":" + std::to_string(config.listen.port);
+    namespace asio = boost::asio;
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(host, ec);
+    if (ec) {
+        err << "ykc-bridge health: listen.address " << host << " is not an IP address\n";
+        return 2;
+    }
+    asio::io_context io(1);
+    asio::ip::tcp::socket socket(io);
+    boost::system::error_code result = asio::error::timed_out;
+    socket.async_connect({address, static_cast<unsigned short>(config.listen.port)},
+                         [&](boost::system::error_code e) { result = e; });
+    io.run_for(std::chrono::seconds(3));
+    if (result) {
+        err << "ykc-bridge health: " << where << ": " << result.message() << "\n";
+        return 1;
+    }
+    out << "ykc-bridge health: " << where << " accepts connections\n";
     return 0;
 }
 

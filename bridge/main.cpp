@@ -14,6 +14,8 @@ constexpr const char* usage =
     "  run              start the daemon: chargers on TCP (default port 8768) <-> MQTT\n"
     "                   [-c config.yaml] [--mqtt-url URL] [--listen HOST:PORT] [--log-level LEVEL]\n"
     "                   [--set key.path=value]\n"
+    "  health           exit 0 when the charger port of the configuration accepts a connection\n"
+    "                   within 3 s, else 1 (for container health checks); the options of run\n"
     "  decode [HEX …]   decode frames given as hex (arguments, or one line each on standard input)\n"
     "                   into one JSON object per frame per line\n"
     "  encode           read JSON objects in decode's shape, one per line, and print each frame as hex\n"
@@ -39,6 +41,7 @@ int main(int argc, char** argv, char** envp) {
     const std::string command = args[0];
     args.erase(args.begin());
     if (command == "run") return ykc::cli::run(args, envp, std::cerr);
+    if (command == "health") return ykc::cli::health(args, envp, std::cout, std::cerr);
     if (command == "decode") return ykc::cli::decode(args, std::cin, std::cout, std::cerr);
     if (command == "encode") return ykc::cli::encode(args, std::cin, std::cout, std::cerr);
     if (command == "catalogue") return ykc::cli::catalogue(args, std::cout, std::cerr);

@@ -1,18 +1,41 @@
 #!/usr/bin/env bash
-# Installs every build and test dependency of ykc-bridge from Debian 12 packages.
+# Installs the dependencies of ykc-bridge from Debian 12 packages.
+#   install-deps.sh            what building and every test need (the README's set-up, CI)
+#   install-deps.sh --build    only what building the release binaries needs (Dockerfile build stage)
+#   install-deps.sh --runtime  only the shared libraries the ykc-bridge binary runs on (Dockerfile
+#                              runtime stage; tests/docker/check_docker.py checks them against ldd)
 # Idempotent; works as root or through sudo; prints what it does.
 set -euo pipefail
 
-packages=(
+build=(
   cmake g++ make pkg-config
   libboost-dev libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev
   nlohmann-json3-dev libyaml-cpp-dev doctest-dev libspdlog-dev
+)
+tests=(
   mosquitto mosquitto-clients
   clang python3 python3-paho-mqtt
   # libFuzzer and the clang sanitizer runtimes (scripts/fuzz.sh): only a Recommends of clang,
   # which --no-install-recommends leaves out
   libclang-rt-dev
+  # validates docker-compose.yml (tests/docker); no Docker engine is needed for that
+  docker-compose
 )
+runtime=(
+  libpaho-mqttpp3-1 libpaho-mqtt1.3 libssl3 libyaml-cpp0.7 libspdlog1.10 libfmt9
+  libstdc++6 libgcc-s1 libc6
+  ca-certificates
+)
+
+case "${1:-}" in
+  "") packages=("${build[@]}" "${tests[@]}") ;;
+  --build) packages=("${build[@]}") ;;
+  --runtime) packages=("${runtime[@]}") ;;
+  *)
+    echo "usage: install-deps.sh [--build|--runtime]" >&2
+    exit 2
+    ;;
+esac
 
 if [ "$(id -u)" -eq 0 ]; then
   sudo=()

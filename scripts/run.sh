@@ -2,14 +2,15 @@
 # Builds ykc-bridge (Release) and starts the daemon with config.yaml. When nothing listens on
 # 127.0.0.1:1883 it starts a private Mosquitto there first and stops it on exit.
 # Arguments are passed to `ykc-bridge run` (e.g. --log-level debug); `scripts/run.sh decode HEX`
-# and the other tools work too.
+# and the other tools work too; `scripts/run.sh build` only builds (the Dockerfile's build stage).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DYKC_BUILD_TESTS=OFF -DYKC_BUILD_BENCH=OFF >/dev/null
 cmake --build build-release -j "$(nproc 2>/dev/null || echo 2)" --target ykc-bridge ykc-sim >/dev/null
 bin=build-release/bridge/ykc-bridge
 case "${1:-}" in
-  decode|encode|catalogue|--help|--version) exec "$bin" "$@" ;;
+  build) exit 0 ;;
+  decode|encode|catalogue|health|--help|--version) exec "$bin" "$@" ;;
 esac
 
 mosquitto_pid=""

@@ -94,11 +94,11 @@ def _die_with_parent():
     _libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: no orphan when this script is killed
 
 
-def spawn(argv, logfile, stdout=None):
+def spawn(argv, logfile, stdout=None, env=None):
     out = open(logfile, "ab")
     try:
         return subprocess.Popen(argv, stdout=stdout if stdout is not None else out, stderr=out,
-                                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, env=env)
     finally:
         out.close()
 

@@ -1,4 +1,8 @@
-// The command line: ykc-bridge decode / encode / catalogue, run as a real process.
+// The command line: ykc-bridge decode / encode / catalogue / health, run as a real process.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <fstream>
 
 #include "support.hpp"
@@ -127,4 +131,48 @@ TEST_CASE("docs/messages.md is the output of ykc-bridge catalogue") {
     auto r = test::run(bin + " catalogue");
     CHECK(r.status == 0);
     CHECK_MESSAGE(r.out == ss.str(), "docs/messages.md is stale: run `build/bridge/ykc-bridge catalogue > docs/messages.md`");
+}
+
+namespace {
+
+// A listening TCP socket on a free loopback port, closed on destruction.
+struct Listener {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int port = 0;
+    Listener() {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        REQUIRE(::listen(fd, 4) == 0);
+        socklen_t len = sizeof a;
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+        port = ntohs(a.sin_port);
+    }
+    ~Listener() { ::close(fd); }
+};
+
+}  // namespace
+
+TEST_CASE("health: 0 while the configured charger port accepts, 1 once nothing listens, 2 on a bad option") {
+    const std::string config = "/tmp/ykc-test-health.yaml";
+    std::ofstream(config) << "listen:\n  address: 0.0.0.0\n  port: 1\n";  // the wildcard is tried on 127.0.0.1
+    int port = 0;
+    {
+        Listener l;
+        port = l.port;
+        const std::string p = std::to_string(port);
+        auto r = test::run(bin + " health -c " + config + " --listen 127.0.0.1:" + p);
+        CHECK(r.status == 0);
+        CHECK(r.out == "ykc-bridge health: 127.0.0.1:" + p + " accepts connections\n");
+        // the container's way: the port from the environment, the address from the file
+        auto e = test::run("YKC_LISTEN_PORT=" + p + " " + bin + " health -c " + config);
+        CHECK(e.status == 0);
+        CHECK(e.out.find("127.0.0.1:" + p + " accepts") != std::string::npos);
+    }
+    auto closed = test::run(bin + " health -c " + config + " --listen 127.0.0.1:" + std::to_string(port) + " 2>&1");
+    CHECK(closed.status == 1);
+    CHECK(closed.out.find("127.0.0.1:" + std::to_string(port) + ": ") != std::string::npos);
+    CHECK(test::run(bin + " health -c " + config + " --bogus 2>/dev/null").status == 2);
+    std::remove(config.c_str());
 }
