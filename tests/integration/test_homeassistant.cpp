@@ -303,35 +303,41 @@ void first_run(const Mosquitto& broker, const std::string& state, int port) {
     REQUIRE(wait_configs(sub, pile2, entities(2)).size() == entities(2));
     CHECK(bridge.proc->stop() == 0);
 }
+
+// The second run of a bridge with `options`, after a first_run with the same persistence; it
+// subscribes to the discovery topics before the bridge starts.
+struct SecondRun {
+    Mosquitto broker;
+    TempDir state;
+    int port = free_port();
+    std::unique_ptr<Subscriber> sub;
+    std::unique_ptr<Bridge> bridge;
+    explicit SecondRun(const std::vector<std::string>& options) {
+        first_run(broker, state.path() + "/data", port);
+        sub = std::make_unique<Subscriber>(broker.url(), "homeassistant/#");
+        bridge = std::make_unique<Bridge>(broker, with(ha_on, options), state.path() + "/data", port);
+    }
+    // Every config of pile2 is removed, none of pile's.
+    void check_only_pile2_removed() {
+        wait_configs(*sub, pile2, entities(2), true);
+        CHECK_MESSAGE(count_where(so_far(*sub), pile2, true) == entities(2), bridge->read_log());
+        std::this_thread::sleep_for(300ms);
+        CHECK(count_where(so_far(*sub), pile, true) == 0);
+    }
+};
 }  // namespace
 
 TEST_CASE("homeassistant: what a pile was is remembered across a restart - forgotten when it does not return") {
-    Mosquitto broker;
-    TempDir state;
-    const int port = free_port();
-    first_run(broker, state.path() + "/data", port);
-    Subscriber sub(broker.url(), "homeassistant/#");
-    Bridge bridge(broker, with(ha_on, {"--set", "homeassistant.forget_after=2"}), state.path() + "/data", port);
-    Charger back(bridge.port, pile);
+    SecondRun run({"--set", "homeassistant.forget_after=2"});
+    Charger back(run.bridge->port, pile);
     back.login();
-    wait_configs(sub, pile2, entities(2), true);
-    CHECK_MESSAGE(count_where(so_far(sub), pile2, true) == entities(2), bridge.read_log());
-    CHECK(count_where(so_far(sub), pile, true) == 0);
+    run.check_only_pile2_removed();
 }
 
 TEST_CASE("homeassistant: the configs of a pile no longer in policies.allowlist are removed at start") {
-    Mosquitto broker;
-    TempDir state;
-    const int port = free_port();
-    first_run(broker, state.path() + "/data", port);
-    Subscriber sub(broker.url(), "homeassistant/#");
-    Bridge bridge(broker, with(ha_on, {"--set", "policies.login=allowlist", "--set", "policies.allowlist=" + pile, "--set", "homeassistant.forget_after=0"}),
-                  state.path() + "/data", port);
-    wait_configs(sub, pile2, entities(2), true);
-    CHECK_MESSAGE(count_where(so_far(sub), pile2, true) == entities(2), bridge.read_log());
-    std::this_thread::sleep_for(300ms);
-    CHECK(count_where(so_far(sub), pile, true) == 0);
-    CHECK(find_line(bridge.read_log(), {"pile " + pile2 + ": Home Assistant discovery removed", "policies.allowlist"}) != std::string::npos);
+    SecondRun run({"--set", "policies.login=allowlist", "--set", "policies.allowlist=" + pile, "--set", "homeassistant.forget_after=0"});
+    run.check_only_pile2_removed();
+    CHECK(find_line(run.bridge->read_log(), {"pile " + pile2 + ": Home Assistant discovery removed", "policies.allowlist"}) != std::string::npos);
 }
 
 TEST_CASE("homeassistant: off by default - no discovery, no subscription to homeassistant/status") {
