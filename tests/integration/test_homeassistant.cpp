@@ -34,6 +34,7 @@ std::map<std::string, Received> latest(const std::vector<Received>& all, const s
     return out;
 }
 
+// How many discovery topics of pile `p` end with a removal (`empty`) or with a config.
 std::size_t count_where(const std::vector<Received>& all, const std::string& p, bool empty) {
     std::size_t n = 0;
     for (const auto& [t, r] : latest(all, p)) n += r.payload.empty() == empty;
@@ -49,7 +50,9 @@ std::map<std::string, Received> wait_configs(Subscriber& sub, const std::string&
 
 // How many of `v` are discovery configs (not e.g. homeassistant/status).
 std::size_t n_configs(const std::vector<Received>& v) {
-    return std::count_if(v.begin(), v.end(), [](const Received& r) { return r.topic.size() > 7 && r.topic.compare(r.topic.size() - 7, 7, "/config") == 0; });
+    return static_cast<std::size_t>(std::count_if(v.begin(), v.end(), [](const Received& r) {
+        return r.topic.size() > 7 && r.topic.compare(r.topic.size() - 7, 7, "/config") == 0;
+    }));
 }
 
 // Every discovery message so far.
