@@ -71,7 +71,9 @@ Bridge::Bridge(asio::io_context& io, const Config& config, std::shared_ptr<const
       mqtt_(io, config,
             MqttLink::Handlers{[this] { on_connected(); }, [] {}, [this](IncomingMessage m) { on_message(std::move(m)); }}),
       accept_backoff_(io),
-      housekeeping_(io) {}
+      housekeeping_(io) {
+    if (config.homeassistant.on()) ha_ = std::make_unique<HomeAssistant>(io, config_, mqtt_, codec_.catalogue());  // homeassistant hook
+}
 
 Bridge::~Bridge() = default;
 
@@ -103,6 +105,7 @@ void Bridge::start() {
             for (auto& [pile, s] : piles_) publish_availability(s, true);
         });
     }
+    if (ha_) ha_->start();  // homeassistant hook
     mqtt_.start();
     accept();
     housekeeping();
@@ -303,6 +306,7 @@ void Bridge::finish_login(const SessionPtr& s, const Frame& frame, const json& e
     s->expect_traffic_within(std::chrono::seconds(config_.limits.heartbeat_timeout));
     spdlog::info("pile {}: logged in from {} (firmware {}, protocol {})", pile, s->remote(), s->firmware, s->protocol_version);
     if (first && config_.policies.time_sync) time_sync(s);
+    if (ha_) ha_->logged_in(pile, env["data"]);  // homeassistant hook
 }
 
 void Bridge::time_sync(const SessionPtr& s) {
@@ -427,6 +431,7 @@ void Bridge::on_closed(const SessionPtr& s, const std::string& reason) {
     auto it = piles_.find(s->pile);
     if (it == piles_.end() || it->second != s) return;  // replaced by a newer session
     piles_.erase(it);
+    if (ha_) ha_->closed(s->pile);  // homeassistant hook
     publish_availability(s, false);
     unlisten_commands(s->pile, "cmd/#");
     // commands waiting for this pile's reply will not get one
@@ -501,6 +506,7 @@ void Bridge::publish_health() {
 void Bridge::on_connected() {
     // each live pile's availability follows its cmd/# SUBACK (see finish_login)
     mqtt_.publish(config_.mqtt.base_topic + "/bridge/state", json{{"state", "online"}, {"ts", now_iso()}}.dump(), 1, true);
+    if (ha_) ha_->connected();  // homeassistant hook
 }
 
 // mqtt.commands "all": the one <base>/+/cmd/# subscription covers every pile, and `ready` runs at
@@ -523,6 +529,7 @@ void Bridge::respond(const std::string& pile, const std::string& command, json r
 }
 
 void Bridge::on_message(IncomingMessage m) {
+    if (ha_ && ha_->on_message(m)) return;  // homeassistant hook: <prefix>/status
     // <base>/<pile>/cmd/<command>
     const std::string prefix = config_.mqtt.base_topic + "/";
     if (m.topic.rfind(prefix, 0) != 0) return;
@@ -688,6 +695,7 @@ void Bridge::shutdown() {
     for (auto& [pile, w] : waiting_)
         if (w->timer) w->timer->cancel();
     waiting_.clear();
+    if (ha_) ha_->stop();  // homeassistant hook
 }
 
 void Bridge::finish(std::chrono::milliseconds timeout) { mqtt_.stop(timeout); }

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config.hpp"
+#include "homeassistant.hpp"
 #include "mqtt_link.hpp"
 #include "session.hpp"
 #include "ykc/codec.hpp"
@@ -86,6 +87,7 @@ private:
     struct {
         std::uint64_t frames_in = 0, frames_out = 0, errors = 0, commands = 0, dropped_bytes = 0;
     } counters_;
+    std::unique_ptr<HomeAssistant> ha_;  // discovery, when homeassistant is on (declared last: it uses mqtt_)
 };
 
 }  // namespace ykc::bridge

@@ -189,6 +189,20 @@ const std::vector<Option>& options() {
         scalar("policies.time_sync", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.policies.time_sync = to_bool(w, k, v); }),
         scalar("policies.time_sync_interval", [](Config& c, const Where& w, const std::string& k, const std::string& v) { c.policies.time_sync_interval = to_int(w, k, v, 60, 30 * 86400); }),
         scalar("policies.balance", [](Config& c, const Where&, const std::string&, const std::string& v) { c.policies.balance = v; }),
+        scalar("homeassistant.enabled", [](Config& c, const Where& w, const std::string& k, const std::string& v) {
+            if (v == "auto") c.homeassistant.enabled.reset();
+            else if (v == "true" || v == "false" || v == "yes" || v == "no" || v == "on" || v == "off" || v == "1" || v == "0")
+                c.homeassistant.enabled = to_bool(w, k, v);
+            else fail(w, k, "expected true, false or auto, got \"" + v + "\"");
+        }),
+        scalar("homeassistant.discovery_prefix", [](Config& c, const Where& w, const std::string& k, const std::string& v) {
+            if (!v.empty() && (v.find_first_of("+#") != std::string::npos || v.front() == '/' || v.back() == '/' || v.find("//") != std::string::npos))
+                fail(w, k, "expected a topic prefix without wildcards or empty levels, like homeassistant, got \"" + v + "\"");
+            c.homeassistant.discovery_prefix = v;
+        }),
+        scalar("homeassistant.forget_after", [](Config& c, const Where& w, const std::string& k, const std::string& v) {
+            c.homeassistant.forget_after = to_int(w, k, v, 0, 10 * 365 * 86400);
+        }),
         scalar("logging.level", [](Config& c, const Where& w, const std::string& k, const std::string& v) {
             c.logging.level = one_of(w, k, v, {"trace", "debug", "info", "warn", "error", "off"});
         }),

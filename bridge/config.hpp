@@ -94,6 +94,15 @@ struct Config {
         std::string level = "info";
     } logging;
 
+    // Home Assistant MQTT discovery (bridge/homeassistant.hpp)
+    struct {
+        std::optional<bool> enabled;    // unset ("auto"): on when discovery_prefix is set
+        std::string discovery_prefix;   // empty: Home Assistant's default, "homeassistant"
+        int forget_after = 7 * 86400;   // s unseen before a pile's configs are removed, 0 = never
+        bool on() const { return enabled.value_or(!discovery_prefix.empty()); }
+        std::string prefix() const { return discovery_prefix.empty() ? "homeassistant" : discovery_prefix; }
+    } homeassistant;
+
     const BillingModel& billing_for(const std::string& pile) const {
         auto it = billing_model_overrides.find(pile);
         return it == billing_model_overrides.end() ? billing_model : it->second;

@@ -252,15 +252,13 @@ public:
     // returns them (what arrived by the timeout when it never held).
     std::vector<Received> wait_all(const std::string& topic, std::function<bool(const std::vector<Received>&)> pred,
                                    std::chrono::milliseconds timeout = 5000ms) {
-        std::unique_lock lock(mu_);
-        std::vector<Received> on;
-        cv_.wait_for(lock, timeout, [&] {
-            on.clear();
-            for (const auto& r : got_)
-                if (r.topic == topic) on.push_back(r);
-            return pred(on);
-        });
-        return on;
+        return wait_where([&](const std::string& t) { return t == topic; }, pred, timeout);
+    }
+    // Waits until pred holds for every message so far whose topic starts with `prefix` (in arrival
+    // order); returns them (what arrived by the timeout when it never held).
+    std::vector<Received> wait_prefix(const std::string& prefix, std::function<bool(const std::vector<Received>&)> pred,
+                                      std::chrono::milliseconds timeout = 5000ms) {
+        return wait_where([&](const std::string& t) { return t.rfind(prefix, 0) == 0; }, pred, timeout);
     }
     // Everything received so far, in arrival order.
     std::vector<Received> snapshot() {
@@ -285,6 +283,18 @@ public:
     }
 
 private:
+    std::vector<Received> wait_where(const std::function<bool(const std::string&)>& match,
+                                     const std::function<bool(const std::vector<Received>&)>& pred, std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mu_);
+        std::vector<Received> on;
+        cv_.wait_for(lock, timeout, [&] {
+            on.clear();
+            for (const auto& r : got_)
+                if (match(r.topic)) on.push_back(r);
+            return pred(on);
+        });
+        return on;
+    }
     static int& count() {
         static int n = 0;
         return n;

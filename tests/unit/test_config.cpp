@@ -29,6 +29,9 @@ TEST_CASE("the shipped config.yaml loads and equals the built-in defaults") {
     CHECK(c.policies.login == "accept");
     CHECK(c.billing_model.periods.size() == 48);
     CHECK(c.billing_model.periods[0] == "valley");
+    CHECK(c.homeassistant.on() == d.homeassistant.on());
+    CHECK(c.homeassistant.prefix() == d.homeassistant.prefix());
+    CHECK(c.homeassistant.forget_after == d.homeassistant.forget_after);
 }
 
 TEST_CASE("mistakes name the file, the line and the key") {
@@ -65,4 +68,23 @@ TEST_CASE("per-pile billing overrides inherit the default model") {
     CHECK(c.billing_for("32010200000001").model_id == "0200");
     CHECK(c.billing_for("32010200000001").flat_energy_price == "0.8");
     CHECK(c.billing_for("32010200000002").model_id == "0100");
+}
+
+TEST_CASE("homeassistant: off unless enabled or a discovery prefix is set - its keys are checked") {
+    CHECK_FALSE(Config{}.homeassistant.on());
+    CHECK(Config{}.homeassistant.forget_after == 7 * 86400);
+    const Config prefix = load_config_text("homeassistant:\n  discovery_prefix: ha/test\n", "t");
+    CHECK(prefix.homeassistant.on());
+    CHECK(prefix.homeassistant.prefix() == "ha/test");
+    const Config enabled = load_config_text("homeassistant:\n  enabled: true\n", "t");
+    CHECK(enabled.homeassistant.on());
+    CHECK(enabled.homeassistant.prefix() == "homeassistant");
+    CHECK_FALSE(load_config_text("homeassistant:\n  enabled: false\n  discovery_prefix: ha\n", "t").homeassistant.on());
+    CHECK(load_config_text("homeassistant:\n  enabled: auto\n  discovery_prefix: ha\n", "t").homeassistant.on());
+    CHECK(error_of("homeassistant:\n  enabled: maybe\n") == "test.yaml:2: homeassistant.enabled: expected true, false or auto, got \"maybe\"");
+    CHECK(error_of("homeassistant:\n  discovery_prefix: ha/#\n") ==
+          "test.yaml:2: homeassistant.discovery_prefix: expected a topic prefix without wildcards or empty levels, like homeassistant, got \"ha/#\"");
+    CHECK(error_of("homeassistant:\n  discovery_prefix: /ha\n").find("homeassistant.discovery_prefix: expected a topic prefix") != std::string::npos);
+    CHECK(error_of("homeassistant:\n\n  forget_after: -1\n") == "test.yaml:3: homeassistant.forget_after: out of range 0 … 315360000: -1");
+    CHECK(error_of("homeassistant:\n  colour: red\n") == "test.yaml:2: homeassistant.colour: unknown key");
 }

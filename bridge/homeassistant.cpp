@@ -1,0 +1,363 @@
+#include "homeassistant.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+
+namespace ykc::bridge {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int max_guns = 32;                 // a login claiming more gets entities for the first 32
+constexpr std::size_t max_link_queue = 200;  // announce more piles only while the link's queue is short
+
+std::int64_t now_s() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+bool is_pile_number(const std::string& p) { return p.size() == 14 && p.find_first_not_of("0123456789") == std::string::npos; }
+
+}  // namespace
+
+int HomeAssistant::Pile::guns() const {
+    const json n = login.is_object() ? login.value("gun_count", json()) : json();
+    return n.is_number_integer() ? std::clamp(n.get<int>(), 0, max_guns) : 0;
+}
+
+HomeAssistant::HomeAssistant(boost::asio::io_context& io, const Config& config, MqttLink& mqtt, const Catalogue& catalogue)
+    : config_(config),
+      mqtt_(mqtt),
+      prefix_(config.homeassistant.prefix()),
+      base_(config.mqtt.base_topic),
+      pace_(io),
+      sweep_(io),
+      save_timer_(io),
+      started_(std::chrono::steady_clock::now()) {
+    // The gun state is realtime's data: every template reads keys of that message, and an entity
+    // whose keys a catalogue overlay took away is left out rather than shown as always unknown.
+    const Message* rt = catalogue.find("realtime");
+    json status_options = json::array();
+    if (const Field* f = rt ? rt->field("status") : nullptr; f && f->enums)
+        for (const auto& [code, name] : f->enums->entries) status_options.push_back(name);
+    auto number = [](const char* device_class, const char* unit) {
+        return json{{"device_class", device_class}, {"unit_of_measurement", unit}, {"state_class", "measurement"}};
+    };
+    auto value = [](const char* key) { return std::string("{{ value_json.") + key + " }}"; };
+    const struct Row {
+        std::vector<std::string> keys;
+        GunSensor sensor;
+    } rows[] = {
+        {{"status"},
+         {"status", "status", "sensor",
+          "{{ value_json.status if value_json.status in " + status_options.dump() + " else None }}",
+          {{"device_class", "enum"}, {"options", status_options}}}},
+        {{"plugged"}, {"plugged", "plugged", "binary_sensor", "{{ 'ON' if value_json.plugged else 'OFF' }}", {{"device_class", "plug"}}}},
+        {{"voltage"}, {"voltage", "voltage", "sensor", value("voltage"), number("voltage", "V")}},
+        {{"current"}, {"current", "current", "sensor", value("current"), number("current", "A")}},
+        {{"voltage", "current"},
+         {"power", "power", "sensor", "{{ (value_json.voltage * value_json.current / 1000) | round(3) }}", number("power", "kW")}},
+        {{"energy"},
+         {"energy", "energy", "sensor", value("energy"),
+          {{"device_class", "energy"}, {"unit_of_measurement", "kWh"}, {"state_class", "total_increasing"}}}},
+        // monetary allows only state_class total, which would count a new session as a refund
+        {{"amount"}, {"amount", "amount", "sensor", value("amount"), {{"device_class", "monetary"}, {"unit_of_measurement", "CNY"}}}},
+        {{"soc"}, {"soc", "SOC", "sensor", value("soc"), number("battery", "%")}},
+        {{"gun_temperature"}, {"temperature", "temperature", "sensor", value("gun_temperature"), number("temperature", "°C")}},
+        {{"charging_minutes"}, {"charging_time", "charging time", "sensor", value("charging_minutes"), number("duration", "min")}},
+        {{"remaining_minutes"}, {"remaining_time", "remaining time", "sensor", value("remaining_minutes"), number("duration", "min")}},
+        {{"hardware_faults"},
+         {"faults", "faults", "sensor", "{{ (value_json.hardware_faults | join(', '))[:255] if value_json.hardware_faults else 'none' }}",
+          {{"entity_category", "diagnostic"},
+           {"icon", "mdi:alert-circle-outline"},
+           {"json_attributes_template", "{{ {'faults': value_json.hardware_faults} | tojson }}"}}}},
+    };
+    for (const auto& row : rows) {
+        const auto missing = std::find_if(row.keys.begin(), row.keys.end(), [&](const std::string& k) {
+            return !rt || !std::binary_search(rt->keys.begin(), rt->keys.end(), k);
+        });
+        if (missing == row.keys.end()) gun_sensors_.push_back(row.sensor);
+        else spdlog::warn("homeassistant: the realtime message has no field {}: no {} entity", *missing, row.sensor.name);
+    }
+}
+
+std::string HomeAssistant::state_file() const {
+    std::string id = config_.mqtt.client_id;
+    for (char& ch : id)
+        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') ch = '_';
+    return config_.mqtt.persistence_dir + "/homeassistant-" + id + ".json";
+}
+
+void HomeAssistant::start() {
+    load();
+    if (config_.policies.login == "allowlist") {
+        const auto& list = config_.policies.allowlist;
+        std::vector<std::string> gone;
+        for (const auto& [pile, p] : piles_)
+            if (std::find(list.begin(), list.end(), pile) == list.end()) gone.push_back(pile);
+        for (const auto& pile : gone) remove(pile, "no longer in policies.allowlist");
+    }
+    mqtt_.subscribe(prefix_ + "/status", [this](bool ok) {
+        if (!ok) spdlog::error("homeassistant: the broker refused the subscription to {}/status: discovery is not re-published when Home Assistant restarts", prefix_);
+    });
+    spdlog::info("homeassistant: discovery under {}/ ({} piles known{})", prefix_, piles_.size(),
+                 config_.homeassistant.forget_after ? ", forgotten after " + std::to_string(config_.homeassistant.forget_after) + " s unseen"
+                                                    : "");
+    sweep();
+}
+
+void HomeAssistant::stop() {
+    if (stopped_) return;
+    save();
+    stopped_ = true;
+    pace_.cancel();
+    sweep_.cancel();
+    save_timer_.cancel();
+}
+
+void HomeAssistant::logged_in(const std::string& pile, const json& data) {
+    json login = json::object();
+    for (const char* k : {"pile_type", "gun_count", "program_version", "protocol_version"})
+        if (data.contains(k)) login[k] = data[k];
+    auto [it, added] = piles_.try_emplace(pile);
+    Pile& p = it->second;
+    const bool changed = p.login != login;
+    if (changed && !added) {
+        // guns it no longer has lose their entities
+        const Pile before = p;
+        p.login = login;
+        std::vector<std::string> now;
+        for (auto& [topic, config] : configs(pile)) now.push_back(topic);
+        int dropped = 0;
+        for (auto& [topic, config] : build(pile, before))
+            if (std::find(now.begin(), now.end(), topic) == now.end()) {
+                mqtt_.publish(topic, "", 1, true);
+                ++dropped;
+            }
+        spdlog::info("pile {}: login data changed: Home Assistant discovery is re-published{}", pile,
+                     dropped ? " (" + std::to_string(dropped) + " entities removed)" : "");
+    }
+    p.login = std::move(login);
+    p.last_seen = now_s();
+    const json claimed = data.value("gun_count", json());
+    if (claimed.is_number_integer() && claimed.get<int>() > max_guns) spdlog::warn("pile {}: login claims {} guns: Home Assistant gets entities for the first {}", pile, claimed.get<int>(), max_guns);
+    connected_.insert(pile);
+    save_soon(10s);
+    if (changed || !announced_.count(pile)) announce(pile);
+}
+
+void HomeAssistant::closed(const std::string& pile) {
+    connected_.erase(pile);
+    if (auto it = piles_.find(pile); it != piles_.end()) it->second.last_seen = now_s();
+    save_soon(10s);
+}
+
+void HomeAssistant::connected() {
+    if (connected_once_) announce_all("reconnected to the broker");
+    connected_once_ = true;
+    pump();
+}
+
+bool HomeAssistant::on_message(const IncomingMessage& m) {
+    if (m.topic != prefix_ + "/status") return false;
+    if (m.payload == "online") announce_all("Home Assistant is online");
+    return true;
+}
+
+void HomeAssistant::announce(const std::string& pile) {
+    if (queued_.insert(pile).second) to_announce_.push_back(pile);
+    pump();
+}
+
+void HomeAssistant::announce_all(const char* why) {
+    spdlog::info("homeassistant: {}: re-publishing the discovery of {} piles", why, piles_.size());
+    for (const auto& [pile, p] : piles_)
+        if (queued_.insert(pile).second) to_announce_.push_back(pile);
+    pump();
+}
+
+// Discovery goes out only while connected (a reconnect announces everything again anyway), a pile
+// at a time while the link's queue is short: uplink frames are not held behind thousands of configs.
+void HomeAssistant::pump() {
+    if (stopped_ || !mqtt_.connected()) return;
+    while (!to_announce_.empty() && mqtt_.queued() < max_link_queue) {
+        const std::string pile = std::move(to_announce_.front());
+        to_announce_.pop_front();
+        queued_.erase(pile);
+        auto it = piles_.find(pile);
+        if (it == piles_.end()) continue;  // forgotten meanwhile
+        const auto all = build(pile, it->second);
+        for (const auto& [topic, config] : all) mqtt_.publish(topic, config.dump(), 1, true);
+        if (announced_.insert(pile).second)
+            spdlog::info("pile {}: Home Assistant discovery published ({} entities, {} guns)", pile, all.size(), it->second.guns());
+        else
+            spdlog::debug("pile {}: Home Assistant discovery re-published", pile);
+    }
+    if (to_announce_.empty()) return;
+    pace_.expires_after(100ms);
+    pace_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) pump();
+    });
+}
+
+void HomeAssistant::remove(const std::string& pile, const std::string& why) {
+    auto it = piles_.find(pile);
+    if (it == piles_.end()) return;
+    const auto all = build(pile, it->second);
+    for (const auto& [topic, config] : all) mqtt_.publish(topic, "", 1, true);
+    spdlog::info("pile {}: Home Assistant discovery removed ({} entities): {}", pile, all.size(), why);
+    piles_.erase(it);
+    announced_.erase(pile);
+    queued_.erase(pile);
+    save_soon(10s);
+}
+
+// Connected piles are seen now; the others are forgotten after forget_after, but not before the
+// bridge itself has run that long (10 minutes at most): after its own downtime, piles get time to
+// reconnect.
+void HomeAssistant::sweep() {
+    const int forget = config_.homeassistant.forget_after;
+    if (forget == 0 || stopped_) return;
+    const std::int64_t now = now_s();
+    for (const auto& pile : connected_)
+        if (auto it = piles_.find(pile); it != piles_.end()) it->second.last_seen = now;
+    if (!connected_.empty()) save_soon(std::chrono::seconds(std::clamp(forget / 10, 1, 300)));
+    if (std::chrono::steady_clock::now() - started_ >= std::chrono::seconds(std::min(forget, 600))) {
+        std::vector<std::string> gone;
+        for (const auto& [pile, p] : piles_)
+            if (!connected_.count(pile) && now - p.last_seen >= forget) gone.push_back(pile);
+        for (const auto& pile : gone)
+            remove(pile, "unseen for " + std::to_string(now - piles_[pile].last_seen) + " s (homeassistant.forget_after " + std::to_string(forget) + ")");
+    }
+    sweep_.expires_after(std::chrono::seconds(std::clamp(forget / 4, 1, 60)));
+    sweep_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) sweep();
+    });
+}
+
+void HomeAssistant::save_soon(std::chrono::seconds within) {
+    if (stopped_) return;
+    const auto due = std::chrono::steady_clock::now() + within;
+    if (save_pending_ && save_timer_.expiry() <= due) return;
+    save_pending_ = true;
+    save_timer_.expires_at(due);
+    save_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        save_pending_ = false;
+        save();
+    });
+}
+
+void HomeAssistant::save() {
+    if (stopped_) return;
+    const std::int64_t now = now_s();
+    json out = {{"version", 1}, {"piles", json::object()}};
+    for (const auto& [pile, p] : piles_)
+        out["piles"][pile] = {{"login", p.login}, {"last_seen", connected_.count(pile) ? now : p.last_seen}};
+    const std::string path = state_file(), tmp = path + ".tmp";
+    std::error_code ec;
+    {
+        std::ofstream f(tmp, std::ios::trunc);
+        f << out.dump() << '\n';
+        if (!f.flush()) ec = std::make_error_code(std::errc::io_error);
+    }
+    if (!ec) std::filesystem::rename(tmp, path, ec);
+    if (ec) spdlog::warn("homeassistant: cannot save {}: {}", path, ec.message());
+}
+
+void HomeAssistant::load() {
+    const std::string path = state_file();
+    std::ifstream in(path);
+    if (!in) return;  // a first run
+    json j;
+    try {
+        j = json::parse(in);
+    } catch (const json::exception& e) {
+        spdlog::warn("homeassistant: cannot read {}: {}: piles of earlier runs are not forgotten", path, e.what());
+        return;
+    }
+    if (!j.is_object() || !j.contains("piles") || !j["piles"].is_object()) return;
+    for (const auto& [pile, e] : j["piles"].items()) {
+        if (!is_pile_number(pile) || !e.is_object() || !e.value("login", json()).is_object() || !e.value("last_seen", json()).is_number_integer()) {
+            spdlog::warn("homeassistant: {}: skipping the malformed entry of \"{}\"", path, pile);
+            continue;
+        }
+        piles_[pile] = Pile{e["login"], e["last_seen"].get<std::int64_t>()};
+    }
+}
+
+std::string HomeAssistant::config_topic(const std::string& component, const std::string& pile, const std::string& object) const {
+    return prefix_ + "/" + component + "/ykc_" + pile + "/" + object + "/config";
+}
+
+json HomeAssistant::device(const std::string& pile, const Pile& p) const {
+    const json type = p.login.value("pile_type", json());
+    json d = {{"identifiers", json::array({"ykc_" + pile})},
+              {"name", "Charger " + pile},
+              {"manufacturer", "YKC"},
+              {"model", type == "dc" ? "DC pile" : type == "ac" ? "AC pile" : "pile"},
+              {"serial_number", pile}};
+    if (const json v = p.login.value("program_version", json()); v.is_string() && !v.get<std::string>().empty()) d["sw_version"] = v;
+    if (const json v = p.login.value("protocol_version", json()); v.is_number()) d["hw_version"] = "YKC protocol " + v.dump();
+    return d;
+}
+
+json HomeAssistant::availability(const std::string& pile) const {
+    json bridge = {{"topic", base_ + "/bridge/state"}, {"value_template", "{{ value_json.state }}"}};
+    if (pile.empty()) return json::array({bridge});
+    return json::array({bridge, {{"topic", base_ + "/" + pile + "/availability"}, {"value_template", "{{ value_json.state }}"}}});
+}
+
+std::vector<std::pair<std::string, json>> HomeAssistant::configs(const std::string& pile) const {
+    auto it = piles_.find(pile);
+    return it == piles_.end() ? std::vector<std::pair<std::string, json>>{} : build(pile, it->second);
+}
+
+std::vector<std::pair<std::string, json>> HomeAssistant::build(const std::string& pile, const Pile& p) const {
+    const json dev = device(pile, p);
+    const json origin = {{"name", "ykc-bridge"}, {"sw_version", YKC_VERSION}};
+    std::vector<std::pair<std::string, json>> out;
+    // every entity: the device, and unavailable unless the bridge and (by default) the pile are online
+    auto add = [&](const std::string& component, const std::string& object, const std::string& name, json extra, bool pile_availability = true) {
+        json c = {{"name", name},
+                  {"unique_id", "ykc_" + pile + "_" + object},
+                  {"device", dev},
+                  {"origin", origin},
+                  {"availability", availability(pile_availability ? pile : "")},
+                  {"availability_mode", "all"}};
+        c.update(extra);
+        out.emplace_back(config_topic(component, pile, object), std::move(c));
+    };
+    add("binary_sensor", "connected", "Connected",
+        {{"state_topic", base_ + "/" + pile + "/availability"},
+         {"value_template", "{{ 'ON' if value_json.state == 'online' else 'OFF' }}"},
+         {"device_class", "connectivity"},
+         {"entity_category", "diagnostic"}},
+        false);  // shows "off" while the pile is away, instead of unavailable
+    add("button", "reboot", "Reboot",
+        {{"command_topic", base_ + "/" + pile + "/cmd/reboot"}, {"payload_press", json{{"id", "ha"}, {"mode", "when_idle"}}.dump()},
+         {"device_class", "restart"}, {"entity_category", "config"}, {"qos", 1}});
+    for (int gun = 1; gun <= p.guns(); ++gun) {
+        const std::string g = "gun" + std::to_string(gun) + "_", label = "Gun " + std::to_string(gun) + " ";
+        const std::string state = base_ + "/" + pile + "/gun/" + std::to_string(gun) + "/state";
+        for (const auto& s : gun_sensors_) {
+            json extra = {{"state_topic", state}, {"value_template", s.value_template}};
+            extra.update(s.extra);
+            if (extra.contains("json_attributes_template")) extra["json_attributes_topic"] = state;
+            add(s.component, g + s.object, label + s.name, std::move(extra));
+        }
+        const std::string press = json{{"id", "ha"}, {"gun", gun}}.dump();
+        add("button", g + "start", label + "start charging",
+            {{"command_topic", base_ + "/" + pile + "/cmd/remote_start"}, {"payload_press", press}, {"icon", "mdi:ev-station"}, {"qos", 1}});
+        add("button", g + "stop", label + "stop charging",
+            {{"command_topic", base_ + "/" + pile + "/cmd/remote_stop"}, {"payload_press", press}, {"icon", "mdi:stop-circle-outline"}, {"qos", 1}});
+    }
+    return out;
+}
+
+}  // namespace ykc::bridge
