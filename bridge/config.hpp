@@ -42,7 +42,7 @@ struct Config {
         int keepalive = 30;
         std::string base_topic = "ykc";
         int qos = 1;
-        std::string persistence_dir = "data";
+        std::string persistence_dir = "data";  // "" or "none": nothing kept on disk
         int max_buffered = 100000;
         std::string commands = "all";  // all: one <base>/+/cmd/# subscription | connected: per live pile
         int inflight_window = 16;  // QoS>=1 publishes outstanding at once (below the broker's receive-maximum)
@@ -102,6 +102,9 @@ struct Config {
         bool on() const { return enabled.value_or(!discovery_prefix.empty()); }
         std::string prefix() const { return discovery_prefix.empty() ? "homeassistant" : discovery_prefix; }
     } homeassistant;
+
+    // Whether anything is kept on disk (mqtt.persistence_dir is neither "" nor "none").
+    bool persistent() const { return !mqtt.persistence_dir.empty() && mqtt.persistence_dir != "none"; }
 
     const BillingModel& billing_for(const std::string& pile) const {
         auto it = billing_model_overrides.find(pile);

@@ -254,7 +254,7 @@ void HomeAssistant::save_soon(std::chrono::seconds within) {
 }
 
 void HomeAssistant::save() {
-    if (stopped_) return;
+    if (stopped_ || !config_.persistent()) return;
     const std::int64_t now = now_s();
     json out = {{"version", 1}, {"piles", json::object()}};
     for (const auto& [pile, p] : piles_)
@@ -271,6 +271,7 @@ void HomeAssistant::save() {
 }
 
 void HomeAssistant::load() {
+    if (!config_.persistent()) return;  // piles are forgotten from what this run saw
     const std::string path = state_file();
     std::ifstream in(path);
     if (!in) return;  // a first run

@@ -83,9 +83,9 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
                       .restore_messages(true)
                       .persist_qos0(false)  // heartbeats: the next one replaces a lost one
                       .finalize();
-    const std::string& dir = config.mqtt.persistence_dir;
-    if (!dir.empty() && dir != "none") persistence_ = std::make_unique<JournalPersistence>(dir);
-    else spdlog::warn("mqtt: no persistence (mqtt.persistence_dir is \"{}\"): what is buffered while the broker is down is lost on a restart", dir);
+    if (config.persistent()) persistence_ = std::make_unique<JournalPersistence>(config.mqtt.persistence_dir);
+    else spdlog::warn("mqtt: no persistence (mqtt.persistence_dir is \"{}\"): what is buffered while the broker is down is lost on a restart",
+                      config.mqtt.persistence_dir);
     client_ = std::make_unique<mqtt::async_client>(config.mqtt.url, config.mqtt.client_id, create, persistence_.get());
     client_->set_connected_handler([this](const std::string&) {
         asio::post(io_, [this] {
