@@ -1,4 +1,5 @@
 #include "cli.hpp"
+#include "docs.hpp"
 
 #include <iostream>
 #include <optional>
@@ -151,6 +152,23 @@ int catalogue(const std::vector<std::string>& args, std::ostream& out, std::ostr
     auto codec = make_codec(*common, err);
     if (!codec) return 2;
     out << codec->catalogue().reference_markdown();
+    return 0;
+}
+
+int docs(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    auto common = parse_common(args, err, true);
+    if (!common) return 2;
+    auto codec = make_codec(*common, err);
+    if (!codec) return 2;
+    const std::string which = common->rest.size() == 1 ? common->rest[0] : "";
+    if (which == "commands") out << bridge::docs::commands_markdown(*codec);
+    else if (which == "topics") out << bridge::docs::topics_markdown(*codec);
+    else if (which == "configuration") out << bridge::docs::configuration_markdown();
+    else if (which == "config-yaml") out << bridge::docs::config_yaml();
+    else {
+        err << "ykc-bridge: docs needs one of commands, topics, configuration, config-yaml\n";
+        return 2;
+    }
     return 0;
 }
 
