@@ -9,7 +9,7 @@ cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DYKC_BUILD_TESTS=OFF -DY
 cmake --build build-release -j "$(nproc 2>/dev/null || echo 2)" --target ykc-bridge ykc-sim >/dev/null
 bin=build-release/bridge/ykc-bridge
 case "${1:-}" in
-  decode|encode|catalogue|--help|--version) exec "$bin" "$@" ;;
+  decode|encode|catalogue|docs|--help|--version) exec "$bin" "$@" ;;
 esac
 
 mosquitto_pid=""
