@@ -17,6 +17,13 @@ std::vector<std::string> split_key(const std::string& key) {
     return parts;
 }
 
+// Descriptions say <base>/<pile>: outside code spans markdown would read those as HTML tags.
+std::string prose(const std::string& s) {
+    std::string out;
+    for (char c : s) out += c == '<' ? std::string("&lt;") : std::string(1, c);
+    return markdown_cell(out);
+}
+
 const std::string overrides = "billing_model_overrides";
 const std::string overrides_example =
     "billing_model_overrides:\n"
@@ -97,7 +104,7 @@ std::string configuration_markdown() {
               << "| key | type | default | allowed | environment | description |\n|---|---|---|---|---|---|\n";
         }
         o << "| `" << s.key << "` | " << s.type << " | `" << markdown_cell(s.show(Config{})) << "` | " << markdown_cell(s.allowed) << " | `"
-          << env_name(s.key) << "` | " << markdown_cell(s.doc) << " |\n";
+          << env_name(s.key) << "` | " << prose(s.doc) << " |\n";
     }
     return o.str();
 }
