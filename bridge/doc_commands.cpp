@@ -5,7 +5,6 @@
 #include <sstream>
 
 #include "command_fill.hpp"
-#include "config.hpp"
 #include "doc_text.hpp"
 #include "docs.hpp"
 #include "ykc/reference.hpp"

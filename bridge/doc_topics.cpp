@@ -17,7 +17,7 @@ const std::map<std::string, std::string>& notes() {
     static const std::map<std::string, std::string> n = {
         {"login", "The bridge answers per `policies.login` (with `forward`: after `cmd/login_reply`); the pile's `availability` follows."},
         {"heartbeat", "Published only with `publish.heartbeats`, at `publish.heartbeat_qos`; the bridge answers every heartbeat."},
-        {"realtime", "Also sets the retained `ykc/<pile>/gun/<n>/state`."},
+        {"realtime", "Also sets the retained `ykc/<pile>/gun/<n>/state` of its gun (the second example)."},
         {"transaction",
          "Published with QoS 1 at least. With `policies.transaction: after_publish` the bridge confirms it (0x40) once the broker has "
          "acknowledged this publish; with `forward` the backend confirms with `cmd/transaction_confirm`."},
@@ -89,7 +89,13 @@ std::string topics_markdown(const Codec& codec) {
         o << "\n### " << m.name << "\n\n`ykc/<pile>/" << m.name << "` — **" << hex_code(m.code) << "** [" << m.name << "](messages.md#"
           << m.name << ") " << m.title << (m.doc.empty() ? "" : ": " + m.doc) << "\n\n";
         if (auto n = notes().find(m.name); n != notes().end()) o << n->second << "\n\n";
-        o << "```json\n" << example_payload(codec, m) << "\n```\n";
+        const std::string payload = example_payload(codec, m);
+        o << "```json\n" << payload << "\n```\n";
+        if (m.name == "realtime") {
+            json state = json::parse(payload)["data"];
+            state["ts"] = example_time;
+            o << "\nThe retained `ykc/<pile>/gun/<n>/state` of that gun:\n\n```json\n" << state.dump() << "\n```\n";
+        }
     }
     return o.str();
 }
