@@ -2,11 +2,9 @@
 #include "config_schema.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <functional>
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
@@ -88,7 +86,7 @@ void walk(Config& c, const YAML::Node& node, const std::string& prefix, const st
             if (!v.IsMap()) fail(at(source, v), key, "expected a map of pile number to billing model");
             for (const auto& pile : v) {
                 const std::string p = pile.first.Scalar();
-                if (p.size() != 14 || p.find_first_not_of("0123456789") != std::string::npos)
+                if (!is_pile_number(p))
                     fail(at(source, pile.first), key, "a pile number is 14 digits, got \"" + p + "\"");
                 BillingModel b = c.billing_model;  // an override starts from the default model
                 load_override(b, pile.second, source, key + "." + p);

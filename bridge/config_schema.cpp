@@ -9,6 +9,8 @@ namespace ykc::bridge {
 
 void fail(const Where& w, const std::string& key, const std::string& what) { throw ConfigError(w.text() + ": " + key + ": " + what); }
 
+bool is_pile_number(const std::string& p) { return p.size() == 14 && p.find_first_not_of("0123456789") == std::string::npos; }
+
 std::string env_name(const std::string& key) {
     std::string name = "YKC_";
     for (char ch : key) name += ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -49,8 +51,6 @@ const std::string& one_of(const Where& w, const std::string& key, const std::str
         if (v == a) return a;
     fail(w, key, "expected one of " + join(allowed) + ", got \"" + v + "\"");
 }
-
-bool is_pile_number(const std::string& p) { return p.size() == 14 && p.find_first_not_of("0123456789") == std::string::npos; }
 
 // Text as a YAML scalar: quoted when YAML could read it as something else (a number, a time).
 std::string yaml_text(const std::string& s) {
