@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ykc/cp56.hpp"
+
 namespace ykc::bridge {
 
 void fail(const Where& w, const std::string& key, const std::string& what) { throw ConfigError(w.text() + ": " + key + ": " + what); }
@@ -112,6 +114,10 @@ void check_url(const Where& w, const std::string& k, const std::string& v) {
     fail(w, k, "expected a URL like tcp://host:1883 or ssl://host:8883, got \"" + v + "\"");
 }
 
+void check_utc_offset(const Where& w, const std::string& k, const std::string& v) {
+    if (!parse_utc_offset(v)) fail(w, k, "expected an offset like +08:00, got \"" + v + "\"");
+}
+
 void check_not_empty(const Where& w, const std::string& k, const std::string& v) {
     if (v.empty()) fail(w, k, "must not be empty");
 }
@@ -190,7 +196,8 @@ std::vector<Setting<Config>> make_config_settings() {
         boolean<C>("mqtt.tls.verify", YKC_AT(mqtt.tls.verify), "verify the broker's certificate and host name"),
         boolean<C>("publish.heartbeats", YKC_AT(publish.heartbeats), "publish 0x03 heartbeats to <base>/<pile>/heartbeat"),
         integer<C>("publish.heartbeat_qos", 0, 2, YKC_AT(publish.heartbeat_qos), "QoS of published heartbeats"),
-        text<C>("protocol.utc_offset", YKC_AT(protocol.utc_offset), "the chargers' clock zone (CP56Time2a carries none)", "+HH:MM, -HH:MM"),
+        text<C>("protocol.utc_offset", YKC_AT(protocol.utc_offset), "the chargers' clock zone (CP56Time2a carries none)", "+HH:MM, -HH:MM, Z",
+                check_utc_offset),
         text<C>("protocol.catalogue_overlay", YKC_AT(protocol.catalogue_overlay), "a vendor catalogue overlay (see README), empty for none",
                 "a file path"),
         integer<C>("limits.max_connections", 1, 1000000, YKC_AT(limits.max_connections), "further TCP connections are closed at once"),

@@ -39,6 +39,7 @@ TEST_CASE("mistakes name the file, the line and the key") {
     CHECK(error_of("policies:\n  allowlist: [123]\n") == "test.yaml:2: policies.allowlist: a pile number is 14 digits, got \"123\"");
     CHECK(error_of("billing_model:\n  periods: [flat]\n") == "test.yaml:2: billing_model.periods: expected 48 half-hour periods, got 1");
     CHECK(error_of("mqtt: [1, 2\n").find("YAML syntax") != std::string::npos);
+    CHECK(error_of("protocol:\n  utc_offset: moon\n") == "test.yaml:2: protocol.utc_offset: expected an offset like +08:00, got \"moon\"");
 }
 
 TEST_CASE("environment and command-line overrides") {
