@@ -44,6 +44,12 @@ const std::vector<FillRule>& fill_rules() {
     return rules;
 }
 
+bool fills(const std::string& command, const std::string& field) {
+    return std::any_of(fill_rules().begin(), fill_rules().end(), [&](const FillRule& r) {
+        return std::count(r.commands.begin(), r.commands.end(), command) && std::count(r.fields.begin(), r.fields.end(), field);
+    });
+}
+
 void fill_command(const std::string& command, json& data, FillContext& ctx) {
     for (const auto& rule : fill_rules()) {
         if (std::find(rule.commands.begin(), rule.commands.end(), command) == rule.commands.end()) continue;

@@ -26,6 +26,8 @@ struct FillRule {
 };
 
 const std::vector<FillRule>& fill_rules();
+// Whether a rule fills `field` of `command`.
+bool fills(const std::string& command, const std::string& field);
 // The fields `command` leaves out that a rule fills (the pile is not here: the codec fills it).
 void fill_command(const std::string& command, nlohmann::json& data, FillContext& ctx);
 

@@ -73,11 +73,7 @@ std::string required(const Message& m, const Field& f, const std::string& path) 
     const bool top = path.find('.') == std::string::npos;
     if (top && f.name == "pile") return "no: the topic";
     if (f.reserved) return "no";
-    if (top) {
-        for (const auto& r : fill_rules())
-            if (std::count(r.commands.begin(), r.commands.end(), m.name) && std::count(r.fields.begin(), r.fields.end(), f.name))
-                return "no: the bridge fills it";
-    }
+    if (top && fills(m.name, f.name)) return "no: the bridge fills it";
     return f.default_value ? "no" : "yes";
 }
 

@@ -1,5 +1,4 @@
 // Example values for a message's fields, derived from the catalogue so they always encode.
-#include <algorithm>
 #include <map>
 
 #include "command_fill.hpp"
@@ -81,14 +80,6 @@ json item(const Field& f) {
     return json(std::vector<json>(n, one(f)));
 }
 
-bool filled_by_bridge(const std::string& command, const std::string& field) {
-    for (const auto& r : fill_rules())
-        if (std::find(r.commands.begin(), r.commands.end(), command) != r.commands.end() &&
-            std::find(r.fields.begin(), r.fields.end(), field) != r.fields.end())
-            return true;
-    return false;
-}
-
 }  // namespace
 
 json sample_data(const Message& m, Sample which) {
@@ -96,7 +87,7 @@ json sample_data(const Message& m, Sample which) {
     json data = json::object();
     // the pile is in the envelope (decode) or in the topic (command)
     add_fields(data, m.fields, [&](const Field& f) {
-        return f.name == "pile" || (required && (f.default_value || filled_by_bridge(m.name, f.name)));
+        return f.name == "pile" || (required && (f.default_value || fills(m.name, f.name)));
     });
     return data;
 }
