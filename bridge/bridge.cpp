@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "command_fill.hpp"
 #include "ykc/cp56.hpp"
 #include "ykc/hex.hpp"
 
@@ -628,23 +629,8 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     }
 
     // Fill what the bridge can
-    if ((name == "remote_start" || name == "parallel_remote_start") && !data.contains("serial")) {
-        static unsigned counter = 0;
-        const std::string now = now_iso();  // 2024-05-01T08:30:00...
-        char buf[40];
-        const int gun = data.contains("gun") && data["gun"].is_number_integer() ? data["gun"].get<int>() : 0;
-        std::snprintf(buf, sizeof buf, "%02d%s%s%s%s%s%s%04u", gun % 100, now.substr(2, 2).c_str(), now.substr(5, 2).c_str(),
-                      now.substr(8, 2).c_str(), now.substr(11, 2).c_str(), now.substr(14, 2).c_str(), now.substr(17, 2).c_str(),
-                      counter++ % 10000);
-        data["serial"] = pile + buf;
-    }
-    if ((name == "remote_start" || name == "parallel_remote_start") && !data.contains("balance")) data["balance"] = config_.policies.balance;
-    if (name == "time_sync" && !data.contains("time")) data["time"] = now_iso();
-    if (name == "billing_model" || name == "billing_model_set") {
-        json full = config_.billing_for(pile).to_data();
-        for (auto& [k, v] : data.items()) full[k] = v;
-        data = full;
-    }
+    FillContext fill{pile, now_iso(), config_.policies.balance, config_.billing_for(pile).to_data(), serials_};
+    fill_command(name, data, fill);
     std::optional<Seq> seq;
     if (name == "card_auth_reply" || name == "parallel_card_auth_reply") {
         const auto kind_gun = data.contains("gun") && data["gun"].is_number_integer() ? data["gun"].get<int>() : -1;

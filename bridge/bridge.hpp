@@ -83,6 +83,7 @@ private:
     std::multimap<std::string, std::shared_ptr<Waiting>> waiting_;   // pile -> waiting for the backend
     std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> last_time_sync_;
     std::uint64_t next_session_id_ = 1;
+    unsigned serials_ = 0;  // the counter of the transaction serials the bridge makes up
     bool stopping_ = false;
     struct {
         std::uint64_t frames_in = 0, frames_out = 0, errors = 0, commands = 0, dropped_bytes = 0;

@@ -1,4 +1,5 @@
 #include "cli.hpp"
+#include "docs.hpp"
 
 #include <iostream>
 #include <optional>
@@ -57,10 +58,20 @@ std::optional<Common> parse_common(const std::vector<std::string>& args, std::os
     return c;
 }
 
-std::optional<Codec> make_codec(const Common& c, std::ostream& err) {
+// The options and the codec they ask for; nullopt (after printing why) when either is wrong.
+struct Tool {
+    Common options;
+    Codec codec;
+};
+
+std::optional<Tool> tool(const std::vector<std::string>& args, std::ostream& err, bool positional_allowed) {
+    auto common = parse_common(args, err, positional_allowed);
+    if (!common) return std::nullopt;
     try {
-        if (c.overlay.empty()) return Codec(Catalogue::builtin(), c.codec);
-        return Codec(std::make_shared<const Catalogue>(Catalogue::with_overlay_file(c.overlay)), c.codec);
+        auto catalogue = common->overlay.empty() ? Catalogue::builtin()
+                                                 : std::make_shared<const Catalogue>(Catalogue::with_overlay_file(common->overlay));
+        Codec codec(std::move(catalogue), common->codec);
+        return Tool{std::move(*common), std::move(codec)};
     } catch (const std::exception& e) {
         err << "ykc-bridge: " << e.what() << "\n";
         return std::nullopt;
@@ -107,32 +118,28 @@ bool decode_line(const Codec& codec, const std::string& line, std::ostream& out)
 }  // namespace
 
 int decode(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err) {
-    auto common = parse_common(args, err, true);
-    if (!common) return 2;
-    auto codec = make_codec(*common, err);
-    if (!codec) return 2;
+    auto t = tool(args, err, true);
+    if (!t) return 2;
     bool ok = true;
-    if (!common->rest.empty()) {
-        for (const auto& a : common->rest) ok = decode_line(*codec, a, out) && ok;
+    if (!t->options.rest.empty()) {
+        for (const auto& a : t->options.rest) ok = decode_line(t->codec, a, out) && ok;
     } else {
         std::string line;
-        while (std::getline(in, line)) ok = decode_line(*codec, line, out) && ok;
+        while (std::getline(in, line)) ok = decode_line(t->codec, line, out) && ok;
     }
     out.flush();
     return ok ? 0 : 1;
 }
 
 int encode(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err) {
-    auto common = parse_common(args, err, false);
-    if (!common) return 2;
-    auto codec = make_codec(*common, err);
-    if (!codec) return 2;
+    auto t = tool(args, err, false);
+    if (!t) return 2;
     bool ok = true;
     std::string line;
     while (std::getline(in, line)) {
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         try {
-            out << to_hex(codec->encode(nlohmann::json::parse(line))) << '\n';
+            out << to_hex(t->codec.encode(nlohmann::json::parse(line))) << '\n';
         } catch (const nlohmann::json::exception& e) {
             out << nlohmann::json{{"error", std::string("not JSON: ") + e.what()}}.dump() << '\n';
             ok = false;
@@ -146,11 +153,25 @@ int encode(const std::vector<std::string>& args, std::istream& in, std::ostream&
 }
 
 int catalogue(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-    auto common = parse_common(args, err, false);
-    if (!common) return 2;
-    auto codec = make_codec(*common, err);
-    if (!codec) return 2;
-    out << codec->catalogue().reference_markdown();
+    auto t = tool(args, err, false);
+    if (!t) return 2;
+    out << t->codec.catalogue().reference_markdown();
+    return 0;
+}
+
+int docs(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    auto t = tool(args, err, true);
+    if (!t) return 2;
+    const auto& rest = t->options.rest;
+    const std::string which = rest.size() == 1 ? rest[0] : "";
+    if (which == "commands") out << bridge::docs::commands_markdown(t->codec);
+    else if (which == "topics") out << bridge::docs::topics_markdown(t->codec);
+    else if (which == "configuration") out << bridge::docs::configuration_markdown();
+    else if (which == "config-yaml") out << bridge::docs::config_yaml();
+    else {
+        err << "ykc-bridge: docs needs one of commands, topics, configuration, config-yaml\n";
+        return 2;
+    }
     return 0;
 }
 

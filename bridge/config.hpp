@@ -20,7 +20,12 @@ struct BillingModel {
     std::string flat_energy_price = "0.7", flat_service_price = "0.6";
     std::string valley_energy_price = "0.4", valley_service_price = "0.6";
     int loss_ratio = 0;
-    std::vector<std::string> periods = std::vector<std::string>(48, "flat");  // sharp|peak|flat|valley per half hour
+    // sharp|peak|flat|valley per half hour from 00:00: valley at night, peaks late morning and evening
+    std::vector<std::string> periods = {
+        "valley", "valley", "valley", "valley", "valley", "valley", "valley", "valley", "valley", "valley", "valley", "valley",
+        "valley", "valley", "valley", "valley", "flat",   "flat",   "peak",   "peak",   "peak",   "peak",   "sharp",  "sharp",
+        "flat",   "flat",   "flat",   "flat",   "flat",   "flat",   "flat",   "flat",   "flat",   "flat",   "peak",   "peak",
+        "sharp",  "sharp",  "sharp",  "sharp",  "peak",   "peak",   "peak",   "peak",   "flat",   "flat",   "valley", "valley"};
 
     // The billing model fields of 0x0A / 0x58 (without pile).
     nlohmann::json to_data() const;

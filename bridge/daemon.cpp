@@ -11,7 +11,6 @@
 #include <spdlog/spdlog.h>
 
 #include "bridge.hpp"
-#include "ykc/cp56.hpp"
 #include "config.hpp"
 
 namespace ykc::cli {
@@ -80,7 +79,6 @@ int run(const std::vector<std::string>& args, char** envp, std::ostream& err) {
         catalogue = config.protocol.catalogue_overlay.empty()
                         ? Catalogue::builtin()
                         : std::make_shared<const Catalogue>(Catalogue::with_overlay_file(config.protocol.catalogue_overlay));
-        if (!parse_utc_offset(config.protocol.utc_offset)) throw ConfigError("protocol.utc_offset: expected an offset like +08:00");
         // the billing models must encode: check them now rather than at the first 0x09
         Codec codec(catalogue);
         codec.encode_body(*catalogue->find("billing_model"), config.billing_model.to_data(), "00000000000000");

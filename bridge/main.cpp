@@ -20,6 +20,8 @@ constexpr const char* usage =
     "                   into one JSON object per frame per line\n"
     "  encode           read JSON objects in decode's shape, one per line, and print each frame as hex\n"
     "  catalogue        print the message reference (markdown) generated from the catalogue\n"
+    "  docs NAME        print a generated document: commands, topics, configuration (markdown),\n"
+    "                   or config-yaml (the default config.yaml)\n"
     "\n"
     "options:\n"
     "  --utc-offset OFFSET   time zone of the chargers' clocks (default +08:00)\n"
@@ -45,6 +47,7 @@ int main(int argc, char** argv, char** envp) {
     if (command == "decode") return ykc::cli::decode(args, std::cin, std::cout, std::cerr);
     if (command == "encode") return ykc::cli::encode(args, std::cin, std::cout, std::cerr);
     if (command == "catalogue") return ykc::cli::catalogue(args, std::cout, std::cerr);
+    if (command == "docs") return ykc::cli::docs(args, std::cout, std::cerr);
     std::cerr << "ykc-bridge: unknown command \"" << command << "\"\n\n" << usage;
     return 2;
 }

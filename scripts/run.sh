@@ -10,7 +10,7 @@ cmake --build build-release -j "$(nproc 2>/dev/null || echo 2)" --target ykc-bri
 bin=build-release/bridge/ykc-bridge
 case "${1:-}" in
   build) exit 0 ;;
-  decode|encode|catalogue|health|--help|--version) exec "$bin" "$@" ;;
+  decode|encode|catalogue|docs|health|--help|--version) exec "$bin" "$@" ;;
 esac
 
 mosquitto_pid=""

@@ -3,9 +3,9 @@
 #include <sstream>
 
 #include "ykc/catalogue.hpp"
+#include "ykc/reference.hpp"
 
 namespace ykc {
-namespace {
 
 std::string hex_code(std::uint64_t c) {
     char buf[8];
@@ -13,7 +13,7 @@ std::string hex_code(std::uint64_t c) {
     return buf;
 }
 
-std::string cell(std::string s) {  // a markdown table cell
+std::string markdown_cell(const std::string& s) {
     std::string out;
     for (char c : s) {
         if (c == '|') out += "\\|";
@@ -22,6 +22,8 @@ std::string cell(std::string s) {  // a markdown table cell
     }
     return out;
 }
+
+namespace {
 
 std::string enum_text(const Field& f, bool bit_names) {
     std::string s;
@@ -64,22 +66,30 @@ std::string notes(const Field& f) {
     if (!f.doc.empty()) parts.push_back(f.doc);
     std::string s;
     for (std::size_t i = 0; i < parts.size(); ++i) s += (i ? "; " : "") + parts[i];
-    return cell(s);
+    return markdown_cell(s);
 }
 
-void field_rows(std::ostringstream& o, const Field& f, const std::string& prefix) {
+void field_rows(std::ostringstream& o, const Field& f, const std::string& prefix, const ExtraColumn& extra) {
+    auto end = [&](const Field& x, const std::string& path) {
+        if (extra.cell) o << " " << markdown_cell(extra.cell(x, path)) << " |";
+        o << "\n";
+    };
     if (f.type == FieldType::bits) {
-        o << "| *" << prefix << f.name << "* | bits | " << f.size << " | | " << cell(f.doc.empty() ? "bit field; its members appear directly in `data`" : f.doc) << " |\n";
+        o << "| *" << prefix << f.name << "* | bits | " << f.size << " | | " << markdown_cell(f.doc.empty() ? "bit field; its members appear directly in `data`" : f.doc) << " |";
+        if (extra.cell) o << " |";
+        o << "\n";
         for (const auto& b : f.fields) {
-            o << "| " << prefix << b.name << " | bits " << int(b.shift) << "…" << int(b.shift + b.width - 1) << " | | " << cell(b.unit) << " | "
-              << notes(b) << " |\n";
+            o << "| " << prefix << b.name << " | bits " << int(b.shift) << "…" << int(b.shift + b.width - 1) << " | | " << markdown_cell(b.unit) << " | "
+              << notes(b) << " |";
+            end(b, prefix + b.name);
         }
         return;
     }
     const std::string type = f.type == FieldType::group ? "group" : to_string(f.type);
-    o << "| " << prefix << f.name << " | " << type << " | " << f.size << " | " << cell(f.unit) << " | " << notes(f) << " |\n";
+    o << "| " << prefix << f.name << " | " << type << " | " << f.size << " | " << markdown_cell(f.unit) << " | " << notes(f) << " |";
+    end(f, prefix + f.name);
     if (f.type == FieldType::group)
-        for (const auto& m : f.fields) field_rows(o, m, prefix + f.name + "[]." );
+        for (const auto& m : f.fields) field_rows(o, m, prefix + f.name + "[]." , extra);
 }
 
 }  // namespace
@@ -119,9 +129,17 @@ std::string Catalogue::reference_markdown() const {
             if (other.reply == m.name) o << "; answers `" << other.name << "` (" << hex_code(other.code) << ")";
         o << ". Body: " << m.fixed_size << (m.variable ? "+ bytes (variable)" : " bytes") << ".\n\n";
         if (!m.doc.empty()) o << m.doc << "\n\n";
-        o << "| field | type | bytes | unit | notes |\n|---|---|---|---|---|\n";
-        for (const auto& f : m.fields) field_rows(o, f, "");
+        o << field_table(m);
     }
+    return o.str();
+}
+
+std::string field_table(const Message& m, const ExtraColumn& extra) {
+    std::ostringstream o;
+    o << "| field | type | bytes | unit | notes |";
+    if (extra.cell) o << " " << extra.header << " |";
+    o << "\n|---|---|---|---|---|" << (extra.cell ? "---|" : "") << "\n";
+    for (const auto& f : m.fields) field_rows(o, f, "", extra);
     return o.str();
 }
 

@@ -42,6 +42,7 @@ TEST_CASE("mistakes name the file, the line and the key") {
     CHECK(error_of("policies:\n  allowlist: [123]\n") == "test.yaml:2: policies.allowlist: a pile number is 14 digits, got \"123\"");
     CHECK(error_of("billing_model:\n  periods: [flat]\n") == "test.yaml:2: billing_model.periods: expected 48 half-hour periods, got 1");
     CHECK(error_of("mqtt: [1, 2\n").find("YAML syntax") != std::string::npos);
+    CHECK(error_of("protocol:\n  utc_offset: moon\n") == "test.yaml:2: protocol.utc_offset: expected an offset like +08:00, got \"moon\"");
 }
 
 TEST_CASE("environment and command-line overrides") {
@@ -60,6 +61,16 @@ TEST_CASE("environment and command-line overrides") {
     CHECK(apply_environment(c, env2) == std::vector<std::string>{"YKC_NO_SUCH"});
     char* env3[] = {bad.data(), nullptr};
     CHECK_THROWS_WITH_AS(apply_environment(c, env3), "environment YKC_MQTT_QOS: mqtt.qos: out of range 0 … 2: 7", ConfigError);
+    // billing model keys are settings like the others: the environment reaches them too
+    std::string model = "YKC_BILLING_MODEL_MODEL_ID=0300", periods = "YKC_BILLING_MODEL_PERIODS=" + std::string(47 * 5, ' ');
+    char* env4[] = {model.data(), nullptr};
+    CHECK(apply_environment(c, env4).empty());
+    CHECK(c.billing_model.model_id == "0300");
+    char* env5[] = {periods.data(), nullptr};
+    CHECK_THROWS_WITH_AS(apply_environment(c, env5), "environment YKC_BILLING_MODEL_PERIODS: billing_model.periods: expected 48 half-hour periods, got 0",
+                         ConfigError);
+    CHECK_THROWS_WITH_AS(load_config_text("billing_model_overrides:\n  \"32010200000001\":\n    colour: red\n", "t.yaml"),
+                         "t.yaml:3: billing_model_overrides.32010200000001.colour: unknown key", ConfigError);
 }
 
 TEST_CASE("per-pile billing overrides inherit the default model") {

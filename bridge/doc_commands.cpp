@@ -1,0 +1,184 @@
+// docs/commands.md: every command a backend can send, from the catalogue's downlink messages,
+// the bridge's own commands and the fields it fills (command_fill.hpp).
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+#include "command_fill.hpp"
+#include "doc_text.hpp"
+#include "docs.hpp"
+#include "ykc/reference.hpp"
+
+namespace ykc::bridge::docs {
+namespace {
+
+using json = nlohmann::json;
+
+// How the bridge treats a catalogue command beyond encoding it, where there is more to say.
+const std::map<std::string, std::string>& notes() {
+    static const std::map<std::string, std::string> n = {
+        {"heartbeat_reply", "The bridge answers every heartbeat itself; a command is rarely needed."},
+        {"billing_model_verify_reply", "The bridge answers `billing_model_verify` (0x05) itself, comparing with the configured model."},
+        {"billing_model", "The bridge answers `billing_model_request` (0x09) itself; the command sends a model unasked."},
+        {"card_auth_reply",
+         "Answers a `card_auth` (0x31) the bridge published: the frame echoes the sequence bytes of that request (the first one waiting "
+         "of this pile with the same `gun`), or, with none waiting, carries a new sequence number. Without an answer within "
+         "`policies.card_auth_timeout` the bridge refuses the card itself."},
+        {"parallel_card_auth_reply",
+         "Answers a `parallel_card_auth` (0xA1) like `card_auth_reply` answers 0x31: the sequence bytes of the waiting request are "
+         "echoed, and the bridge refuses by itself after `policies.card_auth_timeout`."},
+        {"transaction_reply",
+         "The bridge confirms transaction records itself (`policies.transaction`); with `policies.transaction: forward` use "
+         "`transaction_confirm`, which also echoes the record's sequence bytes."},
+        {"time_sync", "The bridge also sends it after every login and every `policies.time_sync_interval` (`policies.time_sync`)."},
+    };
+    return n;
+}
+
+std::vector<CommandDoc> own_commands() {
+    return {
+        {"login_reply",
+         "With `policies.login: forward` a login (0x01) is published and waits for this command; the bridge then sends the login reply "
+         "(0x02, echoing the login's sequence bytes) and, on success, brings the pile online. Without an answer within "
+         "`policies.login_timeout` the login is refused. With `mqtt.commands: connected` the bridge subscribes to "
+         "`ykc/<pile>/cmd/login_reply` only while a login waits.",
+         nullptr,
+         {{"result", "text, boolean or number", "no", "`\"success\"` (the default), `true` or `0` accept the login; anything else refuses it"},
+          {"reason", "text", "no", "why, for a refusal: it goes into the error published on `ykc/<pile>/error`"}},
+         "`ok` once decided; `error` when no login of this pile waits for an answer; `offline` when the charger disconnected meanwhile.",
+         {{"id", "l1"}, {"result", "success"}}},
+        {"transaction_confirm",
+         "With `policies.transaction: forward` the bridge publishes a transaction record (0x3B) without confirming it; this command sends "
+         "the confirmation (0x40 `transaction_reply`), echoing the sequence bytes of the waiting record with this serial. The charger "
+         "deletes the record when it has the confirmation.",
+         nullptr,
+         {{"serial", "bcd, 32 digits", "yes", "the record's `serial`"},
+          {"result", "text", "no", "`success` (the default) or `failure`"}},
+         "`ok` once the frame is written to the charger's socket; `offline` when the pile is not connected.",
+         {{"id", "t1"}, {"serial", example_pile + "01240501083000" + "0001"}, {"result", "success"}}},
+        {"raw",
+         "Writes the bytes of one frame to the charger's socket as they are given: for vendor frames and experiments.",
+         nullptr,
+         {{"hex", "hex text", "yes", "the whole frame; spaces, commas and `0x` prefixes are allowed"},
+          {"keep_crc", "boolean", "no",
+           "`false` (the default): the bridge rewrites the last two bytes with the frame's CRC in the byte order this pile uses (frames "
+           "of 8 bytes or more); `true` sends them as given"}},
+         "`ok` once the frame is written (no reply is awaited; an answer of the charger is published on `ykc/<pile>/<type>` as usual); "
+         "`invalid` when `hex` is missing or not hex; `offline`; `error` `busy`.",
+         {{"id", "r1"}, {"hex", "680C0003003632010200000001014758"}}},
+    };
+}
+
+std::string required(const Message& m, const Field& f, const std::string& path) {
+    const bool top = path.find('.') == std::string::npos;
+    if (top && f.name == "pile") return "no: the topic";
+    if (f.reserved) return "no";
+    if (top && fills(m.name, f.name)) return "no: the bridge fills it";
+    return f.default_value ? "no" : "yes";
+}
+
+std::string fields_list(const std::vector<std::string>& fields) {
+    std::string s;
+    for (const auto& f : fields) s += (s.empty() ? "" : ", ") + ("`" + f + "`");
+    return s;
+}
+
+// The payload with its id first, the way one would type it.
+std::string payload(const json& example) {
+    json rest = example;
+    rest.erase("id");
+    const std::string fields = rest.dump();
+    return "{\"id\":" + example.value("id", json()).dump() + (fields == "{}" ? "}" : "," + fields.substr(1));
+}
+
+void reply_text(std::ostringstream& o, const Catalogue& cat, const Message& m) {
+    if (m.reply.empty()) {
+        o << "- Reply: none in the protocol; the response is `ok` once the frame is written to the charger's socket.\n";
+        return;
+    }
+    const Message* r = cat.find(m.reply);
+    o << "- Reply: waits for [`" << m.reply << "`](messages.md#" << m.reply << ") (" << hex_code(r ? r->code : 0) << ") from the same pile";
+    if (!m.match.empty()) o << " with the same " << fields_list(m.match) << " as sent";
+    o << "; the response is `ok` with the decoded reply in `reply`, `timeout` after `limits.command_timeout`, `offline` when the "
+         "charger disconnects first.\n";
+}
+
+void command_section(std::ostringstream& o, const Catalogue& cat, const CommandDoc& c) {
+    o << "\n## " << c.name << "\n\n";
+    if (c.message) {
+        const Message& m = *c.message;
+        o << "Sends **" << hex_code(m.code) << "** [" << m.name << "](messages.md#" << m.name << ") " << m.title << " (spec " << m.section << ")";
+        o << (m.doc.empty() ? "." : ": " + m.doc) << "\n\n";
+    }
+    if (!c.summary.empty()) o << c.summary << "\n\n";
+    o << "- Topic: `ykc/<pile>/cmd/" << c.name << "`; response on `ykc/<pile>/resp/" << c.name << "`.\n";
+    if (c.message) {
+        reply_text(o, cat, *c.message);
+        for (const auto& r : fill_rules())
+            if (std::count(r.commands.begin(), r.commands.end(), c.name))
+                o << "- Filled when left out: " << fields_list(r.fields) << ": " << r.how << ".\n";
+        o << "\n" << field_table(*c.message, {"in a command", [&](const Field& f, const std::string& path) { return required(*c.message, f, path); }});
+    } else {
+        o << "- Response: " << c.answer << "\n\n| field | type | required | notes |\n|---|---|---|---|\n";
+        for (const auto& f : c.fields)
+            o << "| " << f.name << " | " << f.type << " | " << f.required << " | " << markdown_cell(f.notes) << " |\n";
+    }
+    o << "\n" << shell_block(mosquitto_pub(c) + "\n");
+}
+
+}  // namespace
+
+std::string mosquitto_pub(const CommandDoc& c) {
+    return "mosquitto_pub -h 127.0.0.1 -t ykc/" + example_pile + "/cmd/" + c.name + " -m '" + payload(c.example) + "'";
+}
+
+std::vector<CommandDoc> commands(const Catalogue& catalogue) {
+    std::vector<CommandDoc> all = own_commands();
+    for (const auto& m : catalogue.messages()) {
+        if (m.direction != Direction::down || std::any_of(all.begin(), all.end(), [&](const CommandDoc& c) { return c.name == m.name; })) continue;
+        const auto note = notes().find(m.name);
+        json example = {{"id", "c1"}};
+        example.update(sample_data(m, Sample::required_fields));
+        all.push_back({m.name, note == notes().end() ? "" : note->second, &m, {}, "", example});
+    }
+    return all;
+}
+
+std::string commands_markdown(const Codec& codec) {
+    const Catalogue& cat = codec.catalogue();
+    const auto all = commands(cat);
+    std::ostringstream o;
+    o << generated_header("Commands", "commands", "`mappings/ykc-v1.6.yaml` and the bridge's command handling");
+    o << "A backend sends a command by publishing a JSON object to `ykc/<pile>/cmd/<command>` (`ykc` is `mqtt.base_topic`). Its "
+         "`id` (any JSON value, optional) comes back in the response; the other keys are the command's fields, in the units and "
+         "names of [messages.md](messages.md). The answer is published to `ykc/<pile>/resp/<command>` (with MQTT 5, to the "
+         "command's response topic with its correlation data when it has them):\n\n"
+         "```json\n{\"id\":\"c1\",\"status\":\"ok\",\"reply\":{\"pile\":\"…\",\"type\":\"…\",\"code\":\"…\",\"seq\":\"…\",\"data\":{…}}}\n```\n\n"
+         "| status | when |\n|---|---|\n"
+         "| `ok` | the charger's reply arrived (it is in `reply`), or the command has no reply and was written to the socket |\n"
+         "| `invalid` | the payload is larger than `limits.max_command_bytes` or not a JSON object, the topic's pile is not 14 digits, the "
+         "command is unknown, or a field is missing, unknown or out of range (`error` names the message and the field) |\n"
+         "| `offline` | the pile is not connected to this bridge, or it disconnected before it replied |\n"
+         "| `error` | `error` is `busy`: `limits.max_commands_in_flight` commands of this pile already wait for a reply; or "
+         "`login_reply` found no login waiting |\n"
+         "| `timeout` | no reply within `limits.command_timeout` seconds |\n\n"
+         "The bridge always fills the pile (from the topic) and the sequence number (the session's next one, or the echoed one of "
+         "the request a command answers). It also fills, for the commands below, what a command leaves out:\n\n"
+         "| command | fields | filled with |\n|---|---|---|\n";
+    for (const auto& r : fill_rules()) {
+        std::string names;
+        for (const auto& c : r.commands) names += (names.empty() ? "" : ", ") + ("[" + c + "](#" + c + ")");
+        o << "| " << names << " | " << fields_list(r.fields) << " | " << markdown_cell(r.how) << " |\n";
+    }
+    o << "\n| command | sends | reply |\n|---|---|---|\n";
+    for (const auto& c : all) {
+        o << "| [" << c.name << "](#" << c.name << ") | ";
+        if (c.message) o << hex_code(c.message->code) << " | " << c.message->reply;
+        else o << "(the bridge) | ";
+        o << " |\n";
+    }
+    for (const auto& c : all) command_section(o, cat, c);
+    return o.str();
+}
+
+}  // namespace ykc::bridge::docs

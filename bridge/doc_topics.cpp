@@ -1,0 +1,105 @@
+// docs/topics.md: the topic table (also in README.md) and, from the catalogue, every uplink topic
+// with an example payload made by decoding a sample frame.
+#include <map>
+#include <sstream>
+
+#include "doc_text.hpp"
+#include "docs.hpp"
+#include "ykc/reference.hpp"
+
+namespace ykc::bridge::docs {
+namespace {
+
+using json = nlohmann::json;
+
+// What the bridge does with an uplink message besides publishing it.
+const std::map<std::string, std::string>& notes() {
+    static const std::map<std::string, std::string> n = {
+        {"login", "The bridge answers per `policies.login` (with `forward`: after `cmd/login_reply`); the pile's `availability` follows."},
+        {"heartbeat", "Published only with `publish.heartbeats`, at `publish.heartbeat_qos`; the bridge answers every heartbeat."},
+        {"realtime", "Also sets the retained `ykc/<pile>/gun/<n>/state` of its gun (the second example)."},
+        {"transaction",
+         "Published with QoS 1 at least. With `policies.transaction: after_publish` the bridge confirms it (0x40) once the broker has "
+         "acknowledged this publish; with `forward` the backend confirms with `cmd/transaction_confirm`."},
+        {"card_auth", "Waits for `cmd/card_auth_reply`; refused by the bridge after `policies.card_auth_timeout`."},
+        {"parallel_card_auth", "Waits for `cmd/parallel_card_auth_reply`; refused by the bridge after `policies.card_auth_timeout`."},
+        {"billing_model_verify", "The bridge answers it from the configured billing model."},
+        {"billing_model_request", "The bridge answers it with the configured billing model."},
+    };
+    return n;
+}
+
+// The decoded envelope of a frame built from sample data, as the bridge publishes it (with ts).
+std::string example_payload(const Codec& codec, const Message& m) {
+    const auto body = codec.encode_body(m, sample_data(m, Sample::all_fields), example_pile);
+    const auto frame = write_frame(m.code, Seq{0x01, 0x00}, 0, body);
+    std::string text = codec.decode_text(FrameView{frame, CrcOrder::low_first});
+    text.pop_back();
+    return text + ",\"ts\":\"" + example_time + "\"}";
+}
+
+}  // namespace
+
+const std::string& topic_table() {
+    static const std::string table =
+        "| topic | dir | retained | QoS | payload |\n"
+        "|---|---|---|---|---|\n"
+        "| `ykc/<pile>/<type>` | up | no | `mqtt.qos` (heartbeats `publish.heartbeat_qos`, transactions at least 1) | one decoded frame, "
+        "`type` is the catalogue name (`login`, `heartbeat`, `realtime`, `transaction`, `remote_start_reply`, …): the decode envelope "
+        "plus `ts` |\n"
+        "| `ykc/<pile>/gun/<n>/state` | up | yes | `mqtt.qos` | latest `realtime` data of a gun, flat, with `ts` |\n"
+        "| `ykc/<pile>/availability` | up | yes | 1 | `{\"state\":\"online\"\\|\"offline\",\"since\",\"remote\",\"firmware\",\"protocol_version\"}` |\n"
+        "| `ykc/<pile>/error` | up | no | `mqtt.qos` | what failed on this pile's socket: bad CRC, undecodable or encrypted frames, unknown "
+        "types, another pile's number — with `hex` and the reason |\n"
+        "| `ykc/bridge/error` | up | no | `mqtt.qos` | the same before a login (no pile known yet) |\n"
+        "| `ykc/<pile>/cmd/<command>` | down | no | 1 (subscription) | a command: `{\"id\":…, …fields…}`; `<command>` is a downlink "
+        "catalogue name (`remote_start`, `remote_stop`, `time_sync`, `billing_model_set`, `reboot`, …), or `raw` "
+        "(`{\"hex\":\"…\",\"keep_crc\":false}`), `card_auth_reply`, `login_reply` (login policy `forward`), `transaction_confirm` "
+        "(transaction policy `forward`); see `docs/commands.md` |\n"
+        "| `ykc/<pile>/resp/<command>` | up | no | `mqtt.qos` | `{\"id\",\"status\":\"ok\"\\|\"error\"\\|\"timeout\"\\|\"offline\"\\|\"invalid\","
+        "\"error\":…,\"reply\":{…}}`; `reply` is the charger's decoded answer, paired by the catalogue (e.g. gun and serial). With MQTT 5 "
+        "a response topic and correlation data on the command are honoured |\n"
+        "| `ykc/bridge/state` | up | yes | 1 | `{\"state\":\"online\"\\|\"offline\"}`, also the Last Will |\n"
+        "| `ykc/bridge/health` | up | yes | 0 | every 30 s: sessions, piles, frames in/out, errors, publish queue |\n"
+        "| `homeassistant/<component>/ykc_<pile>/<object>/config` | up | yes | 1 | Home Assistant discovery, when `homeassistant` is on "
+        "(see README, Home Assistant); `homeassistant/status` `online` makes the bridge publish them again |\n";
+    return table;
+}
+
+std::string topics_markdown(const Codec& codec) {
+    const Catalogue& cat = codec.catalogue();
+    std::ostringstream o;
+    o << generated_header("MQTT topics", "topics", "`mappings/ykc-v1.6.yaml` and the bridge's topic table (the same as in README.md)");
+    o << "`ykc` is `mqtt.base_topic`; `<pile>` the 14-digit pile number. Up = the bridge publishes, down = the bridge subscribes.\n\n"
+      << topic_table()
+      << "\nSubscriptions: with `mqtt.commands: all` (the default) the bridge subscribes to `ykc/+/cmd/#` once; with `connected`, to "
+         "`ykc/<pile>/cmd/#` of each pile whose socket it holds (and to `ykc/<pile>/cmd/login_reply` while a login waits for the "
+         "backend). A pile's `availability` turns `online` only once its commands can be heard.\n\n"
+         "## Uplink messages\n\n"
+         "Every frame a charger sends is published to `ykc/<pile>/<type>`. The examples are what the bridge publishes for a sample "
+         "frame (generated by decoding it; the field values are placeholders). Fields are described in [messages.md](messages.md).\n\n"
+         "| topic | code | reply to |\n|---|---|---|\n";
+    for (const auto& m : cat.messages()) {
+        if (m.direction != Direction::up) continue;
+        std::string answers;
+        for (const auto& d : cat.messages())
+            if (d.reply == m.name) answers += (answers.empty() ? "" : ", ") + ("`cmd/" + d.name + "`");
+        o << "| [`ykc/<pile>/" << m.name << "`](#" << m.name << ") | " << hex_code(m.code) << " | " << answers << " |\n";
+    }
+    for (const auto& m : cat.messages()) {
+        if (m.direction != Direction::up) continue;
+        o << "\n### " << m.name << "\n\n`ykc/<pile>/" << m.name << "` — **" << hex_code(m.code) << "** [" << m.name << "](messages.md#"
+          << m.name << ") " << m.title << (m.doc.empty() ? "" : ": " + m.doc) << "\n\n";
+        if (auto n = notes().find(m.name); n != notes().end()) o << n->second << "\n\n";
+        const std::string payload = example_payload(codec, m);
+        o << "```json\n" << payload << "\n```\n";
+        if (m.name == "realtime") {
+            json state = json::parse(payload)["data"];
+            state["ts"] = example_time;
+            o << "\nThe retained `ykc/<pile>/gun/<n>/state` of that gun:\n\n```json\n" << state.dump() << "\n```\n";
+        }
+    }
+    return o.str();
+}
+
+}  // namespace ykc::bridge::docs
