@@ -658,13 +658,14 @@ TEST_CASE("silence closes a session: no login within the pre-login timeout, no f
     Charger c(bridge.port, pile);
     c.login();
     REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
-    CHECK(mute.closed_by_peer(4000ms));
-    // frames keep a session alive past the timeout
-    for (int i = 0; i < 3; ++i) {
-        std::this_thread::sleep_for(1000ms);
+    // frames keep a session alive past the timeout: 4 s of heartbeats every 0.5 s (1.5 s of margin
+    // to the 2 s timeout), during which the mute socket passes its 1 s pre-login timeout
+    for (int i = 0; i < 8; ++i) {
         c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
         REQUIRE(c.receive_type("heartbeat_reply"));
+        std::this_thread::sleep_for(500ms);
     }
+    CHECK(mute.closed_by_peer(4000ms));
     // then silence
     CHECK(c.closed_by_peer(5000ms));
     auto off = sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "offline"); });
