@@ -64,6 +64,26 @@ Seq next_seq(Session& s) {
 
 }  // namespace
 
+// Errors a charger causes, at most limits.error_reports_per_second per session (bursts up to
+// 4 s worth): a flood of garbage must not flood the broker, the log and everyone's latency.
+// What is held back is counted, and the next report says how many ("suppressed").
+template <typename Make>
+void Bridge::report(const SessionPtr& s, Make&& make) {
+    const auto now = std::chrono::steady_clock::now();
+    const double rate = config_.limits.error_reports_per_second, burst = rate * 4;
+    if (s->error_time == std::chrono::steady_clock::time_point{}) s->error_tokens = burst;
+    else s->error_tokens = std::min(burst, s->error_tokens + rate * std::chrono::duration<double>(now - s->error_time).count());
+    s->error_time = now;
+    if (s->error_tokens < 1) {
+        ++s->errors_suppressed;
+        return;
+    }
+    s->error_tokens -= 1;
+    json error = make();  // built only when it is published: a flood costs a counter per error
+    if (s->errors_suppressed) error["suppressed"] = std::exchange(s->errors_suppressed, 0);
+    publish_error(s->pile, std::move(error));
+}
+
 Bridge::Bridge(asio::io_context& io, const Config& config, std::shared_ptr<const Catalogue> catalogue)
     : io_(io),
       config_(config),
@@ -176,7 +196,7 @@ void Bridge::send(const SessionPtr& s, const std::string& type, json data, std::
 void Bridge::on_dropped(const SessionPtr& s, const DroppedBytes& dropped) {
     counters_.dropped_bytes += dropped.count;
     ++counters_.errors;
-    report(s, {{"error", dropped.reason}, {"hex", to_hex(dropped.bytes)}, {"bytes", dropped.count}, {"remote", s->remote()}});
+    report(s, [&] { return json{{"error", dropped.reason}, {"hex", to_hex(dropped.bytes)}, {"bytes", dropped.count}, {"remote", s->remote()}}; });
 }
 
 void Bridge::on_frame(const SessionPtr& s, Frame frame) {
@@ -188,7 +208,7 @@ void Bridge::on_frame(const SessionPtr& s, Frame frame) {
         const int n = ++s->frames_before_login;
         char code[8];
         std::snprintf(code, sizeof code, "0x%02X", frame.type());
-        report(s, {{"error", "frame before login"}, {"code", code}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}});
+        report(s, [&] { return json{{"error", "frame before login"}, {"code", code}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}}; });
         if (n > config_.limits.pre_login_max_frames) s->close("more than " + std::to_string(config_.limits.pre_login_max_frames) + " frames before login");
         return;
     }
@@ -197,7 +217,7 @@ void Bridge::on_frame(const SessionPtr& s, Frame frame) {
         codec_.decode_to(frame.view(), text);
     } catch (const DecodeError& e) {
         ++counters_.errors;
-        report(s, {{"error", e.what()}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}});
+        report(s, [&] { return json{{"error", e.what()}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}}; });
         return;
     }
     json env = json::parse(text);
@@ -208,8 +228,8 @@ void Bridge::on_frame(const SessionPtr& s, Frame frame) {
     if (s->logged_in) s->expect_traffic_within(std::chrono::seconds(config_.limits.heartbeat_timeout));
     if (env["pile"].is_string() && env["pile"] != s->pile && frame.type() != 0x40) {
         ++counters_.errors;
-        report(s, {{"error", "frame for pile " + env["pile"].get<std::string>() + " on the socket of pile " + s->pile},
-                                {"type", env["type"]}, {"hex", to_hex(frame.bytes)}});
+        report(s, [&] { return json{{"error", "frame for pile " + env["pile"].get<std::string>() + " on the socket of pile " + s->pile},
+                                {"type", env["type"]}, {"hex", to_hex(frame.bytes)}}; });
         return;
     }
     const std::string type = env["type"];
@@ -237,13 +257,13 @@ void Bridge::handle_login(const SessionPtr& s, const Frame& frame, const json& e
     const std::string pile = env["pile"];
     if (!is_pile_number(pile)) {
         ++counters_.errors;
-        report(s, {{"error", "login with a malformed pile number \"" + pile + "\""}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}});
+        report(s, [&] { return json{{"error", "login with a malformed pile number \"" + pile + "\""}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}}; });
         s->close("malformed pile number in login");
         return;
     }
     if (s->logged_in && pile != s->pile) {
         ++counters_.errors;
-        report(s, {{"error", "login as pile " + pile + " on the socket of pile " + s->pile}, {"hex", to_hex(frame.bytes)}});
+        report(s, [&] { return json{{"error", "login as pile " + pile + " on the socket of pile " + s->pile}, {"hex", to_hex(frame.bytes)}}; });
         return;
     }
     publish_frame(pile, "login", std::move(text), config_.mqtt.qos);
@@ -453,24 +473,6 @@ void Bridge::publish_frame(const std::string& pile, const std::string& type, std
     mqtt_.publish(topic(pile, type), std::move(text), qos, false, std::move(done), {}, lane);
 }
 
-// Errors a charger causes, at most limits.error_reports_per_second per session (bursts up to
-// 4 s worth): a flood of garbage must not flood the broker, the log and everyone's latency.
-// What is held back is counted, and the next report says how many ("suppressed").
-void Bridge::report(const SessionPtr& s, json error) {
-    const auto now = std::chrono::steady_clock::now();
-    const double rate = config_.limits.error_reports_per_second, burst = rate * 4;
-    if (s->error_time == std::chrono::steady_clock::time_point{}) s->error_tokens = burst;
-    else s->error_tokens = std::min(burst, s->error_tokens + rate * std::chrono::duration<double>(now - s->error_time).count());
-    s->error_time = now;
-    if (s->error_tokens < 1) {
-        ++s->errors_suppressed;
-        return;
-    }
-    s->error_tokens -= 1;
-    if (s->errors_suppressed) error["suppressed"] = std::exchange(s->errors_suppressed, 0);
-    publish_error(s->pile, std::move(error));
-}
-
 void Bridge::publish_error(const std::string& pile, json error) {
     error["ts"] = now_iso();
     if (!pile.empty()) error["pile"] = pile;
@@ -499,6 +501,7 @@ void Bridge::publish_health() {
               {"publish_queue", mqtt_.queued()},
               {"publish_inflight", mqtt_.inflight()},
               {"publish_coalesced", mqtt_.coalesced()},
+              {"outbox", mqtt_.journaled()},
               {"published", mqtt_.published()},
               {"publish_failed", mqtt_.failed()}};
     mqtt_.publish(config_.mqtt.base_topic + "/bridge/health", h.dump(), 0, true);
@@ -591,11 +594,16 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
         finish_login(sp, w->frame, w->env, ok, ok ? "" : data.value("reason", std::string("refused by the backend")));
         return reply("ok", "");
     }
+    // Commands may fill half of a session's output queue; the rest is kept for the bridge's own
+    // answers (heartbeats, 0x40), so a backend's flood is answered busy instead of closing the
+    // charger's session as one that does not read.
+    auto backlogged = [](const Session& s) { return s.queued() * 2 >= s.max_queue(); };
     if (name == "transaction_confirm") {
         const std::string serial = data.value("serial", "");
-        auto w = take_waiting(Waiting::Kind::transaction, [&](const Waiting& x) { return x.key == serial; });
         auto it = piles_.find(pile);
         if (it == piles_.end()) return reply("offline", "pile " + pile + " is not connected to this bridge");
+        if (backlogged(*it->second)) return reply("error", "busy");
+        auto w = take_waiting(Waiting::Kind::transaction, [&](const Waiting& x) { return x.key == serial; });
         json d = {{"serial", serial}, {"result", data.value("result", json("success"))}};
         send(it->second, "transaction_reply", d, w ? std::optional<Seq>(w->seq) : std::nullopt);
         return reply("ok", "");
@@ -611,13 +619,15 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     }
     if (sit == piles_.end()) return reply("offline", "pile " + pile + " is not connected to this bridge");
     const SessionPtr s = sit->second;
-    if (commands_.count(pile) >= static_cast<std::size_t>(config_.limits.max_commands_in_flight))
+    if (commands_.count(pile) >= static_cast<std::size_t>(config_.limits.max_commands_in_flight) || backlogged(*s))
         return reply("error", "busy");
 
     if (name == "raw") {
         std::string why;
         auto bytes = data.contains("hex") && data["hex"].is_string() ? parse_hex_loose(data["hex"].get<std::string>(), &why) : std::nullopt;
         if (!bytes || bytes->empty()) return reply("invalid", "field hex: " + (why.empty() ? std::string("missing or empty") : why));
+        if (bytes->size() > max_frame_size)
+            return reply("invalid", "field hex: " + std::to_string(bytes->size()) + " bytes; a frame is at most " + std::to_string(max_frame_size));
         if (!data.value("keep_crc", false) && bytes->size() >= 8) {
             auto& b = *bytes;
             const auto crc = write_frame(b[5], {b[2], b[3]}, b[4], std::span(b).subspan(6, b.size() - 8), s->crc_order);

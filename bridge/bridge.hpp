@@ -63,7 +63,9 @@ private:
     void publish_frame(const std::string& pile, const std::string& type, std::string text, int qos, MqttLink::Done done = {},
                        MqttLink::Lane lane = MqttLink::Lane::control);
     void publish_error(const std::string& pile, nlohmann::json error);
-    void report(const SessionPtr& s, nlohmann::json error);
+    // An error a charger caused, rate-limited per session; `make` builds its JSON when it is published.
+    template <typename Make>
+    void report(const SessionPtr& s, Make&& make);
     void publish_availability(const SessionPtr& s, bool online);
     void publish_health();
     void housekeeping();

@@ -192,9 +192,9 @@ std::vector<Setting<Config>> make_config_settings() {
         text<C>("mqtt.base_topic", YKC_AT(mqtt.base_topic), "topics are <base_topic>/<pile>/...", "no wildcards, no trailing /", check_topic_prefix),
         integer<C>("mqtt.qos", 0, 2, YKC_AT(mqtt.qos), "QoS of uplink frames, states and responses"),
         text<C>("mqtt.persistence_dir", YKC_AT(mqtt.persistence_dir),
-                "what is published while the broker is down is delivered when it returns, also after a restart or kill -9: one journal "
-                "file per client_id here (<client_id>.journal); none: in memory only"),
-        integer<C>("mqtt.max_buffered", 100, 10000000, YKC_AT(mqtt.max_buffered), "messages kept while the broker is unreachable"),
+                "the outbox: every QoS>=1 publish waits in a journal here (<client_id>.journal) until the broker acknowledged it, so "
+                "what the broker has not got yet is delivered after a broker outage, a restart or kill -9; none: in memory only"),
+        integer<C>("mqtt.max_buffered", 100, 10000000, YKC_AT(mqtt.max_buffered), "QoS>=1 publishes waiting for the broker (queued or in flight); beyond it a publish fails (a transaction record is then not confirmed)"),
         choice<C>("mqtt.commands", {"all", "connected"}, YKC_AT(mqtt.commands),
                   "all: subscribe <base>/+/cmd/#, so a command for a pile that is not connected is answered status \"offline\"; connected: "
                   "subscribe only <base>/<pile>/cmd/# of piles connected here, for several bridges sharing one broker (a command for an "
@@ -224,7 +224,7 @@ std::vector<Setting<Config>> make_config_settings() {
                    "frames before login tolerated, then the socket closes"),
         integer<C>("limits.heartbeat_timeout", 1, 86400, YKC_AT(limits.heartbeat_timeout),
                    "seconds without a frame (3 heartbeats + slack) closes the session"),
-        integer<C>("limits.output_queue", 1, 100000, YKC_AT(limits.output_queue), "frames waiting for a charger's socket; a full queue closes it"),
+        integer<C>("limits.output_queue", 1, 100000, YKC_AT(limits.output_queue), "frames waiting for a charger's socket; a full queue closes it (commands get busy beyond half of it)"),
         integer<C>("limits.command_timeout", 1, 3600, YKC_AT(limits.command_timeout), "seconds to wait for a charger's reply to a command"),
         integer<C>("limits.max_command_bytes", 256, 16 << 20, YKC_AT(limits.max_command_bytes), "largest command payload"),
         integer<C>("limits.max_commands_in_flight", 1, 10000, YKC_AT(limits.max_commands_in_flight),

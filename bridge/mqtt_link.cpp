@@ -1,8 +1,12 @@
 #include "mqtt_link.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
-#include <thread>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
@@ -30,17 +34,18 @@ std::string describe(int rc, int reason, int version) {
 // suback() for subscriptions, with the reason when it failed.
 class MqttLink::Listener : public mqtt::iaction_listener {
 public:
-    using Outcome = void (MqttLink::*)(std::uint64_t, bool, const std::string&);
+    using Outcome = void (MqttLink::*)(std::uint64_t, int rc, int reason, const std::string& why);
     Listener(MqttLink& link, Outcome outcome) : link_(link), outcome_(outcome) {}
-    void on_success(const mqtt::token& tok) override { post(tok, true, {}); }
+    void on_success(const mqtt::token& tok) override { post(tok, 0, 0, {}); }
     void on_failure(const mqtt::token& tok) override {
-        post(tok, false, describe(tok.get_return_code(), tok.get_reason_code(), link_.config_.mqtt.version));
+        const int rc = tok.get_return_code() == 0 ? -1 : tok.get_return_code();  // failed, whatever Paho says
+        post(tok, rc, tok.get_reason_code(), describe(tok.get_return_code(), tok.get_reason_code(), link_.config_.mqtt.version));
     }
 
 private:
-    void post(const mqtt::token& tok, bool ok, std::string why) {
+    void post(const mqtt::token& tok, int rc, int reason, std::string why) {
         const auto id = reinterpret_cast<std::uintptr_t>(tok.get_user_context());
-        asio::post(link_.io_, [&link = link_, outcome = outcome_, id, ok, why = std::move(why)] { (link.*outcome)(id, ok, why); });
+        asio::post(link_.io_, [&link = link_, outcome = outcome_, id, rc, reason, why = std::move(why)] { (link.*outcome)(id, rc, reason, why); });
     }
     MqttLink& link_;
     Outcome outcome_;
@@ -71,27 +76,90 @@ std::string read_secret(const char* key, const std::string& path) {
     return s;
 }
 
+// A journal record of a publish: lane, QoS, retain, topic, correlation data, payload.
+std::string encode_outbox(std::uint8_t lane, int qos, bool retain, const std::string& topic, const std::string& correlation,
+                          const std::string& payload) {
+    std::string r;
+    r.reserve(9 + topic.size() + correlation.size() + payload.size());
+    r.push_back(static_cast<char>(lane));
+    r.push_back(static_cast<char>(qos));
+    r.push_back(static_cast<char>(retain));
+    for (const std::string* f : {&topic, &correlation}) {
+        const std::uint32_t n = static_cast<std::uint32_t>(f->size());
+        for (int i = 0; i < 4; ++i) r.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
+        r += *f;
+    }
+    r += payload;
+    return r;
+}
+
+bool decode_outbox(const std::string& r, std::uint8_t& lane, int& qos, bool& retain, std::string& topic, std::string& correlation,
+                   std::string& payload) {
+    if (r.size() < 3) return false;
+    lane = static_cast<std::uint8_t>(r[0]);
+    qos = static_cast<unsigned char>(r[1]);
+    retain = r[2] != 0;
+    std::size_t pos = 3;
+    for (std::string* f : {&topic, &correlation}) {
+        if (pos + 4 > r.size()) return false;
+        std::uint32_t n = 0;
+        for (int i = 0; i < 4; ++i) n |= std::uint32_t{static_cast<unsigned char>(r[pos + i])} << (8 * i);
+        pos += 4;
+        if (pos + n > r.size()) return false;
+        f->assign(r, pos, n);
+        pos += n;
+    }
+    payload.assign(r, pos);
+    return lane <= 1 && qos >= 1 && qos <= 2 && !topic.empty();
+}
+
+// Journal keys in publish order: 16 hex digits sort as the numbers do.
+std::string outbox_key(std::uint64_t n) {
+    char k[17];
+    std::snprintf(k, sizeof k, "%016llx", static_cast<unsigned long long>(n));
+    return k;
+}
+
+// The folders Paho's own file store (used before the journal) left: <client id>-<host>-<port>.
+void warn_about_paho_store(const std::string& dir, const std::string& client_id) {
+    std::error_code ec;
+    for (const auto& d : std::filesystem::directory_iterator(dir, ec)) {
+        if (!d.is_directory() || d.path().filename().string().rfind(client_id + "-", 0) != 0) continue;
+        std::size_t n = 0;
+        for (const auto& f : std::filesystem::directory_iterator(d.path(), ec)) n += f.path().extension() == ".msg";
+        if (n)
+            spdlog::warn("mqtt: {} holds {} message(s) of Paho's file store, which this version does not use or send: "
+                         "subscriptions there are not restored; remove the folder once it is not needed",
+                         d.path().string(), n);
+    }
+}
+
 }  // namespace
 
 MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers)
     : io_(io), config_(config), handlers_(std::move(handlers)), listener_(std::make_unique<Listener>(*this, &MqttLink::completed)),
       sub_listener_(std::make_unique<Listener>(*this, &MqttLink::suback)) {
+    if (config.persistent()) {
+        warn_about_paho_store(config.mqtt.persistence_dir, config.mqtt.client_id);
+        std::string name;
+        for (char c : config.mqtt.client_id) name += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+        journal_ = std::make_unique<Journal>(std::filesystem::path(config.mqtt.persistence_dir) / (name + ".journal"));
+        restore();
+    } else {
+        spdlog::warn("mqtt: no persistence (mqtt.persistence_dir is \"{}\"): what waits for the broker is lost on a restart",
+                     config.mqtt.persistence_dir);
+    }
+    // Paho keeps nothing itself: no persistence, no session, nothing sent while disconnected
     auto create = mqtt::create_options_builder()
-                      .send_while_disconnected(true, true)
-                      .max_buffered_messages(config.mqtt.max_buffered)
+                      .send_while_disconnected(false)
                       .mqtt_version(config.mqtt.version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1)
-                      .restore_messages(true)
-                      .persist_qos0(false)  // heartbeats: the next one replaces a lost one
                       .finalize();
-    if (config.persistent()) persistence_ = std::make_unique<JournalPersistence>(config.mqtt.persistence_dir);
-    else spdlog::warn("mqtt: no persistence (mqtt.persistence_dir is \"{}\"): what is buffered while the broker is down is lost on a restart",
-                      config.mqtt.persistence_dir);
-    client_ = std::make_unique<mqtt::async_client>(config.mqtt.url, config.mqtt.client_id, create, persistence_.get());
+    client_ = std::make_unique<mqtt::async_client>(config.mqtt.url, config.mqtt.client_id, create, nullptr);
     client_->set_connected_handler([this](const std::string&) {
         asio::post(io_, [this] {
             connected_ = true;
             last_connect_failure_.clear();
-            spdlog::info("mqtt: connected to {}", config_.mqtt.url);
+            spdlog::info("mqtt: connected to {} ({} message(s) waiting)", config_.mqtt.url, queued());
             for (const auto& [f, ready] : subscriptions_) send_subscribe(f);
             if (handlers_.connected) handlers_.connected();
             pump();
@@ -101,7 +169,8 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
         asio::post(io_, [this, cause] {
             connected_ = false;
             for (auto& [f, sub] : subscriptions_) sub.active = false;
-            spdlog::warn("mqtt: connection lost{}{}", cause.empty() ? "" : ": ", cause);
+            requeue_inflight();
+            spdlog::warn("mqtt: connection lost{}{} ({} message(s) waiting)", cause.empty() ? "" : ": ", cause, queued());
             if (handlers_.lost) handlers_.lost();
         });
     });
@@ -118,8 +187,31 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
     });
 }
 
-// The client first: its threads may still call the listeners and the store until it is gone.
+// The client first: its threads may still call the listeners until it is gone.
 MqttLink::~MqttLink() { client_.reset(); }
+
+// What an earlier process left in the journal goes out first, in its order.
+void MqttLink::restore() {
+    std::vector<std::pair<std::string, const std::string*>> kept;
+    for (const auto& [k, v] : journal_->entries()) kept.emplace_back(k, &v);
+    std::sort(kept.begin(), kept.end());
+    std::size_t bad = 0;
+    for (const auto& [key, record] : kept) {
+        Pending p{};
+        std::uint8_t lane = 0;
+        if (!decode_outbox(*record, lane, p.qos, p.retain, p.topic, p.correlation_data, p.payload)) {
+            ++bad;
+            journal_->remove(key);
+            continue;
+        }
+        p.lane = static_cast<Lane>(lane);
+        p.key = key;
+        this->lane(p.lane).push_back(std::move(p));
+        next_key_ = std::max<std::uint64_t>(next_key_, std::stoull(key, nullptr, 16) + 1);
+    }
+    spdlog::info("mqtt: outbox {}: {} message(s) kept from earlier runs{}", journal_->path().string(), queued(),
+                 bad ? " (" + std::to_string(bad) + " unreadable, dropped)" : "");
+}
 
 void MqttLink::start() {
     const std::string state_topic = config_.mqtt.base_topic + "/bridge/state";
@@ -128,11 +220,10 @@ void MqttLink::start() {
     builder.keep_alive_interval(std::chrono::seconds(config_.mqtt.keepalive))
         .automatic_reconnect(std::chrono::seconds(config_.mqtt.reconnect_min), std::chrono::seconds(config_.mqtt.reconnect_max))
         .will(mqtt::message(state_topic, std::string(R"({"state":"offline"})"), 1, true));
-    if (config_.mqtt.version == 5) {
-        builder.clean_start(false).properties({{mqtt::property::SESSION_EXPIRY_INTERVAL, 86400}});
-    } else {
-        builder.clean_session(false);
-    }
+    // no session: the link re-sends what was not acknowledged itself, and a command published
+    // while the bridge was away is not executed minutes later (its sender got no answer)
+    if (config_.mqtt.version == 5) builder.clean_start(true);
+    else builder.clean_session(true);
     if (!config_.mqtt.username.empty()) builder.user_name(config_.mqtt.username);
     std::string password = config_.mqtt.password;
     if (!config_.mqtt.password_file.empty()) password = read_secret("mqtt.password_file", config_.mqtt.password_file);
@@ -161,14 +252,34 @@ void MqttLink::connect_failed(const std::string& why) {
 }
 
 bool MqttLink::window_open() const noexcept {
-    return connected_ && inflight_ < static_cast<std::size_t>(config_.mqtt.inflight_window);
+    return connected_ && waiting_.size() < static_cast<std::size_t>(config_.mqtt.inflight_window);
 }
 
 void MqttLink::publish(const std::string& topic, std::string payload, int qos, bool retain, Done done,
                        const std::string& correlation_data, Lane lane) {
-    Pending p{topic, std::move(payload), correlation_data, qos, retain, std::move(done)};
-    if (qos == 0 || !connected_ || (control_.empty() && telemetry_.empty() && window_open())) return send(std::move(p));
-    (lane == Lane::control ? control_ : telemetry_).push_back(std::move(p));
+    Pending p{topic, std::move(payload), correlation_data, qos, retain, std::move(done), false, lane, {}};
+    auto refuse = [&](const char* why) {
+        ++failed_;
+        if (failed_ == 1 || failed_ % 1000 == 0) spdlog::error("mqtt: publish to {} refused: {} ({} so far)", topic, why, failed_);
+        if (p.done) asio::post(io_, [done = std::move(p.done)] { done(false); });
+    };
+    if (qos == 0) {
+        if (!connected_) return refuse("not connected (QoS 0 is not kept)");
+        send(std::move(p));
+        return;
+    }
+    if (queued() + waiting_.size() >= static_cast<std::size_t>(config_.mqtt.max_buffered)) return refuse("the outbox is full (mqtt.max_buffered)");
+    if (journal_) {
+        p.key = outbox_key(next_key_++);
+        try {
+            journal_->put(p.key, encode_outbox(static_cast<std::uint8_t>(lane), qos, retain, p.topic, p.correlation_data, p.payload));
+        } catch (const std::exception& e) {
+            spdlog::error("mqtt: {}", e.what());
+            return refuse("the outbox journal cannot be written");
+        }
+    }
+    if (control_.empty() && telemetry_.empty() && window_open()) send(std::move(p));
+    else this->lane(lane).push_back(std::move(p));
 }
 
 void MqttLink::publish_latest(const std::string& topic, std::string payload, int qos) {
@@ -177,13 +288,14 @@ void MqttLink::publish_latest(const std::string& topic, std::string payload, int
         ++coalesced_;
         return;
     }
-    if (qos == 0 || (control_.empty() && telemetry_.empty() && window_open())) return send({topic, std::move(payload), {}, qos, true, {}});
-    // queued, also while disconnected: a newer value will replace it before the broker is back
+    Pending p{topic, {}, {}, qos, true, {}, true, Lane::telemetry, {}};
     latest_.emplace(topic, std::move(payload));
-    telemetry_.push_back({topic, {}, {}, qos, true, {}, true});
+    if (qos > 0 && !(control_.empty() && telemetry_.empty() && window_open())) return telemetry_.push_back(std::move(p));
+    if (connected_) send(std::move(p));
+    else latest_.erase(topic);  // QoS 0 while disconnected: the next value replaces it
 }
 
-void MqttLink::send(Pending p) {
+bool MqttLink::send(Pending p) {
     if (p.latest) {
         auto it = latest_.find(p.topic);
         p.payload = std::move(it->second);
@@ -195,43 +307,83 @@ void MqttLink::send(Pending p) {
         props.add({mqtt::property::CORRELATION_DATA, p.correlation_data});
         msg->set_properties(props);
     }
-    const std::uint64_t id = next_id_++;
     try {
         if (p.qos == 0) {
             client_->publish(msg);
             ++published_;
             if (p.done) asio::post(io_, [done = std::move(p.done)] { done(true); });
-            return;
+            return true;
         }
-        waiting_.emplace(id, Waiting{p.topic, std::move(p.done)});
-        ++inflight_;
+        const std::uint64_t id = next_id_++;
         client_->publish(msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *listener_);
+        waiting_.emplace(id, std::move(p));
+        return true;
     } catch (const mqtt::exception& e) {
-        if (waiting_.count(id)) return completed(id, false, e.what());
-        spdlog::error("mqtt: publish to {} failed: {}", p.topic, e.what());  // QoS 0
+        if (p.qos > 0 && e.get_return_code() == MQTTASYNC_DISCONNECTED) {
+            // the connection has just gone (the connection-lost handler is on its way): later
+            put_back(std::move(p), false);
+            return false;
+        }
+        spdlog::error("mqtt: publish to {} failed: {}", p.topic, e.what());
         ++failed_;
+        if (journal_ && !p.key.empty()) journal_->remove(p.key);
         if (p.done) asio::post(io_, [done = std::move(p.done)] { done(false); });
+        return true;
     }
 }
 
-void MqttLink::completed(std::uint64_t id, bool ok, const std::string& why) {
+// The broker's answer to a QoS>=1 publish, or Paho giving up on it. A refusal by the broker
+// (an MQTT 5 reason code, e.g. not authorized) is final; anything else is the connection going
+// away, and the message goes out again on the next one.
+void MqttLink::completed(std::uint64_t id, int rc, int reason, const std::string& why) {
     auto it = waiting_.find(id);
-    if (it == waiting_.end()) return;
-    Done done = std::move(it->second.done);
-    if (!ok) spdlog::error("mqtt: publish to {} failed: {}", it->second.topic, why);
+    if (it == waiting_.end()) return;  // requeued when the connection dropped
+    Pending p = std::move(it->second);
     waiting_.erase(it);
-    --inflight_;
+    const bool ok = rc == 0, refused = !ok && config_.mqtt.version == 5 && reason >= 0x80;
+    if (!ok && !refused) {
+        spdlog::debug("mqtt: publish to {} not acknowledged ({}): sent again on the next connection", p.topic, why);
+        return put_back(std::move(p), true);
+    }
+    if (refused) spdlog::error("mqtt: the broker refused the publish to {}: {}", p.topic, why);
+    if (journal_ && !p.key.empty()) journal_->remove(p.key);
     ok ? ++published_ : ++failed_;
-    if (done) done(ok);
+    if (p.done) p.done(ok);
     pump();
+}
+
+// The connection dropped: whatever Paho had not had acknowledged goes back to the front of its
+// lane, in the order it was sent (Paho keeps nothing; clean start).
+void MqttLink::requeue_inflight() {
+    for (auto it = waiting_.rbegin(); it != waiting_.rend(); ++it) put_back(std::move(it->second), true);
+    waiting_.clear();
+}
+
+// Back to the front of its lane. A message that was in flight each time the last
+// max_attempts connections ended is given up (as failed): it may be what ends them.
+void MqttLink::put_back(Pending p, bool was_sent) {
+    constexpr int max_attempts = 5;
+    if (was_sent && ++p.attempts >= max_attempts) {
+        spdlog::error("mqtt: publish to {} given up: {} connections ended while it was in flight", p.topic, p.attempts);
+        ++failed_;
+        if (journal_ && !p.key.empty()) journal_->remove(p.key);
+        if (p.done) asio::post(io_, [done = std::move(p.done)] { done(false); });
+        return;
+    }
+    if (p.latest) {
+        if (latest_.count(p.topic)) return;  // a newer value of the topic is queued already
+        latest_.emplace(p.topic, std::move(p.payload));
+        p.payload.clear();
+    }
+    lane(p.lane).push_front(std::move(p));
 }
 
 void MqttLink::pump() {
     while (window_open() && !(control_.empty() && telemetry_.empty())) {
-        auto& lane = control_.empty() ? telemetry_ : control_;
-        Pending p = std::move(lane.front());
-        lane.pop_front();
-        send(std::move(p));
+        auto& l = control_.empty() ? telemetry_ : control_;
+        Pending p = std::move(l.front());
+        l.pop_front();
+        if (!send(std::move(p))) return;
     }
 }
 
@@ -274,13 +426,15 @@ void MqttLink::send_subscribe(const std::string& filter) {
     request("subscribe", filter, [&] { client_->subscribe(filter, 1, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *sub_listener_); });
 }
 
-void MqttLink::suback(std::uint64_t id, bool ok, const std::string& why) {
+void MqttLink::suback(std::uint64_t id, int rc, int /*reason*/, const std::string& why) {
     auto req = sub_requests_.find(id);
     if (req == sub_requests_.end()) return;
     const std::string filter = std::move(req->second);
     sub_requests_.erase(req);
     auto it = subscriptions_.find(filter);
     if (it == subscriptions_.end()) return;  // unsubscribed meanwhile
+    const bool ok = rc == 0;
+    if (!ok && !connected_) return;  // the connection went first: renewed on the next one
     if (!ok) spdlog::error("mqtt: the broker refused the subscription to {}: {}", filter, why);
     it->second.active = ok;
     if (it->second.ready) it->second.ready(ok);
@@ -292,22 +446,31 @@ void MqttLink::unsubscribe(const std::string& filter) {
 }
 
 void MqttLink::stop(std::chrono::milliseconds timeout) {
-    // The io_context has stopped: hand Paho what is still queued, then disconnect with a
-    // bounded wait so outstanding publishes can complete.
-    for (auto* lane : {&control_, &telemetry_})
-        for (; !lane->empty(); lane->pop_front()) send(std::move(lane->front()));
+    // The io_context has stopped: run it here for the completions of what is still queued or in
+    // flight (each leaves the journal when acknowledged), bounded by `timeout`. What is left
+    // stays in the journal and goes out after the next start.
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    io_.restart();
+    {
+        auto busy = asio::make_work_guard(io_);  // run_for waits for Paho's posts instead of returning at once
+        while (connected_ && (queued() > 0 || !waiting_.empty()) && std::chrono::steady_clock::now() < deadline) {
+            pump();
+            io_.run_for(std::chrono::milliseconds(5));
+        }
+    }
     try {
-        client_->publish(mqtt::message::create(config_.mqtt.base_topic + "/bridge/state", std::string(R"({"state":"offline"})"), 1, true));
-        // Wait for the broker's acknowledgements ourselves: Paho's own disconnect timeout only
-        // notices completed deliveries on its next 1 s tick. What is still unacknowledged at the
-        // deadline stays in the file persistence and goes out after the next start.
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (client_->is_connected() && !client_->get_pending_delivery_tokens().empty() && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        if (client_->is_connected()) client_->disconnect(0)->wait_for(timeout);
+        if (client_->is_connected()) {
+            auto last = client_->publish(
+                mqtt::message::create(config_.mqtt.base_topic + "/bridge/state", std::string(R"({"state":"offline"})"), 1, true));
+            last->wait_for(std::max(std::chrono::milliseconds(100), std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())));
+            client_->disconnect(0)->wait_for(timeout);
+        }
     } catch (const mqtt::exception& e) {
         spdlog::warn("mqtt: disconnect: {}", e.what());
     }
+    if (queued() + waiting_.size() > 0)
+        spdlog::warn("mqtt: stopped with {} message(s) not acknowledged{}", queued() + waiting_.size(),
+                     journal_ ? ": they go out after the next start" : " (lost: no persistence)");
 }
 
 }  // namespace ykc::bridge

@@ -1,23 +1,27 @@
 #pragma once
-// The broker side: a Paho MQTT C++ async client with offline buffering and a persistence journal
-// (journal_persistence.hpp).
+// The broker side: a Paho MQTT C++ async client, and the link's own outbox.
 //
 // Threading rule (enforced here): every public method runs on the io_context thread, and every
 // Paho callback (Paho's own threads) does nothing but post into the io_context. Nothing waits
 // on a token on either side, except stop() after the io_context has finished.
 //
+// Outbox: every QoS>=1 publish goes into a journal (journal.hpp, mqtt.persistence_dir) before
+// anything else and leaves it only when the broker has acknowledged it; the next process sends
+// again what an earlier one left there (kill -9, broker down). Until then it waits in memory in
+// one of two lanes: control (availability, responses, transaction records, errors, anything a
+// backend waits for) is handed to Paho before telemetry (periodic frames such as realtime), so a
+// command's answer does not queue behind a burst of realtime data. Latest-value topics (a gun's
+// retained state) are coalesced: while one is still queued, a newer payload replaces it.
+//
+// Paho gets neither persistence nor a session (clean start): Paho C 1.3.12 re-sends in-flight
+// messages after a reconnect with their topic gone, which the broker answers by closing the
+// connection, for ever (docs/RELIABILITY.md). When the connection drops, what was handed to Paho
+// and not acknowledged goes back to the front of its lane and is sent again on the next
+// connection (at least once: the broker may see a message twice).
+//
 // In-flight window: Debian's Paho C 1.3.12 nearly stalls under MQTT 5 when more QoS>=1
 // messages are outstanding than the broker's receive-maximum (Mosquitto: 20). The link hands
-// Paho at most `inflight_window` unacknowledged QoS>=1 messages while connected and queues the
-// rest itself, in two lanes: control (availability, responses, transaction records, errors,
-// anything a backend waits for) is handed to Paho before telemetry (periodic frames such as
-// realtime), so a command's answer does not queue behind a burst of realtime data. While
-// disconnected, messages go straight to Paho, which persists them (QoS>=1) so they survive a
-// restart.
-//
-// Latest-value topics (a gun's retained state): while one is still queued, a newer payload
-// replaces it instead of queuing another, so a backlog costs one message per topic, not one per
-// update.
+// Paho at most `inflight_window` unacknowledged QoS>=1 messages.
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -30,7 +34,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "config.hpp"
-#include "journal_persistence.hpp"
+#include "journal.hpp"
 
 namespace mqtt {
 class async_client;
@@ -56,13 +60,15 @@ public:
     ~MqttLink();
 
     void start();
+    enum class Lane : std::uint8_t { control, telemetry };
     // `done` runs on the io_context once the broker acknowledged (QoS>=1) or once Paho took the
-    // message (QoS 0); ok=false when it could not be published (e.g. the offline buffer is full).
-    enum class Lane { control, telemetry };
+    // message (QoS 0); ok=false when it could not be published: the outbox is full
+    // (mqtt.max_buffered), the journal cannot be written, or the broker refused it. While the
+    // broker is away QoS>=1 messages wait (also across a restart); QoS 0 ones are dropped.
     void publish(const std::string& topic, std::string payload, int qos, bool retain, Done done = {},
                  const std::string& correlation_data = {}, Lane lane = Lane::control);
-    // A retained latest value (telemetry lane): replaces the payload of a publish to the same
-    // topic that is still queued here.
+    // A retained latest value (telemetry lane, not journaled: the next value replaces it):
+    // replaces the payload of a publish to the same topic that is still queued here.
     void publish_latest(const std::string& topic, std::string payload, int qos);
     // `ready` runs on the io_context after every SUBACK for this filter (the first and each one
     // after a reconnect; at once when it is already in place); ok=false when the broker refused
@@ -78,7 +84,8 @@ public:
     bool subscribed(const std::string& filter) const;
     std::size_t queued() const noexcept { return control_.size() + telemetry_.size(); }
     std::uint64_t coalesced() const noexcept { return coalesced_; }
-    std::size_t inflight() const noexcept { return inflight_; }
+    std::size_t inflight() const noexcept { return waiting_.size(); }
+    std::size_t journaled() const noexcept { return journal_ ? journal_->size() : 0; }
     std::uint64_t published() const noexcept { return published_; }
     std::uint64_t failed() const noexcept { return failed_; }
 
@@ -88,36 +95,41 @@ private:
         int qos;
         bool retain;
         Done done;
-        bool latest = false;  // the payload is in latest_[topic] until it is sent
+        bool latest = false;     // the payload is in latest_[topic] until it is sent
+        Lane lane = Lane::control;
+        std::string key;         // in the journal under this key; empty when not journaled
+        int attempts = 0;        // connections that ended while it was in flight
     };
     class Listener;
     class ConnectListener;
 
     void pump();
-    void send(Pending p);
-    void completed(std::uint64_t id, bool ok, const std::string& why = {});
+    // Hands one message to Paho; false when Paho says it is disconnected (the message is back
+    // at the front of its lane).
+    bool send(Pending p);
+    void completed(std::uint64_t id, int rc, int reason, const std::string& why);
+    void suback(std::uint64_t id, int rc, int reason, const std::string& why);
+    void requeue_inflight();
+    void put_back(Pending p, bool was_sent);
+    void restore();
     void connect_failed(const std::string& why);
     void send_subscribe(const std::string& filter);
-    void suback(std::uint64_t id, bool ok, const std::string& why);
     template <typename F>
     void request(const char* what, const std::string& filter, F&& f);
+    bool window_open() const noexcept;
+    std::deque<Pending>& lane(Lane l) noexcept { return l == Lane::control ? control_ : telemetry_; }
 
     boost::asio::io_context& io_;
     const Config& config_;
     Handlers handlers_;
-    std::unique_ptr<JournalPersistence> persistence_;  // outlives client_
+    std::unique_ptr<Journal> journal_;  // the outbox on disk; null with persistence_dir none
     std::unique_ptr<mqtt::async_client> client_;
     std::unique_ptr<Listener> listener_, sub_listener_;
     std::unique_ptr<ConnectListener> connect_listener_;
     std::string last_connect_failure_;
-    bool window_open() const noexcept;
     std::deque<Pending> control_, telemetry_;
     std::unordered_map<std::string, std::string> latest_;  // topic -> newest payload of a queued latest value
-    struct Waiting {
-        std::string topic;
-        Done done;
-    };
-    std::unordered_map<std::uint64_t, Waiting> waiting_;  // id -> completion, QoS>=1 handed to Paho
+    std::map<std::uint64_t, Pending> waiting_;  // id -> QoS>=1 handed to Paho, not yet acknowledged (id order = send order)
     struct Subscription {
         Done ready;
         bool active = false;  // acknowledged on the current connection
@@ -126,9 +138,8 @@ private:
 
     std::unordered_map<std::uint64_t, std::string> sub_requests_;  // id -> filter, SUBSCRIBE sent
     std::uint64_t next_id_ = 1;
-    std::size_t inflight_ = 0;
     bool connected_ = false;
-    std::uint64_t published_ = 0, failed_ = 0, coalesced_ = 0;
+    std::uint64_t published_ = 0, failed_ = 0, coalesced_ = 0, next_key_ = 1;
 };
 
 }  // namespace ykc::bridge

@@ -42,6 +42,10 @@ public:
     // Restarts the idle timer: the session closes when nothing arrives for `timeout`.
     void expect_traffic_within(std::chrono::seconds timeout);
 
+    // Frames waiting for the socket, and the bound (limits.output_queue).
+    std::size_t queued() const noexcept { return out_.size(); }
+    std::size_t max_queue() const noexcept { return max_queue_; }
+
     std::uint64_t id() const noexcept { return id_; }
     const std::string& remote() const noexcept { return remote_; }
     bool open() const noexcept { return open_; }

@@ -43,6 +43,7 @@ struct SecureBroker {
     explicit SecureBroker(Pki& p) : pki(p) {
         sh("mosquitto_passwd -b -c " + pki.path("passwd") + " ykc-bridge bridge-secret");
         sh("mosquitto_passwd -b " + pki.path("passwd") + " backend backend-secret");
+        sh("mosquitto_passwd -b " + pki.path("passwd") + " homeassistant ha-secret");
         sh("cp " + std::string(YKC_SOURCE_DIR) + "/docs/mosquitto/acl " + pki.path("acl"));
         // mosquitto started as root reads its files as the user "mosquitto"
         sh("chmod -R a+rX " + pki.dir.path());
@@ -79,12 +80,19 @@ TEST_CASE("TLS, client certificate, password and the docs' ACL: the bridge serve
     SecureBroker broker(pki);
     std::ofstream(pki.path("bridge-password")) << "bridge-secret\n";
     Subscriber backend(broker.url(), "ykc/#", false, broker.backend());
-    Bridge bridge(broker.url(), broker.bridge_args(pki.path("bridge-password")), "", 0);
+    Subscriber ha(broker.url(), "homeassistant/#", false, broker.backend("homeassistant", "ha-secret"));
+    auto args = broker.bridge_args(pki.path("bridge-password"));
+    args.insert(args.end(), {"--set", "homeassistant.enabled=true"});
+    Bridge bridge(broker.url(), args, "", 0);
     REQUIRE_MESSAGE(backend.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "online"); }, 10000ms), bridge.read_log());
 
     Charger c(bridge.port, pile);
     c.login();
     REQUIRE(backend.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+    // Home Assistant discovery passes the ACL (a refused publish would drop the bridge's connection)
+    const auto configs = ha.wait_prefix("homeassistant/", [](const auto& rs) { return rs.size() >= 10; });
+    CHECK(configs.size() >= 10);
+    CHECK(configs.at(0).topic.find("ykc_" + pile) != std::string::npos);
     c.send("realtime", idle_realtime(230));
     CHECK(backend.wait("ykc/" + pile + "/gun/1/state", [](const Received& r) { return r.j()["voltage"] == 230; }));
 

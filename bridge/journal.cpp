@@ -1,0 +1,181 @@
+#include "journal.hpp"
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <system_error>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/crc.hpp>
+#include <spdlog/spdlog.h>
+
+namespace ykc::bridge {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// File: magic, then records. Record: u32 LE length of the body, body = op ('P' put, 'R' remove),
+// u16 LE key length, key, data; then u32 LE CRC-32 of the body.
+constexpr std::string_view magic = "YKCJRNL1";
+constexpr std::size_t record_overhead = 4 + 1 + 2 + 4;
+constexpr std::uint64_t compact_min_bytes = 4u << 20;
+
+std::uint32_t crc32(std::string_view s) {
+    boost::crc_32_type crc;
+    crc.process_bytes(s.data(), s.size());
+    return crc.checksum();
+}
+
+void put_le(std::string& out, std::uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+
+std::uint64_t get_le(const char* p, int bytes) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+    return v;
+}
+
+void encode_record(std::string& out, char op, std::string_view key, std::string_view data) {
+    const std::size_t start = out.size();
+    put_le(out, 1 + 2 + key.size() + data.size(), 4);
+    out.push_back(op);
+    put_le(out, key.size(), 2);
+    out.append(key);
+    out.append(data);
+    put_le(out, crc32(std::string_view(out).substr(start + 4)), 4);
+}
+
+[[noreturn]] void fail(const std::string& what, const fs::path& path) {
+    throw std::system_error(errno, std::generic_category(), what + " " + path.string());
+}
+
+}  // namespace
+
+Journal::Journal(fs::path file) : path_(std::move(file)) {
+    if (path_.has_parent_path()) fs::create_directories(path_.parent_path());
+    std::error_code ec;
+    if (fs::exists(path_, ec)) load();
+    rewrite();  // a clean file: no torn tail, no removed entries
+}
+
+Journal::~Journal() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void Journal::load() {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) return;
+    const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (all.compare(0, magic.size(), magic) != 0) {
+        if (!all.empty()) spdlog::error("journal {} is not a ykc-bridge journal: ignored", path_.string());
+        return;
+    }
+    std::size_t pos = magic.size(), records = 0;
+    while (pos + 4 <= all.size()) {
+        const std::size_t len = get_le(all.data() + pos, 4);
+        if (len < 3 || pos + 4 + len + 4 > all.size()) break;
+        const std::string_view body(all.data() + pos + 4, len);
+        if (crc32(body) != get_le(all.data() + pos + 4 + len, 4)) break;
+        const std::size_t key_len = get_le(body.data() + 1, 2);
+        if (3 + key_len > len) break;
+        std::string key(body.substr(3, key_len));
+        if (body[0] == 'P') {
+            entries_[std::move(key)] = std::string(body.substr(3 + key_len));
+        } else if (body[0] == 'R') {
+            entries_.erase(key);
+        } else {
+            break;
+        }
+        pos += 4 + len + 4;
+        ++records;
+    }
+    if (pos != all.size())
+        spdlog::warn("journal {}: {} byte(s) after record {} are torn or corrupt and were cut off", path_.string(),
+                     all.size() - pos, records);
+}
+
+void Journal::write_all(int fd, std::string_view bytes) const {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) fail("cannot write", path_);
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+void Journal::rewrite() {
+    const fs::path tmp = path_.string() + ".tmp";
+    std::string out(magic);
+    live_bytes_ = 0;
+    for (const auto& [k, v] : entries_) {
+        encode_record(out, 'P', k, v);
+        live_bytes_ += record_overhead + k.size() + v.size();
+    }
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) fail("cannot create", tmp);
+    try {
+        write_all(fd, out);
+        if (::fsync(fd) != 0) fail("cannot sync", tmp);
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+    ::close(fd);
+    if (::rename(tmp.c_str(), path_.c_str()) != 0) fail("cannot replace", path_);
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd_ < 0) fail("cannot open", path_);
+    file_bytes_ = out.size();
+}
+
+void Journal::append(char op, std::string_view key, std::string_view data) {
+    if (fd_ < 0) throw std::runtime_error("journal is not open");
+    if (key.size() > 0xFFFF) throw std::length_error("persistence key too long");
+    record_.clear();
+    encode_record(record_, op, key, data);
+    try {
+        write_all(fd_, record_);  // one write(2): a record is in the file whole or not at all
+    } catch (...) {
+        if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0) {}  // no half record before the next one
+        throw;
+    }
+    file_bytes_ += record_.size();
+}
+
+void Journal::clear() {
+    entries_.clear();
+    rewrite();
+}
+
+void Journal::put(std::string_view key, std::string_view data) {
+    append('P', key, data);
+    auto [it, added] = entries_.try_emplace(std::string(key));
+    if (!added) live_bytes_ -= record_overhead + key.size() + it->second.size();
+    it->second.assign(data);
+    live_bytes_ += record_overhead + key.size() + data.size();
+}
+
+void Journal::remove(std::string_view key) {
+    auto it = entries_.find(std::string(key));
+    if (it == entries_.end()) return;
+    live_bytes_ -= record_overhead + key.size() + it->second.size();
+    entries_.erase(it);
+    if (entries_.empty()) {
+        // nothing live: start the file over (cheaper than a remove record plus a later rewrite)
+        if (::ftruncate(fd_, static_cast<off_t>(magic.size())) != 0) fail("cannot truncate", path_);
+        file_bytes_ = magic.size();
+        return;
+    }
+    append('R', key, {});
+    if (file_bytes_ > compact_min_bytes && file_bytes_ > 4 * live_bytes_) rewrite();
+}
+
+}  // namespace ykc::bridge

@@ -1,0 +1,58 @@
+#pragma once
+// A durable key -> bytes store as one append-only file, with the live entries in memory: the
+// MQTT link's outbox (mqtt_link.hpp) keeps every QoS>=1 publish here until the broker has
+// acknowledged it.
+//
+// Why not Paho's persistence: Paho C's default file store creates and deletes one file per
+// message (~1 ms of the bridge's CPU per frame on ext4, bench/RESULTS.md), and Paho C 1.3.12
+// re-sends in-flight messages after a reconnect with their topic gone (docs/RELIABILITY.md),
+// so the link keeps its own outbox and gives Paho neither persistence nor a session.
+//
+// A put or a remove is one write(2) of one record, so it survives kill -9 of the bridge once it
+// returns (not a power cut before the kernel writes it back). A torn or corrupt tail is cut off
+// at the last whole record when the file is opened, and what came before it is kept. The file
+// is rewritten (a temporary file renamed over it) when it grows past four times what is live,
+// and cut back to its header when nothing is live.
+//
+// Not thread-safe: the MQTT link uses it on the io_context thread only.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace ykc::bridge {
+
+class Journal {
+public:
+    // Opens (or creates) `file`, replaying what an earlier process left in it.
+    explicit Journal(std::filesystem::path file);
+    ~Journal();
+    Journal(const Journal&) = delete;
+    Journal& operator=(const Journal&) = delete;
+
+    // Throw std::system_error when the file cannot be written (e.g. the disk is full).
+    void put(std::string_view key, std::string_view data);
+    void remove(std::string_view key);
+    void clear();
+
+    const std::unordered_map<std::string, std::string>& entries() const noexcept { return entries_; }
+    std::size_t size() const noexcept { return entries_.size(); }
+    std::uint64_t file_bytes() const noexcept { return file_bytes_; }
+    const std::filesystem::path& path() const noexcept { return path_; }
+
+private:
+    void load();
+    void append(char op, std::string_view key, std::string_view data);
+    void rewrite();  // only the live entries
+    void write_all(int fd, std::string_view bytes) const;
+
+    std::filesystem::path path_;
+    int fd_ = -1;
+    std::unordered_map<std::string, std::string> entries_;
+    std::uint64_t live_bytes_ = 0, file_bytes_ = 0;
+    std::string record_;  // reused buffer of append()
+};
+
+}  // namespace ykc::bridge
