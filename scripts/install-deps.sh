@@ -27,6 +27,12 @@ runtime=(
   ca-certificates
 )
 
+# The Node-RED test installs node-red from the npm registry: Debian's Node.js and npm, unless the
+# machine has them already (another Node.js, e.g. a newer one, is kept as it is).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  tests+=(nodejs npm)
+fi
+
 case "${1:-}" in
   "") packages=("${build[@]}" "${tests[@]}") ;;
   --build) packages=("${build[@]}") ;;
