@@ -20,6 +20,20 @@ json transaction_data(const std::string& serial) {
             {"total_amount", 26.65}, {"vin", ""}, {"trade_type", "app"}, {"trade_time", "2024-11-24T11:00:00+08:00"},
             {"stop_reason", "app_stop"}, {"card", "0"}};
 }
+// A logged-in charger on a bridge whose broker has gone away. The bridge reconnects every 2 s,
+// so a test's subscriber is on the broker that comes back (on mqtt_port) before the bridge.
+struct BrokerGone {
+    std::unique_ptr<Mosquitto> broker = std::make_unique<Mosquitto>();
+    const int mqtt_port = broker->port;
+    Bridge bridge{*broker, {"--set", "mqtt.reconnect_min=2", "--set", "mqtt.reconnect_max=2"}};
+    Charger c{bridge.port, pile};
+    BrokerGone() {
+        c.login();
+        REQUIRE_MESSAGE(bridge.log_shows("mqtt: connected"), bridge.read_log());
+        broker.reset();
+        REQUIRE_MESSAGE(bridge.log_shows("mqtt: connection lost"), bridge.read_log());
+    }
+};
 }  // namespace
 
 TEST_CASE("login: reply, retained availability with firmware and protocol version, login frame published") {
@@ -147,15 +161,10 @@ TEST_CASE("a transaction record is confirmed with 0x40 only after it was publish
 }
 
 TEST_CASE("a transaction record taken while the broker is down is confirmed only once the broker has it") {
-    auto broker = std::make_unique<Mosquitto>();
-    const int mqtt_port = broker->port;
-    // reconnect every 2 s: the test's subscriber is back on the new broker before the bridge
-    Bridge bridge(*broker, {"--set", "mqtt.reconnect_min=2", "--set", "mqtt.reconnect_max=2"});
-    Charger c(bridge.port, pile);
-    c.login();
-    REQUIRE_MESSAGE(bridge.log_shows("mqtt: connected"), bridge.read_log());
-    broker.reset();
-    REQUIRE_MESSAGE(bridge.log_shows("mqtt: connection lost"), bridge.read_log());
+    BrokerGone gone;
+    Charger& c = gone.c;
+    Bridge& bridge = gone.bridge;
+    const int mqtt_port = gone.mqtt_port;
     c.send("transaction", transaction_data(serial), "8001");
     CHECK_FALSE(c.receive_type("transaction_reply", 3000ms));  // the charger keeps it meanwhile
     c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
@@ -398,15 +407,10 @@ TEST_CASE("every downlink command gets resp ok with the charger's decoded reply 
 }
 
 TEST_CASE("the broker stopped and restarted mid-session: nothing published meanwhile is lost") {
-    auto broker = std::make_unique<Mosquitto>();
-    const int mqtt_port = broker->port;
-    // reconnect every 2 s: the test's subscriber is back on the new broker before the bridge
-    Bridge bridge(*broker, {"--set", "mqtt.reconnect_min=2", "--set", "mqtt.reconnect_max=2"});
-    Charger c(bridge.port, pile);
-    c.login();
-    REQUIRE_MESSAGE(bridge.log_shows("mqtt: connected"), bridge.read_log());
-    broker.reset();  // the broker goes away
-    REQUIRE_MESSAGE(bridge.log_shows("mqtt: connection lost"), bridge.read_log());
+    BrokerGone gone;
+    Charger& c = gone.c;
+    Bridge& bridge = gone.bridge;
+    const int mqtt_port = gone.mqtt_port;
     for (int i = 0; i < 20; ++i) {
         c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
         c.send("realtime", idle_realtime(i));
