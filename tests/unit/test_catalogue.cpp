@@ -156,3 +156,31 @@ TEST_CASE("the message reference lists every message") {
     for (const auto& m : Catalogue::builtin()->messages()) CHECK(md.find("\n## " + m.name + "\n") != std::string::npos);
     CHECK(md.find("| voltage | uint | 2 | V | resolution 0.1 |") != std::string::npos);
 }
+
+TEST_CASE("overlay fields the built-in catalogue does not use: ASCII padded with spaces, 8-byte integers with decimals") {
+    Catalogue cat = *Catalogue::builtin();
+    cat.overlay(R"(
+messages:
+  - code: 0x3E
+    name: vendor_meter
+    direction: up
+    fields:
+      - {name: pile, type: bcd, size: 7}
+      - {name: label, type: ascii, size: 6, pad: space}
+      - {name: total, type: uint, size: 8, scale: 2, unit: kWh}
+)", "vendor.yaml");
+    Codec codec(std::make_shared<const Catalogue>(cat));
+    // "AB" padded with spaces; 2^64 - 1 hundredths, beyond what a double holds: the decoded JSON
+    // text (what the bridge publishes and `decode` prints) is exact
+    const std::string hex = test::build("0001 00 3E 32010200000001 414220202020 FFFFFFFFFFFFFFFF");
+    std::string text;
+    codec.decode_to(test::frame(hex).view(), text);
+    CHECK(text.find(R"("label":"AB")") != std::string::npos);
+    CHECK(text.find(R"("total":184467440737095516.15)") != std::string::npos);
+    // a JSON number read back is a double: exact to 15 significant digits (every built-in field
+    // fits: the widest is 5 bytes)
+    auto in = json::parse(R"({"type":"vendor_meter","pile":"32010200000001","seq":"0001","data":{"label":"X","total":1234567890123.45}})");
+    const auto frame = codec.encode(in);
+    CHECK(ykc::to_hex(frame) == test::build("0001 00 3E 32010200000001 582020202020 79DF0D8648700000"));
+    CHECK(codec.decode(FrameView{frame})["data"]["total"].dump() == "1234567890123.45");
+}
