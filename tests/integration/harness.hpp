@@ -109,12 +109,12 @@ public:
     }
     ~Process() { stop(); }
     // SIGTERM (repeated: a process may not handle signals yet), then SIGKILL. Returns the status.
-    int stop(std::chrono::milliseconds grace = 5000ms) {
+    int stop(std::chrono::milliseconds grace = 5000ms, int signal = SIGTERM) {
         if (pid_ <= 0) return status_;
         const auto end = std::chrono::steady_clock::now() + grace;
         int st = 0;
         while (std::chrono::steady_clock::now() < end) {
-            ::kill(pid_, SIGTERM);
+            ::kill(pid_, signal);
             for (int i = 0; i < 50; ++i) {  // resend after 1 s: a process may not handle signals yet
                 if (::waitpid(pid_, &st, WNOHANG) == pid_) {
                     pid_ = -1;

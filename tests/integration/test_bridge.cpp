@@ -350,16 +350,19 @@ TEST_CASE("parallel card auth 0xA1 is forwarded per gun - the gun without an ans
     CHECK((*refused)["data"]["parallel_id"] == "241124103000");
 }
 
-TEST_CASE("SIGTERM publishes every pile offline and the bridge state offline, exit 0") {
-    Mosquitto broker;
-    Subscriber sub(broker.url());
-    auto bridge = std::make_unique<Bridge>(broker);
-    Charger c(bridge->port, pile);
-    c.login();
-    REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
-    CHECK(bridge->proc->stop() == 0);
-    CHECK(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "offline"); }));
-    CHECK(sub.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "offline"); }));
+TEST_CASE("SIGTERM and SIGINT publish every pile offline and the bridge state offline, exit 0") {
+    for (const int signal : {SIGTERM, SIGINT}) {
+        CAPTURE(signal);
+        Mosquitto broker;
+        Subscriber sub(broker.url());
+        auto bridge = std::make_unique<Bridge>(broker);
+        Charger c(bridge->port, pile);
+        c.login();
+        REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+        CHECK(bridge->proc->stop(5000ms, signal) == 0);
+        CHECK(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "offline"); }));
+        CHECK(sub.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "offline"); }));
+    }
 }
 
 TEST_CASE("every downlink command gets resp ok with the charger's decoded reply (ykc-sim as the charger)") {
