@@ -159,7 +159,7 @@ TEST_CASE("secrets from the environment and from files: the bridge connects and 
     Charger c(bridge.port, pile);
     c.login();
     REQUIRE(backend.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
-    CHECK(bridge.proc->stop() == 0);
+    CHECK_MESSAGE(bridge.proc->stop() == 0, bridge.read_log());  // the log has a sanitizer report, if any
     const std::string log = bridge.read_log();
     CHECK(log.find("bridge-secret") == std::string::npos);
     CHECK(log.find("key-passphrase-42") == std::string::npos);
