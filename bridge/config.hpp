@@ -2,6 +2,7 @@
 // The daemon's configuration: config.yaml, then YKC_* environment variables, then the command
 // line. Every option has a default that runs against a broker on localhost:1883. Unknown keys
 // and wrong types are errors naming the key and the line.
+#include <cctype>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -110,6 +111,14 @@ struct Config {
 
     // Whether anything is kept on disk (mqtt.persistence_dir is neither "" nor "none").
     bool persistent() const { return !mqtt.persistence_dir.empty() && mqtt.persistence_dir != "none"; }
+    // mqtt.client_id as a file name (the outbox journal, Home Assistant's state): anything but
+    // letters, digits, '-', '_' and '.' becomes '_'.
+    std::string client_file_stem() const {
+        std::string name = mqtt.client_id;
+        for (char& ch : name)
+            if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') ch = '_';
+        return name;
+    }
 
     const BillingModel& billing_for(const std::string& pile) const {
         auto it = billing_model_overrides.find(pile);

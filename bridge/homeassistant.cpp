@@ -87,10 +87,7 @@ HomeAssistant::HomeAssistant(boost::asio::io_context& io, const Config& config, 
 }
 
 std::string HomeAssistant::state_file() const {
-    std::string id = config_.mqtt.client_id;
-    for (char& ch : id)
-        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') ch = '_';
-    return config_.mqtt.persistence_dir + "/homeassistant-" + id + ".json";
+    return config_.mqtt.persistence_dir + "/homeassistant-" + config_.client_file_stem() + ".json";
 }
 
 void HomeAssistant::start() {

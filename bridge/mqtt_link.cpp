@@ -141,9 +141,7 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
       sub_listener_(std::make_unique<Listener>(*this, &MqttLink::suback)) {
     if (config.persistent()) {
         warn_about_paho_store(config.mqtt.persistence_dir, config.mqtt.client_id);
-        std::string name;
-        for (char c : config.mqtt.client_id) name += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
-        journal_ = std::make_unique<Journal>(std::filesystem::path(config.mqtt.persistence_dir) / (name + ".journal"));
+        journal_ = std::make_unique<Journal>(std::filesystem::path(config.mqtt.persistence_dir) / (config.client_file_stem() + ".journal"));
         restore();
     } else {
         spdlog::warn("mqtt: no persistence (mqtt.persistence_dir is \"{}\"): what waits for the broker is lost on a restart",
@@ -255,6 +253,9 @@ bool MqttLink::window_open() const noexcept {
     return connected_ && waiting_.size() < static_cast<std::size_t>(config_.mqtt.inflight_window);
 }
 
+// Nothing queued ahead and room in the window: a new message may go straight to Paho.
+bool MqttLink::can_send_now() const noexcept { return control_.empty() && telemetry_.empty() && window_open(); }
+
 void MqttLink::publish(const std::string& topic, std::string payload, int qos, bool retain, Done done,
                        const std::string& correlation_data, Lane lane) {
     Pending p{topic, std::move(payload), correlation_data, qos, retain, std::move(done), false, lane, {}};
@@ -278,7 +279,7 @@ void MqttLink::publish(const std::string& topic, std::string payload, int qos, b
             return refuse("the outbox journal cannot be written");
         }
     }
-    if (control_.empty() && telemetry_.empty() && window_open()) send(std::move(p));
+    if (can_send_now()) send(std::move(p));
     else this->lane(lane).push_back(std::move(p));
 }
 
@@ -290,7 +291,7 @@ void MqttLink::publish_latest(const std::string& topic, std::string payload, int
     }
     Pending p{topic, {}, {}, qos, true, {}, true, Lane::telemetry, {}};
     latest_.emplace(topic, std::move(payload));
-    if (qos > 0 && !(control_.empty() && telemetry_.empty() && window_open())) return telemetry_.push_back(std::move(p));
+    if (qos > 0 && !can_send_now()) return telemetry_.push_back(std::move(p));
     if (connected_) send(std::move(p));
     else latest_.erase(topic);  // QoS 0 while disconnected: the next value replaces it
 }

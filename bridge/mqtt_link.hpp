@@ -117,6 +117,7 @@ private:
     template <typename F>
     void request(const char* what, const std::string& filter, F&& f);
     bool window_open() const noexcept;
+    bool can_send_now() const noexcept;
     std::deque<Pending>& lane(Lane l) noexcept { return l == Lane::control ? control_ : telemetry_; }
 
     boost::asio::io_context& io_;
