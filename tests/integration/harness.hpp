@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -185,7 +186,12 @@ struct Received {
     bool retained;
     int qos;
     std::string correlation;  // MQTT 5 correlation data, when present
-    json j() const { return json::parse(payload); }
+    // The payload parsed (once per copy: waits look at every message again and again).
+    json j() const {
+        if (!parsed) parsed = std::make_shared<const json>(json::parse(payload));
+        return *parsed;
+    }
+    mutable std::shared_ptr<const json> parsed = {};
 };
 
 // An MQTT client that records every message on ykc/#.
@@ -223,9 +229,10 @@ public:
                                  std::chrono::milliseconds timeout = 5000ms) {
         std::unique_lock lock(mu_);
         std::optional<Received> found;
+        std::size_t seen = 0;  // each wake-up looks only at what arrived since the last
         cv_.wait_for(lock, timeout, [&] {
-            for (const auto& r : got_)
-                if (r.topic == topic && (!pred || pred(r))) {
+            for (; seen < got_.size(); ++seen)
+                if (const auto& r = got_[seen]; r.topic == topic && (!pred || pred(r))) {
                     found = r;
                     return true;
                 }
@@ -237,10 +244,10 @@ public:
     std::optional<Received> nth_on(const std::string& topic, std::size_t n, std::chrono::milliseconds timeout = 5000ms) {
         std::unique_lock lock(mu_);
         std::optional<Received> found;
+        std::size_t seen = 0, i = 0;
         cv_.wait_for(lock, timeout, [&] {
-            std::size_t i = 0;
-            for (const auto& r : got_)
-                if (r.topic == topic && i++ == n) {
+            for (; seen < got_.size(); ++seen)
+                if (const auto& r = got_[seen]; r.topic == topic && i++ == n) {
                     found = r;
                     return true;
                 }
@@ -287,10 +294,10 @@ private:
                                      const std::function<bool(const std::vector<Received>&)>& pred, std::chrono::milliseconds timeout) {
         std::unique_lock lock(mu_);
         std::vector<Received> on;
+        std::size_t seen = 0;
         cv_.wait_for(lock, timeout, [&] {
-            on.clear();
-            for (const auto& r : got_)
-                if (match(r.topic)) on.push_back(r);
+            for (; seen < got_.size(); ++seen)
+                if (match(got_[seen].topic)) on.push_back(got_[seen]);
             return pred(on);
         });
         return on;
