@@ -200,9 +200,10 @@ std::vector<Setting<Config>> make_config_settings() {
                   "subscribe only <base>/<pile>/cmd/# of piles connected here, for several bridges sharing one broker (a command for an "
                   "absent pile gets no answer)"),
         integer<C>("mqtt.inflight_window", 1, 65535, YKC_AT(mqtt.inflight_window),
-                   "unacknowledged QoS>=1 publishes at once; stay below the broker's receive-maximum (Mosquitto: 20) or Paho C 1.3.12 "
-                   "stalls under MQTT 5"),
-        integer<C>("mqtt.reconnect_min", 1, 3600, YKC_AT(mqtt.reconnect_min), "seconds, the first automatic reconnect back-off"),
+                   "unacknowledged QoS>=1 publishes at once; under MQTT 5 the broker's receive-maximum (from its CONNACK, read on every "
+                   "connection) lowers it, since Paho C 1.3.12 stalls above it; under 3.1.1 keep it below the broker's limit "
+                   "(Mosquitto: max_inflight_messages 20)"),
+        integer<C>("mqtt.reconnect_min", 1, 3600, YKC_AT(mqtt.reconnect_min), "seconds, the first reconnect back-off; it doubles after each failed attempt"),
         integer<C>("mqtt.reconnect_max", 1, 3600, YKC_AT(mqtt.reconnect_max), "seconds, the longest back-off (not below reconnect_min)"),
         boolean<C>("mqtt.tls.enabled", YKC_AT(mqtt.tls.enabled), "also implied by an ssl:// URL"),
         text<C>("mqtt.tls.ca_file", YKC_AT(mqtt.tls.ca_file), "CA that signed the broker's certificate"),

@@ -51,15 +51,35 @@ private:
     Outcome outcome_;
 };
 
-// Why a connection attempt failed (the first one and every automatic retry): posted as a log
+// Why a connection attempt failed (the first one and every retry): posted as a log
 // line, since nothing else would tell the operator about a wrong password or certificate.
 class MqttLink::ConnectListener : public mqtt::iaction_listener {
 public:
     explicit ConnectListener(MqttLink& link) : link_(link) {}
-    void on_success(const mqtt::token&) override {}
+    // The broker's receive-maximum (MQTT 5): a window above it stalls Paho C 1.3.12. Posted
+    // before the connected handler's post (Paho calls this first), so the window is right
+    // before the first message of the connection goes out.
+    void on_success(const mqtt::token& tok) override {
+        std::size_t max = 65535;
+        try {
+            const auto response = tok.get_connect_response();
+            const auto& props = response.get_properties();
+            if (props.contains(mqtt::property::RECEIVE_MAXIMUM)) max = mqtt::get<std::uint16_t>(props, mqtt::property::RECEIVE_MAXIMUM);
+        } catch (const std::exception&) {  // not a connect token, or no properties (MQTT 3.1.1)
+        }
+        asio::post(link_.io_, [&link = link_, max] {
+            if (max != link.receive_maximum_ && max < static_cast<std::size_t>(link.config_.mqtt.inflight_window))
+                spdlog::info("mqtt: the broker's receive-maximum is {}: at most {} publishes in flight (below mqtt.inflight_window {})", max, max,
+                             link.config_.mqtt.inflight_window);
+            link.receive_maximum_ = max ? max : 65535;
+        });
+    }
     void on_failure(const mqtt::token& tok) override {
         std::string why = describe(tok.get_return_code(), tok.get_reason_code(), link_.config_.mqtt.version);
-        asio::post(link_.io_, [&link = link_, why = std::move(why)] { link.connect_failed(why); });
+        asio::post(link_.io_, [&link = link_, why = std::move(why)] {
+            link.connect_failed(why);
+            link.reconnect_later();
+        });
     }
 
     MqttLink& link_;
@@ -138,7 +158,7 @@ void warn_about_paho_store(const std::string& dir, const std::string& client_id)
 
 MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers)
     : io_(io), config_(config), handlers_(std::move(handlers)), listener_(std::make_unique<Listener>(*this, &MqttLink::completed)),
-      sub_listener_(std::make_unique<Listener>(*this, &MqttLink::suback)) {
+      sub_listener_(std::make_unique<Listener>(*this, &MqttLink::suback)), reconnect_timer_(io) {
     if (config.persistent()) {
         warn_about_paho_store(config.mqtt.persistence_dir, config.mqtt.client_id);
         journal_ = std::make_unique<Journal>(std::filesystem::path(config.mqtt.persistence_dir) / (config.client_file_stem() + ".journal"));
@@ -156,8 +176,9 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
     client_->set_connected_handler([this](const std::string&) {
         asio::post(io_, [this] {
             connected_ = true;
+            backoff_ = std::chrono::seconds(0);
             last_connect_failure_.clear();
-            spdlog::info("mqtt: connected to {} ({} message(s) waiting)", config_.mqtt.url, queued());
+            spdlog::info("mqtt: connected to {} ({} message(s) waiting, at most {} in flight)", config_.mqtt.url, queued(), window());
             for (const auto& [f, ready] : subscriptions_) send_subscribe(f);
             if (handlers_.connected) handlers_.connected();
             pump();
@@ -170,6 +191,7 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
             requeue_inflight();
             spdlog::warn("mqtt: connection lost{}{} ({} message(s) waiting)", cause.empty() ? "" : ": ", cause, queued());
             if (handlers_.lost) handlers_.lost();
+            reconnect_later();
         });
     });
     client_->set_message_callback([this](mqtt::const_message_ptr msg) {
@@ -216,7 +238,6 @@ void MqttLink::start() {
     mqtt::connect_options_builder builder;
     builder.mqtt_version(config_.mqtt.version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
     builder.keep_alive_interval(std::chrono::seconds(config_.mqtt.keepalive))
-        .automatic_reconnect(std::chrono::seconds(config_.mqtt.reconnect_min), std::chrono::seconds(config_.mqtt.reconnect_max))
         .will(mqtt::message(state_topic, std::string(R"({"state":"offline"})"), 1, true));
     // no session: the link re-sends what was not acknowledged itself, and a command published
     // while the bridge was away is not executed minutes later (its sender got no answer)
@@ -238,8 +259,30 @@ void MqttLink::start() {
         ssl.enable_server_cert_auth(config_.mqtt.tls.verify).verify(config_.mqtt.tls.verify);
         builder.ssl(ssl.finalize());
     }
+    connect_options_ = std::make_unique<mqtt::connect_options>(builder.finalize());
     connect_listener_ = std::make_unique<ConnectListener>(*this);
-    client_->connect(builder.finalize(), nullptr, *connect_listener_);  // asynchronous; the connected handler takes over
+    connect();
+}
+
+// Asynchronous: the connected handler takes over, or the listener's on_failure retries.
+void MqttLink::connect() {
+    if (stopping_) return;
+    try {
+        client_->connect(*connect_options_, nullptr, *connect_listener_);
+    } catch (const mqtt::exception& e) {
+        connect_failed(e.what());
+        reconnect_later();
+    }
+}
+
+void MqttLink::reconnect_later() {
+    if (stopping_) return;
+    const auto min = std::chrono::seconds(config_.mqtt.reconnect_min), max = std::chrono::seconds(config_.mqtt.reconnect_max);
+    backoff_ = backoff_.count() == 0 ? min : std::min(max, backoff_ * 2);
+    reconnect_timer_.expires_after(backoff_);
+    reconnect_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) connect();
+    });
 }
 
 void MqttLink::connect_failed(const std::string& why) {
@@ -249,9 +292,11 @@ void MqttLink::connect_failed(const std::string& why) {
     spdlog::error("mqtt: cannot connect to {}: {} (retrying every {}..{} s)", config_.mqtt.url, why, config_.mqtt.reconnect_min, config_.mqtt.reconnect_max);
 }
 
-bool MqttLink::window_open() const noexcept {
-    return connected_ && waiting_.size() < static_cast<std::size_t>(config_.mqtt.inflight_window);
+std::size_t MqttLink::window() const noexcept {
+    return std::min(static_cast<std::size_t>(config_.mqtt.inflight_window), receive_maximum_);
 }
+
+bool MqttLink::window_open() const noexcept { return connected_ && waiting_.size() < window(); }
 
 // Nothing queued ahead and room in the window: a new message may go straight to Paho.
 bool MqttLink::can_send_now() const noexcept { return control_.empty() && telemetry_.empty() && window_open(); }
@@ -451,6 +496,8 @@ void MqttLink::stop(std::chrono::milliseconds timeout) {
     // flight (each leaves the journal when acknowledged), bounded by `timeout`. What is left
     // stays in the journal and goes out after the next start.
     const auto deadline = std::chrono::steady_clock::now() + timeout;
+    stopping_ = true;  // no more connection attempts
+    reconnect_timer_.cancel();
     io_.restart();
     {
         auto busy = asio::make_work_guard(io_);  // run_for waits for Paho's posts instead of returning at once

@@ -21,7 +21,8 @@
 //
 // In-flight window: Debian's Paho C 1.3.12 nearly stalls under MQTT 5 when more QoS>=1
 // messages are outstanding than the broker's receive-maximum (Mosquitto: 20). The link hands
-// Paho at most `inflight_window` unacknowledged QoS>=1 messages.
+// Paho at most `inflight_window` unacknowledged QoS>=1 messages, or the receive-maximum of the
+// broker's CONNACK when that is lower (read on every connection: the link reconnects itself).
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -32,12 +33,14 @@
 #include <unordered_map>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "config.hpp"
 #include "journal.hpp"
 
 namespace mqtt {
 class async_client;
+class connect_options;
 }
 
 namespace ykc::bridge {
@@ -85,6 +88,9 @@ public:
     std::size_t queued() const noexcept { return control_.size() + telemetry_.size(); }
     std::uint64_t coalesced() const noexcept { return coalesced_; }
     std::size_t inflight() const noexcept { return waiting_.size(); }
+    // QoS>=1 publishes outstanding at once: mqtt.inflight_window, or the broker's
+    // receive-maximum from CONNACK when that is lower (MQTT 5)
+    std::size_t window() const noexcept;
     std::size_t journaled() const noexcept { return journal_ ? journal_->size() : 0; }
     std::uint64_t published() const noexcept { return published_; }
     std::uint64_t failed() const noexcept { return failed_; }
@@ -113,6 +119,8 @@ private:
     void put_back(Pending p, bool was_sent);
     void restore();
     void connect_failed(const std::string& why);
+    void connect();
+    void reconnect_later();
     void send_subscribe(const std::string& filter);
     template <typename F>
     void request(const char* what, const std::string& filter, F&& f);
@@ -128,6 +136,13 @@ private:
     std::unique_ptr<Listener> listener_, sub_listener_;
     std::unique_ptr<ConnectListener> connect_listener_;
     std::string last_connect_failure_;
+    std::size_t receive_maximum_ = 65535;  // the broker's, from the last CONNACK (MQTT 5; 65535 when absent)
+    // The link reconnects itself (not Paho's automatic reconnect, whose retries never report
+    // the CONNACK's properties): back-off from reconnect_min doubling to reconnect_max.
+    std::unique_ptr<mqtt::connect_options> connect_options_;
+    boost::asio::steady_timer reconnect_timer_;
+    std::chrono::seconds backoff_{0};
+    bool stopping_ = false;
     std::deque<Pending> control_, telemetry_;
     std::unordered_map<std::string, std::string> latest_;  // topic -> newest payload of a queued latest value
     std::map<std::uint64_t, Pending> waiting_;  // id -> QoS>=1 handed to Paho, not yet acknowledged (id order = send order)

@@ -435,6 +435,30 @@ TEST_CASE("the broker stopped and restarted mid-session: nothing published meanw
     CHECK(sub.count_on("ykc/" + pile + "/gun/1/state") == 1);
 }
 
+TEST_CASE("the in-flight window follows the broker's receive-maximum, also when a reconnect finds another") {
+    // a broker allowing 3 unacknowledged messages (Paho C 1.3.12 stalls when it has more out)
+    auto broker = std::make_unique<Mosquitto>(0, "max_inflight_messages 3\n");
+    const int mqtt_port = broker->port;
+    Bridge bridge(*broker, {"--set", "mqtt.reconnect_min=1", "--set", "mqtt.reconnect_max=1"});
+    REQUIRE_MESSAGE(bridge.log_shows("mqtt: connected to " + broker->url() + " (0 message(s) waiting, at most 3 in flight)"), bridge.read_log());
+    CHECK(bridge.read_log().find("the broker's receive-maximum is 3") != std::string::npos);
+    Charger c(bridge.port, pile);
+    c.login();
+    // the same broker address, reconfigured: the window is read again from the new CONNACK
+    broker.reset();
+    REQUIRE_MESSAGE(bridge.log_shows("mqtt: connection lost"), bridge.read_log());
+    Mosquitto again(mqtt_port, "max_inflight_messages 2\n");
+    Subscriber sub(again.url());
+    REQUIRE_MESSAGE(bridge.log_shows("at most 2 in flight)", 15000ms), bridge.read_log());
+    REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+    constexpr int n = 300;
+    for (int i = 0; i < n; ++i) c.send("realtime", idle_realtime(i));
+    auto last = sub.wait("ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == n - 1; }, 30000ms);
+    REQUIRE_MESSAGE(last, bridge.read_log());
+    std::this_thread::sleep_for(100ms);
+    CHECK(sub.count_on("ykc/" + pile + "/realtime") == n);
+}
+
 TEST_CASE("under a publish backlog, what a backend waits for overtakes realtime data, and a gun's state is coalesced") {
     Mosquitto broker;
     Subscriber sub(broker.url());
