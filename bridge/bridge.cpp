@@ -154,13 +154,22 @@ void Bridge::accept() {
     acceptor_.async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
         if (stopping_) return;
         if (ec) {
-            // e.g. EMFILE: back off instead of spinning on a failing accept
-            spdlog::warn("accept failed: {}; retrying in 200 ms", ec.message());
+            // e.g. EMFILE: back off instead of spinning on a failing accept; one warning per
+            // stretch of failures, not five a second
+            if (accept_failures_++ == 0)
+                spdlog::warn("accept failed: {}; retrying every 200 ms (limits.max_connections {}, see `ulimit -n`)", ec.message(),
+                             config_.limits.max_connections);
+            else
+                spdlog::debug("accept failed again: {}", ec.message());
             accept_backoff_.expires_after(std::chrono::milliseconds(200));
             accept_backoff_.async_wait([this](boost::system::error_code e) {
                 if (!e && !stopping_) accept();
             });
             return;
+        }
+        if (accept_failures_ > 0) {
+            spdlog::info("accepting connections again after {} failed attempt(s)", accept_failures_);
+            accept_failures_ = 0;
         }
         if (sessions_.size() >= static_cast<std::size_t>(config_.limits.max_connections)) {
             boost::system::error_code ignored;

@@ -79,6 +79,7 @@ private:
     boost::asio::ip::tcp::acceptor acceptor_;
     MqttLink mqtt_;
     boost::asio::steady_timer accept_backoff_, housekeeping_;
+    std::uint64_t accept_failures_ = 0;  // accepts failed in a row (EMFILE …)
     std::unordered_map<std::string, SessionPtr> piles_;           // logged-in piles
     std::unordered_map<std::uint64_t, SessionPtr> sessions_;      // every open socket
     std::multimap<std::string, std::shared_ptr<Command>> commands_;  // pile -> waiting commands

@@ -1,5 +1,7 @@
 #include "daemon.hpp"
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -67,6 +69,25 @@ bool load_configuration(const std::vector<std::string>& args, char** envp, std::
     return true;
 }
 
+// Each charger is a file descriptor: the soft limit (often 1024 under systemd or a shell) is
+// raised to the hard one, and a limit below limits.max_connections is named at start rather
+// than found as EMFILE in the field.
+void raise_open_files_limit(const Config& config) {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    if (lim.rlim_cur < lim.rlim_max) {
+        const rlim_t before = lim.rlim_cur;
+        lim.rlim_cur = lim.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &lim) == 0) spdlog::info("open files limit raised from {} to {}", before, lim.rlim_cur);
+        else lim.rlim_cur = before;
+    }
+    constexpr rlim_t reserve = 64;  // MQTT, journal, logs, timers
+    if (lim.rlim_cur < static_cast<rlim_t>(config.limits.max_connections) + reserve)
+        spdlog::warn("open files limit {} is below limits.max_connections {} + {}: raise it (ulimit -n, LimitNOFILE=, compose ulimits) or "
+                     "lower limits.max_connections",
+                     lim.rlim_cur, config.limits.max_connections, reserve);
+}
+
 }  // namespace
 
 int run(const std::vector<std::string>& args, char** envp, std::ostream& err) {
@@ -94,6 +115,7 @@ int run(const std::vector<std::string>& args, char** envp, std::ostream& err) {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
     for (const auto& name : unknown_env) spdlog::warn("environment variable {} matches no setting: ignored", name);
 
+    raise_open_files_limit(config);
     boost::asio::io_context io(1);
     std::unique_ptr<Bridge> bridge;
     try {

@@ -321,9 +321,10 @@ struct Bridge {
     // `state` keeps Paho's persistence (and the client id) across a restart; by default its own.
     Bridge(const Mosquitto& broker, std::vector<std::string> extra = {}, const std::string& state = "", int listen_port = 0)
         : Bridge(broker.url(), std::move(extra), state, listen_port) {}
-    // `env`: NAME=value entries for the bridge's environment (YKC_… overrides)
+    // `env`: NAME=value entries for the bridge's environment (YKC_… overrides); `wrap`: a command
+    // the bridge runs under (e.g. prlimit)
     Bridge(const std::string& mqtt_url, std::vector<std::string> extra, const std::string& state, int listen_port,
-           const std::vector<std::string>& env = {}) {
+           const std::vector<std::string>& env = {}, const std::vector<std::string>& wrap = {}) {
         if (listen_port) port = listen_port;
         const std::string data = state.empty() ? dir.path() + "/data" : state;
         log = dir.path() + "/bridge.log";
@@ -337,6 +338,7 @@ struct Bridge {
             with_env.insert(with_env.end(), env.begin(), env.end());
             argv.insert(argv.begin(), with_env.begin(), with_env.end());
         }
+        argv.insert(argv.begin(), wrap.begin(), wrap.end());
         proc = std::make_unique<Process>(argv, log);
         REQUIRE_MESSAGE(wait_port(port), "ykc-bridge did not start: " << read_log());
     }

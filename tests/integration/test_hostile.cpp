@@ -200,6 +200,44 @@ TEST_CASE("hostile charger: connections beyond limits.max_connections are closed
     rig.serving();
 }
 
+TEST_CASE("hostile charger: out of file descriptors (EMFILE) the accept loop backs off with one warning, then serves again") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    // 64 descriptors: a few dozen connections exhaust them
+    Bridge bridge(broker.url(), {}, "", 0, {}, {"prlimit", "--nofile=64:64", "--"});
+    REQUIRE(sub.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "online"); }));
+    CHECK(bridge.log_shows("open files limit 64 is below limits.max_connections 10000 + 64"));
+    std::vector<int> fds;
+    for (int i = 0; i < 100; ++i) {
+        const int fd = connect_to(bridge.port);  // the kernel completes the handshake; the bridge cannot accept
+        REQUIRE(fd >= 0);
+        fds.push_back(fd);
+    }
+    REQUIRE_MESSAGE(bridge.log_shows("accept failed: Too many open files; retrying every 200 ms"), bridge.read_log());
+    const auto since = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(1000ms);
+    const auto waited = std::chrono::steady_clock::now() - since;
+    const std::string log = bridge.read_log();
+    auto count = [&](const std::string& text) {
+        std::size_t n = 0;
+        for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
+        return n;
+    };
+    CHECK(count("accept failed: ") == 1);  // one warning for the stretch
+    // retries every 200 ms, not a spin (which would log thousands of times in a second)
+    CHECK(count("accept failed again: ") <= static_cast<std::size_t>(waited / 200ms) + 2);
+    for (int fd : fds) ::close(fd);
+    // descriptors free again: the backlog drains and a new pile is served
+    const std::string pile = "32010200000077";
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE_MESSAGE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }, 10000ms),
+                    bridge.read_log());
+    CHECK(bridge.log_shows("accepting connections again after "));
+    c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
+    CHECK(c.receive_type("heartbeat_reply"));
+}
+
 TEST_CASE("hostile charger: 10,000 connect/close cycles leave no descriptor and no memory behind") {
     Rig rig;
     rig.serving();
