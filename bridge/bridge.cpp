@@ -92,7 +92,8 @@ Bridge::Bridge(asio::io_context& io, const Config& config, std::shared_ptr<const
       mqtt_(io, config,
             MqttLink::Handlers{[this] { on_connected(); }, [] {}, [this](IncomingMessage m) { on_message(std::move(m)); }}),
       accept_backoff_(io),
-      housekeeping_(io) {
+      housekeeping_(io),
+      time_sync_timer_(io) {
     if (config.homeassistant.on()) ha_ = std::make_unique<HomeAssistant>(io, config_, mqtt_, codec_.catalogue());  // homeassistant hook
 }
 
@@ -130,6 +131,7 @@ void Bridge::start() {
     mqtt_.start();
     accept();
     housekeeping();
+    if (config_.policies.time_sync) time_sync_tick();
 }
 
 void Bridge::housekeeping() {
@@ -137,14 +139,23 @@ void Bridge::housekeeping() {
     housekeeping_.async_wait([this](boost::system::error_code ec) {
         if (ec || stopping_) return;
         publish_health();
-        if (config_.policies.time_sync) {
-            const auto now = std::chrono::steady_clock::now();
-            for (auto& [pile, s] : piles_) {
-                auto it = last_time_sync_.find(s->id());
-                if (it == last_time_sync_.end() || now - it->second >= std::chrono::seconds(config_.policies.time_sync_interval)) time_sync(s);
-            }
-        }
         housekeeping();
+    });
+}
+
+// 0x56 to every pile whose last one is policies.time_sync_interval old, checked every 30 s (or
+// every interval, when shorter): a pile's clock is set after login and then once per interval.
+void Bridge::time_sync_tick() {
+    const auto interval = std::chrono::seconds(config_.policies.time_sync_interval);
+    time_sync_timer_.expires_after(std::min<std::chrono::seconds>(interval, std::chrono::seconds(30)));
+    time_sync_timer_.async_wait([this, interval](boost::system::error_code ec) {
+        if (ec || stopping_) return;
+        const auto now = std::chrono::steady_clock::now();
+        for (auto& [pile, s] : piles_) {
+            auto it = last_time_sync_.find(s->id());
+            if (it == last_time_sync_.end() || now - it->second >= interval) time_sync(s);
+        }
+        time_sync_tick();
     });
 }
 
@@ -694,6 +705,7 @@ void Bridge::shutdown() {
     acceptor_.close(ec);
     accept_backoff_.cancel();
     housekeeping_.cancel();
+    time_sync_timer_.cancel();
     std::vector<SessionPtr> all;
     for (auto& [id, s] : sessions_) all.push_back(s);
     for (auto& s : all) s->close("bridge shutting down");

@@ -69,6 +69,7 @@ private:
     void publish_availability(const SessionPtr& s, bool online);
     void publish_health();
     void housekeeping();
+    void time_sync_tick();
 
     std::string topic(const std::string& pile, const std::string& suffix) const;
     std::string now_iso() const;
@@ -78,7 +79,7 @@ private:
     Codec codec_;
     boost::asio::ip::tcp::acceptor acceptor_;
     MqttLink mqtt_;
-    boost::asio::steady_timer accept_backoff_, housekeeping_;
+    boost::asio::steady_timer accept_backoff_, housekeeping_, time_sync_timer_;
     std::uint64_t accept_failures_ = 0;  // accepts failed in a row (EMFILE …)
     std::unordered_map<std::string, SessionPtr> piles_;           // logged-in piles
     std::unordered_map<std::uint64_t, SessionPtr> sessions_;      // every open socket

@@ -242,7 +242,7 @@ std::vector<Setting<Config>> make_config_settings() {
         integer<C>("policies.card_auth_timeout", 1, 3600, YKC_AT(policies.card_auth_timeout),
                    "seconds to wait for cmd/card_auth_reply, then refuse (0x32 failure)"),
         boolean<C>("policies.time_sync", YKC_AT(policies.time_sync), "send 0x56 after login and every time_sync_interval"),
-        integer<C>("policies.time_sync_interval", 60, 30 * 86400, YKC_AT(policies.time_sync_interval), "seconds between two time syncs of a pile"),
+        integer<C>("policies.time_sync_interval", 5, 30 * 86400, YKC_AT(policies.time_sync_interval), "seconds between two time syncs of a pile"),
         text<C>("policies.balance", YKC_AT(policies.balance), "yuan; remote_start's balance when the command gives none", "decimal text"),
         homeassistant_enabled(),
         text<C>("homeassistant.discovery_prefix", YKC_AT(homeassistant.discovery_prefix),

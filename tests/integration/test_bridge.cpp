@@ -62,6 +62,40 @@ TEST_CASE("login: reply, retained availability with firmware and protocol versio
     CHECK((*ts)["data"]["time"].is_string());
 }
 
+TEST_CASE("time sync: after login and again every policies.time_sync_interval - off with policies.time_sync false") {
+    Mosquitto broker;
+    {
+        Bridge bridge(broker, {"--set", "policies.time_sync_interval=5"});
+        Charger c(bridge.port, pile);
+        c.login();
+        auto first = c.receive_type("time_sync");
+        REQUIRE(first);
+        const auto at_first = std::chrono::steady_clock::now();
+        // the next one once the interval has passed (checked at least every interval)
+        auto second = c.receive_type("time_sync", 15000ms);
+        REQUIRE_MESSAGE(second, bridge.read_log());
+        CHECK(std::chrono::steady_clock::now() - at_first >= 4500ms);  // not before the interval: the pile's clock is not set twice
+        CHECK((*second)["data"]["time"].get<std::string>() > (*first)["data"]["time"].get<std::string>());
+        CHECK((*second)["seq"] != (*first)["seq"]);
+        // a heartbeat is still answered in between: the sync is not a session of its own
+        c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
+        CHECK(c.receive_type("heartbeat_reply"));
+    }
+    {
+        Bridge bridge(broker, {"--set", "policies.time_sync=false"});
+        Charger c(bridge.port, pile);
+        c.login();
+        c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
+        bool answered = false;
+        int frames = 0;
+        for (auto f = c.receive(1500ms); f && frames < 20; f = c.receive(500ms), ++frames) {  // every frame after the login reply
+            CHECK((*f)["type"] != "time_sync");
+            answered = answered || (*f)["type"] == "heartbeat_reply";
+        }
+        CHECK(answered);
+    }
+}
+
 TEST_CASE("heartbeat answered with the request's seq bytes - billing model verify and request answered") {
     Mosquitto broker;
     Bridge bridge(broker);

@@ -42,7 +42,7 @@ std::string slurp(const fs::path& f) {
 
 }  // namespace
 
-TEST_CASE("journal: put, replace and remove; what was live comes back after a reopen") {
+TEST_CASE("journal: put, replace and remove - what was live comes back after a reopen") {
     TempDir d;
     const fs::path file = d.path / "sub" / "bridge-1.journal";
     {
