@@ -212,7 +212,7 @@ std::vector<Setting<Config>> make_config_settings() {
         text<C>("mqtt.tls.key_password", YKC_AT(mqtt.tls.key_password),
                 "passphrase of key_file; better: key_password_file or YKC_MQTT_TLS_KEY_PASSWORD (never logged)"),
         text<C>("mqtt.tls.key_password_file", YKC_AT(mqtt.tls.key_password_file), "the first line of this file is the passphrase"),
-        boolean<C>("mqtt.tls.verify", YKC_AT(mqtt.tls.verify), "verify the broker's certificate and host name"),
+        boolean<C>("mqtt.tls.verify", YKC_AT(mqtt.tls.verify), "verify the broker's certificate and host name (false: still encrypted, but unauthenticated; logged as a warning)"),
         boolean<C>("publish.heartbeats", YKC_AT(publish.heartbeats), "publish 0x03 heartbeats to <base>/<pile>/heartbeat"),
         integer<C>("publish.heartbeat_qos", 0, 2, YKC_AT(publish.heartbeat_qos), "QoS of published heartbeats"),
         text<C>("protocol.utc_offset", YKC_AT(protocol.utc_offset), "the chargers' clock zone (CP56Time2a carries none)", "+HH:MM, -HH:MM, Z",

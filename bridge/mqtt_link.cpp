@@ -257,6 +257,9 @@ void MqttLink::start() {
             key_password = read_secret("mqtt.tls.key_password_file", config_.mqtt.tls.key_password_file);
         if (!key_password.empty()) ssl.private_keypassword(key_password);
         ssl.enable_server_cert_auth(config_.mqtt.tls.verify).verify(config_.mqtt.tls.verify);
+        if (!config_.mqtt.tls.verify)
+            spdlog::warn("mqtt: the broker's certificate is not verified (mqtt.tls.verify false): the link is encrypted but anyone in "
+                         "between can pose as the broker");
         builder.ssl(ssl.finalize());
     }
     connect_options_ = std::make_unique<mqtt::connect_options>(builder.finalize());

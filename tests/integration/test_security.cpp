@@ -119,7 +119,7 @@ TEST_CASE("TLS, client certificate, password and the docs' ACL: the bridge serve
     CHECK(backend.count_on("ykc/" + pile + "/transaction") == 0);
 }
 
-TEST_CASE("a wrong password or an untrusted broker certificate: no MQTT, named in the log, chargers still served") {
+TEST_CASE("a wrong password or an untrusted broker certificate: no MQTT, named in the log, chargers still served - unless verification is off") {
     Pki pki;
     SecureBroker broker(pki);
     Subscriber backend(broker.url(), "ykc/#", false, broker.backend());
@@ -141,6 +141,17 @@ TEST_CASE("a wrong password or an untrusted broker certificate: no MQTT, named i
         c.login();
         CHECK(!backend.wait("ykc/bridge/state", {}, 1500ms));
         CHECK(!backend.wait("ykc/" + pile + "/availability", {}, 100ms));
+    }
+    SUBCASE("the same certificate with mqtt.tls.verify false: connected, with a warning in the log") {
+        std::ofstream(pki.path("bridge-password")) << "bridge-secret\n";
+        auto args = broker.bridge_args(pki.path("bridge-password"), "other-ca.crt");
+        args.insert(args.end(), {"--set", "mqtt.tls.verify=false"});
+        Bridge bridge(broker.url(), args, "", 0);
+        REQUIRE_MESSAGE(backend.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "online"); }, 10000ms), bridge.read_log());
+        CHECK(bridge.read_log().find("the broker's certificate is not verified (mqtt.tls.verify false)") != std::string::npos);
+        Charger c(bridge.port, pile);
+        c.login();
+        CHECK(backend.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
     }
 }
 
