@@ -4,7 +4,8 @@
 It listens on a free loopback port, starts ykc-sim (2 piles x 2 guns) against it, and checks
 login, billing model verify/request, heartbeats per pile and gun, remote_start -> 0x33 with the
 request's sequence bytes and serial, remote_stop -> 0x35 then 0x3B, 0x3B repeated until 0x40,
-transactions kept across a reconnect, and a hostile run (garbage, split frames, bad CRC).
+transactions kept across a reconnect, a hostile run (garbage, split frames, bad CRC), and wrong-pile
+frames after login from piles bound to their --source-address.
 Frames are made and read with the ykc-bridge CLI (`encode` / `decode`). Standard library only;
 every wait is bounded.
 
@@ -84,6 +85,7 @@ class Conn:
 
     def __init__(self, sock, cli, log):
         self.sock = sock
+        self.peer = sock.getpeername()[0]
         self.cli = cli
         self.log = log
         self.frames = queue.Queue()
@@ -455,7 +457,28 @@ def main():
         c.expect("heartbeat (hostile)", lambda e: e["type"] == "heartbeat")
         check(c.dropped > 0, "hostile mode sent no garbage / bad CRC")
         sim.quit()
+        c.close()
         log("hostile: ok")
+
+        # ---- hostile wrong-pile, and --source-address round robin over the piles --------------
+        sim = Sim(args.sim, port, ["--piles", "2", "--guns", "2", "--pile-start", PILE1, "--heartbeat", "1",
+                                   "--hostile", "wrong-pile", "--hostile-rate", "1", "--seed", "4",
+                                   "--source-address", "127.0.0.7-127.0.0.8"], log)
+        sims.append(sim)
+        conns = accept(server, cli, log, 2)
+        check(sorted(x.peer for x in conns) == ["127.0.0.7", "127.0.0.8"], "source addresses %r" % [x.peer for x in conns])
+        for x in conns:
+            env = x.expect("login", lambda e: e["type"] == "login")  # the login itself speaks for its own pile
+            x.pile = env["pile"]
+            x.send({"type": "login_reply", "pile": x.pile, "seq": env["seq"], "data": {"result": "success"}})
+        check(sorted(x.pile for x in conns) == [PILE1, PILE2], "piles %r" % [x.pile for x in conns])
+        for x in conns:
+            own = x.pile
+            other = x.expect("a frame for another pile after login", lambda e: e.get("pile") not in (None, own))
+            check(other["pile"] != own, "wrong-pile %r" % other)
+            x.expect("a heartbeat of its own pile", lambda e: e["type"] == "heartbeat" and e["pile"] == own)
+        sim.quit()
+        log("hostile wrong-pile, source addresses: ok")
     except Failure as e:
         print("FAIL: %s" % e, file=sys.stderr)
         for s in sims:
