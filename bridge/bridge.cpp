@@ -135,7 +135,7 @@ void Bridge::start() {
 }
 
 void Bridge::housekeeping() {
-    housekeeping_.expires_after(std::chrono::seconds(30));
+    housekeeping_.expires_after(std::chrono::seconds(config_.publish.health_interval));
     housekeeping_.async_wait([this](boost::system::error_code ec) {
         if (ec || stopping_) return;
         publish_health();
@@ -262,13 +262,7 @@ void Bridge::on_frame(const SessionPtr& s, Frame frame) {
     } else {
         publish_frame(s->pile, type, std::move(text), config_.mqtt.qos, {}, is_telemetry(frame.type()) ? MqttLink::Lane::telemetry : MqttLink::Lane::control);
     }
-    if (frame.type() == 0x13 && env["data"].contains("gun")) {
-        json state = env["data"];
-        state["ts"] = now_iso();
-        const json& gun = env["data"]["gun"];
-        const std::string n = gun.is_string() ? gun.get<std::string>() : gun.dump();
-        mqtt_.publish_latest(topic(s->pile, "gun/" + n + "/state"), state.dump(), config_.mqtt.qos);
-    }
+    if (frame.type() == 0x13 && env["data"].contains("gun")) publish_gun_state(*s, env["data"]);
     match_command(s, env);
     auto_reply(s, frame, env);
 }
@@ -507,6 +501,26 @@ void Bridge::publish_availability(const SessionPtr& s, bool online) {
     mqtt_.publish(topic(s->pile, "availability"), a.dump(), 1, true);
 }
 
+// <base>/<pile>/gun/<n>/state: the frame's data plus ts, retained. With publish.gun_state
+// on_change, a frame that repeats the values last published for its gun publishes nothing.
+void Bridge::publish_gun_state(Session& s, const json& data) {
+    const json& gun = data["gun"];
+    const std::string n = gun.is_string() ? gun.get<std::string>() : gun.dump();
+    std::string state = data.dump();
+    if (config_.publish.gun_state == "on_change") {
+        const std::size_t h = std::hash<std::string>{}(state);
+        auto it = std::find_if(s.gun_states.begin(), s.gun_states.end(), [&](const auto& g) { return g.first == n; });
+        if (it == s.gun_states.end()) s.gun_states.emplace_back(n, h);
+        else if (it->second == h) return ++counters_.states_unchanged, void();
+        else it->second = h;
+    }
+    state.pop_back();  // data is a non-empty object: "…}" -> "…,"ts":"…"}"
+    state += ",\"ts\":\"";
+    state += now_iso();
+    state += "\"}";
+    mqtt_.publish_latest(topic(s.pile, "gun/" + n + "/state"), std::move(state), config_.mqtt.qos);
+}
+
 void Bridge::publish_health() {
     json h = {{"ts", now_iso()},
               {"sessions", sessions_.size()},
@@ -516,6 +530,7 @@ void Bridge::publish_health() {
               {"errors", counters_.errors},
               {"dropped_bytes", counters_.dropped_bytes},
               {"commands", counters_.commands},
+              {"gun_states_unchanged", counters_.states_unchanged},
               {"commands_waiting", commands_.size()},
               {"mqtt_connected", mqtt_.connected()},
               {"publish_queue", mqtt_.queued()},

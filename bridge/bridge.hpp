@@ -68,6 +68,7 @@ private:
     void report(const SessionPtr& s, Make&& make);
     void publish_availability(const SessionPtr& s, bool online);
     void publish_health();
+    void publish_gun_state(Session& s, const nlohmann::json& data);
     void housekeeping();
     void time_sync_tick();
 
@@ -90,7 +91,7 @@ private:
     unsigned serials_ = 0;  // the counter of the transaction serials the bridge makes up
     bool stopping_ = false;
     struct {
-        std::uint64_t frames_in = 0, frames_out = 0, errors = 0, commands = 0, dropped_bytes = 0;
+        std::uint64_t frames_in = 0, frames_out = 0, errors = 0, commands = 0, dropped_bytes = 0, states_unchanged = 0;
     } counters_;
     std::unique_ptr<HomeAssistant> ha_;  // discovery, when homeassistant is on (declared last: it uses mqtt_)
 };

@@ -63,6 +63,8 @@ struct Config {
     struct {
         bool heartbeats = true;
         int heartbeat_qos = 0;
+        std::string gun_state = "on_change";  // on_change | every_frame
+        int health_interval = 30;             // s
     } publish;
 
     struct {

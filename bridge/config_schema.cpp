@@ -215,6 +215,12 @@ std::vector<Setting<Config>> make_config_settings() {
         boolean<C>("mqtt.tls.verify", YKC_AT(mqtt.tls.verify), "verify the broker's certificate and host name (false: still encrypted, but unauthenticated; logged as a warning)"),
         boolean<C>("publish.heartbeats", YKC_AT(publish.heartbeats), "publish 0x03 heartbeats to <base>/<pile>/heartbeat"),
         integer<C>("publish.heartbeat_qos", 0, 2, YKC_AT(publish.heartbeat_qos), "QoS of published heartbeats"),
+        integer<C>("publish.health_interval", 1, 3600, YKC_AT(publish.health_interval),
+                   "seconds between two <base>/bridge/health reports (retained, QoS 0)"),
+        choice<C>("publish.gun_state", {"on_change", "every_frame"}, YKC_AT(publish.gun_state),
+                  "<base>/<pile>/gun/<n>/state: on_change publishes when a 0x13 carries values that differ from the last one "
+                  "published for the gun in this connection (an idle gun's repeated frames publish nothing; ts is the time of the "
+                  "change); every_frame publishes every 0x13 (ts: the frame's arrival)"),
         text<C>("protocol.utc_offset", YKC_AT(protocol.utc_offset), "the chargers' clock zone (CP56Time2a carries none)", "+HH:MM, -HH:MM, Z",
                 check_utc_offset),
         text<C>("protocol.catalogue_overlay", YKC_AT(protocol.catalogue_overlay), "a vendor catalogue overlay (see README), empty for none",

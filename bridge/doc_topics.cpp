@@ -47,7 +47,7 @@ const std::string& topic_table() {
         "| `ykc/<pile>/<type>` | up | no | `mqtt.qos` (heartbeats `publish.heartbeat_qos`, transactions at least 1) | one decoded frame, "
         "`type` is the catalogue name (`login`, `heartbeat`, `realtime`, `transaction`, `remote_start_reply`, …): the decode envelope "
         "plus `ts` |\n"
-        "| `ykc/<pile>/gun/<n>/state` | up | yes | `mqtt.qos` | latest `realtime` data of a gun, flat, with `ts` |\n"
+        "| `ykc/<pile>/gun/<n>/state` | up | yes | `mqtt.qos` | latest `realtime` data of a gun, flat, with `ts`; published when a value changes (`publish.gun_state`) |\n"
         "| `ykc/<pile>/availability` | up | yes | 1 | `{\"state\":\"online\"\\|\"offline\",\"since\",\"remote\",\"firmware\",\"protocol_version\"}` |\n"
         "| `ykc/<pile>/error` | up | no | `mqtt.qos` | what failed on this pile's socket: bad CRC, undecodable or encrypted frames, unknown "
         "types, another pile's number — with `hex` and the reason |\n"
@@ -60,7 +60,7 @@ const std::string& topic_table() {
         "\"error\":…,\"reply\":{…}}`; `reply` is the charger's decoded answer, paired by the catalogue (e.g. gun and serial). With MQTT 5 "
         "a response topic and correlation data on the command are honoured |\n"
         "| `ykc/bridge/state` | up | yes | 1 | `{\"state\":\"online\"\\|\"offline\"}`, also the Last Will |\n"
-        "| `ykc/bridge/health` | up | yes | 0 | every 30 s: sessions, piles, frames in/out, errors, publish queue |\n"
+        "| `ykc/bridge/health` | up | yes | 0 | every `publish.health_interval` (30 s): sessions, piles, frames in/out, errors, publish queue, gun states held back as unchanged |\n"
         "| `homeassistant/<component>/ykc_<pile>/<object>/config` | up | yes | 1 | Home Assistant discovery, when `homeassistant` is on "
         "(see README, Home Assistant); `homeassistant/status` `online` makes the bridge publish them again |\n";
     return table;

@@ -60,6 +60,9 @@ public:
     CrcOrder crc_order = CrcOrder::low_first;  // answer in the order the pile uses
     std::string firmware, protocol_version, since;
     std::uint16_t next_seq = 0;
+    // gun -> hash of the values last published on its gun/<n>/state (publish.gun_state on_change);
+    // a new connection publishes its first frame again
+    std::vector<std::pair<std::string, std::size_t>> gun_states;
 
 private:
     void read();

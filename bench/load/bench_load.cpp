@@ -204,8 +204,10 @@ struct Uplink {
         latencies.reserve(1 << 20);
     }
 
-    // A charging DC gun's 0x13 body for pile i (values differ between piles, not between frames).
-    std::vector<std::uint8_t> realtime_body(int i) {
+    // A charging DC gun's 0x13 body for pile i. Like a charging gun's, each frame differs from the
+    // one before: frame_body() writes the frame's sequence number into charging_minutes, so the
+    // bridge's gun state changes with every frame.
+    std::vector<std::uint8_t> realtime_body(int i, int minutes = 17) {
         const int gun = 1 + i % 2;
         char serial[40];
         std::snprintf(serial, sizeof serial, "%s%02d2411241030000001", pile_number(o, i).c_str(), gun);
@@ -220,13 +222,27 @@ struct Uplink {
                            {"gun_line_code", "0000000000000000"},
                            {"soc", 10 + i % 80},
                            {"battery_max_temperature", 33},
-                           {"charging_minutes", 17},
+                           {"charging_minutes", minutes},
                            {"remaining_minutes", 45},
                            {"energy", 18.2345},
                            {"energy_with_loss", 18.5080},
                            {"amount", 21.8814},
                            {"hardware_faults", json::array()}};
         return codec.encode_body(*codec.catalogue().find("realtime"), data, pile_number(o, i));
+    }
+
+    std::vector<std::vector<std::uint8_t>> bodies;
+    std::size_t minutes_at = 0;  // offset of charging_minutes (BIN 2, little-endian) in a body
+    void make_bodies() {
+        for (int i = 0; i < o.piles; ++i) bodies.push_back(realtime_body(i));
+        const auto a = realtime_body(0, 1), b = realtime_body(0, 2);
+        minutes_at = static_cast<std::size_t>(std::mismatch(a.begin(), a.end(), b.begin()).first - a.begin());
+    }
+    const std::vector<std::uint8_t>& frame_body(int pile, std::uint16_t seq) {
+        auto& body = bodies[static_cast<std::size_t>(pile)];
+        body[minutes_at] = static_cast<std::uint8_t>(seq & 0xFF);
+        body[minutes_at + 1] = static_cast<std::uint8_t>(seq >> 8);
+        return body;
     }
 
     void on_message(const mqtt::const_message_ptr& m) {
@@ -262,8 +278,7 @@ struct Uplink {
         const std::string base = direct ? o.direct_base : o.base;
         subscribe(*sub, base + "/+/realtime", o.qos);
 
-        std::vector<std::vector<std::uint8_t>> bodies;
-        for (int i = 0; i < o.piles; ++i) bodies.push_back(realtime_body(i));
+        make_bodies();
 
         // the load side
         asio::io_context io;
@@ -346,7 +361,7 @@ struct Uplink {
         std::size_t ts_len = 0;
         auto publish_direct = [&](const Queued& q) {
             const auto frame = ykc::write_frame(0x13, {static_cast<std::uint8_t>(q.seq >> 8), static_cast<std::uint8_t>(q.seq & 0xFF)}, 0,
-                                                bodies[static_cast<std::size_t>(q.pile)]);
+                                                frame_body(q.pile, q.seq));
             text.clear();
             codec.decode_to(ykc::FrameView{frame}, text);
             const std::int64_t ms = epoch_ms();
@@ -406,7 +421,7 @@ struct Uplink {
                     direct_queue.push_back({i, seq});
                 } else {
                     const auto frame = ykc::write_frame(0x13, {static_cast<std::uint8_t>(seq >> 8), static_cast<std::uint8_t>(seq & 0xFF)}, 0,
-                                                        bodies[static_cast<std::size_t>(i)]);
+                                                        frame_body(i, seq));
                     slot.store(now_ns());
                     asio::write(socks[static_cast<std::size_t>(i)], asio::buffer(frame));
                 }

@@ -143,6 +143,58 @@ TEST_CASE("realtime is published and kept as the retained gun state") {
     CHECK(kept->retained);
 }
 
+TEST_CASE("gun state on_change: a frame that repeats the last values publishes no state - every_frame publishes each") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    const std::string state_topic = "ykc/" + pile + "/gun/1/state";
+    {
+        Bridge bridge(broker, {"--set", "publish.health_interval=1"});  // gun_state: on_change by default
+        Charger c(bridge.port, pile);
+        c.login();
+        // (one value at a time: values queued behind each other are coalesced anyway)
+        auto processed = [&] {  // the frames before it are handled: the heartbeat is answered after them
+            c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
+            REQUIRE(c.receive_type("heartbeat_reply"));
+            std::this_thread::sleep_for(200ms);
+        };
+        c.send("realtime", idle_realtime(220));
+        REQUIRE(sub.wait(state_topic, [](const Received& r) { return r.j()["voltage"] == 220; }));
+        c.send("realtime", idle_realtime(220));
+        c.send("realtime", idle_realtime(220));
+        processed();
+        CHECK(sub.count_on(state_topic) == 1);
+        c.send("realtime", idle_realtime(221));
+        REQUIRE(sub.wait(state_topic, [](const Received& r) { return r.j()["voltage"] == 221; }));
+        CHECK(sub.wait(state_topic, [](const Received& r) { return r.j()["ts"].is_string(); }));
+        c.send("realtime", idle_realtime(221));
+        c.send("realtime", [] { json d = idle_realtime(221); d["gun"] = 2; return d; }());  // another gun: its own state
+        REQUIRE(sub.wait("ykc/" + pile + "/gun/2/state"));
+        processed();
+        CHECK(sub.count_on(state_topic) == 2);
+        CHECK(sub.count_on("ykc/" + pile + "/realtime") == 6);  // every frame is published
+        // a new connection of the pile publishes its first frame again, even with the same values
+        c.close();
+        REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "offline"); }));
+        Charger again(bridge.port, pile);
+        again.login();
+        again.send("realtime", idle_realtime(221));
+        CHECK(sub.wait_all(state_topic, [](const auto& rs) { return rs.size() == 3; }).size() == 3);
+        // the health report counts what was held back
+        auto health = sub.wait("ykc/bridge/health", [](const Received& r) { return r.j().value("gun_states_unchanged", 0) == 3; });
+        CHECK_MESSAGE(health, bridge.read_log());
+    }
+    {
+        Bridge bridge(broker, {"--set", "publish.gun_state=every_frame"});
+        const std::string other = "32010200000002";
+        Charger c(bridge.port, other);
+        c.login();
+        for (std::size_t i = 1; i <= 3; ++i) {
+            c.send("realtime", idle_realtime(220));
+            CHECK(sub.wait_all("ykc/" + other + "/gun/1/state", [i](const auto& rs) { return rs.size() == i; }).size() == i);
+        }
+    }
+}
+
 TEST_CASE("remote start and stop: commands reach the socket, replies come back on resp with the id") {
     Mosquitto broker;
     Subscriber sub(broker.url());
