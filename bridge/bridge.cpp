@@ -93,7 +93,8 @@ Bridge::Bridge(asio::io_context& io, const Config& config, std::shared_ptr<const
             MqttLink::Handlers{[this] { on_connected(); }, [] {}, [this](IncomingMessage m) { on_message(std::move(m)); }}),
       accept_backoff_(io),
       housekeeping_(io),
-      time_sync_timer_(io) {
+      time_sync_timer_(io),
+      state_flush_(io) {
     if (config.homeassistant.on()) ha_ = std::make_unique<HomeAssistant>(io, config_, mqtt_, codec_.catalogue());  // homeassistant hook
 }
 
@@ -502,23 +503,52 @@ void Bridge::publish_availability(const SessionPtr& s, bool online) {
 }
 
 // <base>/<pile>/gun/<n>/state: the frame's data plus ts, retained. With publish.gun_state
-// on_change, a frame that repeats the values last published for its gun publishes nothing.
+// on_change, a frame that repeats the last values of its gun publishes nothing. Within
+// publish.gun_state_min_interval_ms of the gun's last publish the state waits in held_states_
+// (the newest replaces an older one) for the next flush.
 void Bridge::publish_gun_state(Session& s, const json& data) {
     const json& gun = data["gun"];
     const std::string n = gun.is_string() ? gun.get<std::string>() : gun.dump();
     std::string state = data.dump();
-    if (config_.publish.gun_state == "on_change") {
-        const std::size_t h = std::hash<std::string>{}(state);
-        auto it = std::find_if(s.gun_states.begin(), s.gun_states.end(), [&](const auto& g) { return g.first == n; });
-        if (it == s.gun_states.end()) s.gun_states.emplace_back(n, h);
-        else if (it->second == h) return ++counters_.states_unchanged, void();
-        else it->second = h;
-    }
+    auto g = std::find_if(s.gun_states.begin(), s.gun_states.end(), [&](const auto& x) { return x.gun == n; });
+    if (g == s.gun_states.end()) g = s.gun_states.insert(s.gun_states.end(), Session::GunState{n, 0, {}});
+    const std::size_t h = std::hash<std::string>{}(state);
+    if (config_.publish.gun_state == "on_change" && g->hash == h && g->published != std::chrono::steady_clock::time_point{})
+        return ++counters_.states_unchanged, void();
+    g->hash = h;
     state.pop_back();  // data is a non-empty object: "…}" -> "…,"ts":"…"}"
     state += ",\"ts\":\"";
     state += now_iso();
     state += "\"}";
-    mqtt_.publish_latest(topic(s.pile, "gun/" + n + "/state"), std::move(state), config_.mqtt.qos);
+    std::string t = topic(s.pile, "gun/" + n + "/state");
+    const auto now = std::chrono::steady_clock::now();
+    const auto min_interval = std::chrono::milliseconds(config_.publish.gun_state_min_interval_ms);
+    if (min_interval.count() > 0 && now - g->published < min_interval) {
+        held_states_[std::move(t)] = HeldState{std::move(state), s.pile, n};
+        if (!flush_armed_) {
+            flush_armed_ = true;
+            state_flush_.expires_after(min_interval);
+            state_flush_.async_wait([this](boost::system::error_code ec) {
+                flush_armed_ = false;
+                if (!ec) flush_held_states();
+            });
+        }
+        return;
+    }
+    held_states_.erase(t);  // this newer value replaces a held one
+    g->published = now;
+    mqtt_.publish_latest(t, std::move(state), config_.mqtt.qos);
+}
+
+void Bridge::flush_held_states() {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& [t, held] : held_states_) {
+        if (auto p = piles_.find(held.pile); p != piles_.end())
+            for (auto& g : p->second->gun_states)
+                if (g.gun == held.gun) g.published = now;
+        mqtt_.publish_latest(t, std::move(held.payload), config_.mqtt.qos);
+    }
+    held_states_.clear();
 }
 
 void Bridge::publish_health() {
@@ -721,6 +751,8 @@ void Bridge::shutdown() {
     accept_backoff_.cancel();
     housekeeping_.cancel();
     time_sync_timer_.cancel();
+    state_flush_.cancel();
+    flush_held_states();  // the newest values still go out
     std::vector<SessionPtr> all;
     for (auto& [id, s] : sessions_) all.push_back(s);
     for (auto& s : all) s->close("bridge shutting down");

@@ -69,6 +69,7 @@ private:
     void publish_availability(const SessionPtr& s, bool online);
     void publish_health();
     void publish_gun_state(Session& s, const nlohmann::json& data);
+    void flush_held_states();
     void housekeeping();
     void time_sync_tick();
 
@@ -82,6 +83,12 @@ private:
     MqttLink mqtt_;
     boost::asio::steady_timer accept_backoff_, housekeeping_, time_sync_timer_;
     std::uint64_t accept_failures_ = 0;  // accepts failed in a row (EMFILE …)
+    struct HeldState {
+        std::string payload, pile, gun;
+    };
+    std::unordered_map<std::string, HeldState> held_states_;  // gun state topic -> newest state waiting for state_flush_
+    boost::asio::steady_timer state_flush_;
+    bool flush_armed_ = false;
     std::unordered_map<std::string, SessionPtr> piles_;           // logged-in piles
     std::unordered_map<std::uint64_t, SessionPtr> sessions_;      // every open socket
     std::multimap<std::string, std::shared_ptr<Command>> commands_;  // pile -> waiting commands

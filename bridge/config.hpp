@@ -64,6 +64,7 @@ struct Config {
         bool heartbeats = true;
         int heartbeat_qos = 0;
         std::string gun_state = "on_change";  // on_change | every_frame
+        int gun_state_min_interval_ms = 1000;  // 0: no limit
         int health_interval = 30;             // s
     } publish;
 

@@ -215,6 +215,10 @@ std::vector<Setting<Config>> make_config_settings() {
         boolean<C>("mqtt.tls.verify", YKC_AT(mqtt.tls.verify), "verify the broker's certificate and host name (false: still encrypted, but unauthenticated; logged as a warning)"),
         boolean<C>("publish.heartbeats", YKC_AT(publish.heartbeats), "publish 0x03 heartbeats to <base>/<pile>/heartbeat"),
         integer<C>("publish.heartbeat_qos", 0, 2, YKC_AT(publish.heartbeat_qos), "QoS of published heartbeats"),
+        integer<C>("publish.gun_state_min_interval_ms", 0, 60000, YKC_AT(publish.gun_state_min_interval_ms),
+                   "a gun's state is published at most about once per this many ms: values that come sooner wait and go out "
+                   "(the newest only) within it; chargers send 0x13 every few seconds at most, so this only thins out bursts; "
+                   "0: every change at once"),
         integer<C>("publish.health_interval", 1, 3600, YKC_AT(publish.health_interval),
                    "seconds between two <base>/bridge/health reports (retained, QoS 0)"),
         choice<C>("publish.gun_state", {"on_change", "every_frame"}, YKC_AT(publish.gun_state),

@@ -47,7 +47,7 @@ const std::string& topic_table() {
         "| `ykc/<pile>/<type>` | up | no | `mqtt.qos` (heartbeats `publish.heartbeat_qos`, transactions at least 1) | one decoded frame, "
         "`type` is the catalogue name (`login`, `heartbeat`, `realtime`, `transaction`, `remote_start_reply`, …): the decode envelope "
         "plus `ts` |\n"
-        "| `ykc/<pile>/gun/<n>/state` | up | yes | `mqtt.qos` | latest `realtime` data of a gun, flat, with `ts`; published when a value changes (`publish.gun_state`) |\n"
+        "| `ykc/<pile>/gun/<n>/state` | up | yes | `mqtt.qos` | latest `realtime` data of a gun, flat, with `ts`; published when a value changes, at most about once a second per gun (`publish.gun_state`, `publish.gun_state_min_interval_ms`) |\n"
         "| `ykc/<pile>/availability` | up | yes | 1 | `{\"state\":\"online\"\\|\"offline\",\"since\",\"remote\",\"firmware\",\"protocol_version\"}` |\n"
         "| `ykc/<pile>/error` | up | no | `mqtt.qos` | what failed on this pile's socket: bad CRC, undecodable or encrypted frames, unknown "
         "types, another pile's number — with `hex` and the reason |\n"

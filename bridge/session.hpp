@@ -60,9 +60,15 @@ public:
     CrcOrder crc_order = CrcOrder::low_first;  // answer in the order the pile uses
     std::string firmware, protocol_version, since;
     std::uint16_t next_seq = 0;
-    // gun -> hash of the values last published on its gun/<n>/state (publish.gun_state on_change);
-    // a new connection publishes its first frame again
-    std::vector<std::pair<std::string, std::size_t>> gun_states;
+    // per gun: the hash of its last values (publish.gun_state on_change) and when its
+    // gun/<n>/state was last published (publish.gun_state_min_interval_ms); a new connection
+    // publishes its first frame again
+    struct GunState {
+        std::string gun;
+        std::size_t hash = 0;
+        std::chrono::steady_clock::time_point published{};
+    };
+    std::vector<GunState> gun_states;
 
 private:
     void read();
