@@ -75,7 +75,9 @@ public:
         });
     }
     void on_failure(const mqtt::token& tok) override {
-        std::string why = describe(tok.get_return_code(), tok.get_reason_code(), link_.config_.mqtt.version);
+        std::string why = tok.get_return_code() == MQTTASYNC_FAILURE
+                              ? std::string("no connection (the broker is down or unreachable, or the TLS handshake failed)")
+                              : describe(tok.get_return_code(), tok.get_reason_code(), link_.config_.mqtt.version);
         asio::post(link_.io_, [&link = link_, why = std::move(why)] {
             link.connect_failed(why);
             link.reconnect_later();
@@ -168,8 +170,12 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
                      config.mqtt.persistence_dir);
     }
     // Paho keeps nothing itself: no persistence, no session, nothing sent while disconnected
+    // Paho refuses a publish (MQTTASYNC_MAX_BUFFERED_MESSAGES) when this many wait in its own
+    // queue for the socket, connected or not: QoS>=1 stays within the window, but QoS 0 has no
+    // window and a burst would be refused at Paho's default of 100
     auto create = mqtt::create_options_builder()
                       .send_while_disconnected(false)
+                      .max_buffered_messages(std::max(10000, config.mqtt.inflight_window + 1000))
                       .mqtt_version(config.mqtt.version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1)
                       .finalize();
     client_ = std::make_unique<mqtt::async_client>(config.mqtt.url, config.mqtt.client_id, create, nullptr);
@@ -373,8 +379,17 @@ bool MqttLink::send(Pending p) {
             put_back(std::move(p), false);
             return false;
         }
-        spdlog::error("mqtt: publish to {} failed: {}", p.topic, e.what());
+        // one line a second at most: an overload (e.g. QoS 0 faster than the socket) fails many
         ++failed_;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_failure_log_ >= std::chrono::seconds(1)) {
+            spdlog::error("mqtt: publish to {} failed: {}{}", p.topic, e.what(),
+                          failures_unlogged_ ? " (and " + std::to_string(failures_unlogged_) + " more since the last report)" : "");
+            last_failure_log_ = now;
+            failures_unlogged_ = 0;
+        } else {
+            ++failures_unlogged_;
+        }
         if (journal_ && !p.key.empty()) journal_->remove(p.key);
         if (p.done) asio::post(io_, [done = std::move(p.done)] { done(false); });
         return true;

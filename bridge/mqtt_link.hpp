@@ -156,6 +156,8 @@ private:
     std::uint64_t next_id_ = 1;
     bool connected_ = false;
     std::uint64_t published_ = 0, failed_ = 0, coalesced_ = 0, next_key_ = 1;
+    std::chrono::steady_clock::time_point last_failure_log_{};
+    std::uint64_t failures_unlogged_ = 0;
 };
 
 }  // namespace ykc::bridge

@@ -618,6 +618,31 @@ TEST_CASE("under a publish backlog, what a backend waits for overtakes realtime 
     CHECK(last_state.size() < static_cast<std::size_t>(n / 2));
 }
 
+TEST_CASE("a burst at QoS 0 is not refused by Paho's own buffer: every frame is published, nothing logged as failed") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker, {"--set", "mqtt.qos=0", "--log-level", "info"});
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+    // thousands of frames in one write: the bridge hands them to Paho faster than its send
+    // thread writes them (Paho's default limit of 100 waiting messages refused the rest)
+    constexpr int n = 5000;
+    std::vector<std::uint8_t> burst;
+    for (int i = 0; i < n; ++i) {
+        char seq[8];
+        std::snprintf(seq, sizeof seq, "%02X%02X", i & 0xFF, i >> 8);
+        const auto f = codec().encode({{"type", "realtime"}, {"pile", pile}, {"seq", seq}, {"data", idle_realtime(i)}});
+        burst.insert(burst.end(), f.begin(), f.end());
+    }
+    c.write_bytes(burst);
+    auto last = sub.wait("ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == n - 1; }, 30000ms);
+    REQUIRE_MESSAGE(last, bridge.read_log());
+    std::this_thread::sleep_for(200ms);
+    CHECK(sub.count_on("ykc/" + pile + "/realtime") == n);
+    CHECK_MESSAGE(bridge.read_log().find("failed") == std::string::npos, bridge.read_log());
+}
+
 TEST_CASE("login policy forward: the backend accepts with cmd/login_reply, silence refuses") {
     Mosquitto broker;
     Subscriber sub(broker.url());
