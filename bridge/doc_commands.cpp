@@ -88,7 +88,16 @@ std::string payload(const json& example) {
     json rest = example;
     rest.erase("id");
     const std::string fields = rest.dump();
-    return "{\"id\":" + example.value("id", json()).dump() + (fields == "{}" ? "}" : "," + fields.substr(1));
+    // appended piece by piece: GCC 12's -Wrestrict misfires on `"literal" + std::string&&` in Release
+    std::string out = "{\"id\":";
+    out += example.value("id", json()).dump();
+    if (fields == "{}") {
+        out += '}';
+    } else {
+        out += ',';
+        out.append(fields, 1);
+    }
+    return out;
 }
 
 void reply_text(std::ostringstream& o, const Catalogue& cat, const Message& m) {
