@@ -49,7 +49,7 @@ TEST_CASE("journal: put, replace and remove - what was live comes back after a r
         Journal j(file);
         j.put("0001", "payload one");
         j.put("0002", "two");
-        j.put("0003", std::string("\0\x01binary\xff", 10));
+        j.put("0003", std::string("\0\x01" "binary\xff", 9));
         j.put("0002", "two, replaced");
         j.remove("0001");
         j.remove("absent");
@@ -59,7 +59,7 @@ TEST_CASE("journal: put, replace and remove - what was live comes back after a r
     Journal again(file);
     CHECK(sorted_keys(again) == std::vector<std::string>{"0002", "0003"});
     CHECK(again.entries().at("0002") == "two, replaced");
-    CHECK(again.entries().at("0003") == std::string("\0\x01binary\xff", 10));
+    CHECK(again.entries().at("0003") == std::string("\0\x01" "binary\xff", 9));
     again.clear();
     CHECK(Journal(file).size() == 0);
 }
