@@ -34,6 +34,17 @@ struct BrokerGone {
         REQUIRE_MESSAGE(bridge.log_shows("mqtt: connection lost"), bridge.read_log());
     }
 };
+// n realtime frames of `pile` back to back (voltage i, seq i), for one write
+std::vector<std::uint8_t> realtime_burst(int n) {
+    std::vector<std::uint8_t> burst;
+    for (int i = 0; i < n; ++i) {
+        char seq[8];
+        std::snprintf(seq, sizeof seq, "%02X%02X", i & 0xFF, i >> 8);
+        const auto f = codec().encode({{"type", "realtime"}, {"pile", pile}, {"seq", seq}, {"data", idle_realtime(i)}});
+        burst.insert(burst.end(), f.begin(), f.end());
+    }
+    return burst;
+}
 }  // namespace
 
 TEST_CASE("login: reply, retained availability with firmware and protocol version, login frame published") {
@@ -583,13 +594,7 @@ TEST_CASE("under a publish backlog, what a backend waits for overtakes realtime 
     c.login();
     REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
     constexpr int n = 2000;
-    std::vector<std::uint8_t> burst;
-    for (int i = 0; i < n; ++i) {
-        char seq[8];
-        std::snprintf(seq, sizeof seq, "%02X%02X", i & 0xFF, i >> 8);
-        const auto f = codec().encode({{"type", "realtime"}, {"pile", pile}, {"seq", seq}, {"data", idle_realtime(i)}});
-        burst.insert(burst.end(), f.begin(), f.end());
-    }
+    std::vector<std::uint8_t> burst = realtime_burst(n);
     const auto record = codec().encode({{"type", "transaction"}, {"pile", pile}, {"seq", "8001"}, {"data", transaction_data(serial)}});
     burst.insert(burst.end(), record.begin(), record.end());
     c.write_bytes(burst);
@@ -628,13 +633,7 @@ TEST_CASE("a burst at QoS 0 is not refused by Paho's own buffer: every frame is 
     // thousands of frames in one write: the bridge hands them to Paho faster than its send
     // thread writes them (Paho's default limit of 100 waiting messages refused the rest)
     constexpr int n = 5000;
-    std::vector<std::uint8_t> burst;
-    for (int i = 0; i < n; ++i) {
-        char seq[8];
-        std::snprintf(seq, sizeof seq, "%02X%02X", i & 0xFF, i >> 8);
-        const auto f = codec().encode({{"type", "realtime"}, {"pile", pile}, {"seq", seq}, {"data", idle_realtime(i)}});
-        burst.insert(burst.end(), f.begin(), f.end());
-    }
+    std::vector<std::uint8_t> burst = realtime_burst(n);
     c.write_bytes(burst);
     auto last = sub.wait("ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == n - 1; }, 30000ms);
     REQUIRE_MESSAGE(last, bridge.read_log());
