@@ -38,8 +38,8 @@ struct BrokerGone {
 std::vector<std::uint8_t> realtime_burst(int n) {
     std::vector<std::uint8_t> burst;
     for (int i = 0; i < n; ++i) {
-        char seq[8];
-        std::snprintf(seq, sizeof seq, "%02X%02X", i & 0xFF, i >> 8);
+        char seq[16];
+        std::snprintf(seq, sizeof seq, "%02X%02X", static_cast<unsigned>(i & 0xFF), static_cast<unsigned>((i >> 8) & 0xFF));
         const auto f = codec().encode({{"type", "realtime"}, {"pile", pile}, {"seq", seq}, {"data", idle_realtime(i)}});
         burst.insert(burst.end(), f.begin(), f.end());
     }
