@@ -235,7 +235,7 @@ std::vector<Setting<Config>> make_config_settings() {
                    "frames before login tolerated, then the socket closes"),
         integer<C>("limits.heartbeat_timeout", 1, 86400, YKC_AT(limits.heartbeat_timeout),
                    "seconds without a frame (3 heartbeats + slack) closes the session"),
-        integer<C>("limits.output_queue", 1, 100000, YKC_AT(limits.output_queue), "frames waiting for a charger's socket; a full queue closes it (commands get busy beyond half of it)"),
+        integer<C>("limits.output_queue", 1, 100000, YKC_AT(limits.output_queue), "frames waiting for a charger's socket once its 32 KB kernel send buffer is full; a full queue closes it (commands get busy beyond half of it)"),
         integer<C>("limits.command_timeout", 1, 3600, YKC_AT(limits.command_timeout), "seconds to wait for a charger's reply to a command"),
         integer<C>("limits.max_command_bytes", 256, 16 << 20, YKC_AT(limits.max_command_bytes), "largest command payload"),
         integer<C>("limits.max_commands_in_flight", 1, 10000, YKC_AT(limits.max_commands_in_flight),

@@ -14,6 +14,7 @@ namespace {
 // from at once. All sessions run on the one io_context thread.
 std::array<std::uint8_t, 4096> read_buf;
 constexpr int reads_per_wakeup = 16;  // then other sockets get their turn
+constexpr int send_buffer_bytes = 16384;
 }  // namespace
 
 Session::Session(asio::ip::tcp::socket socket, SessionOwner& owner, std::uint64_t id, std::size_t max_queue)
@@ -22,6 +23,10 @@ Session::Session(asio::ip::tcp::socket socket, SessionOwner& owner, std::uint64_
     const auto ep = socket_.remote_endpoint(ec);
     remote_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
     socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    // A fixed kernel send buffer (Linux doubles it: 32 KB, ~100 of the largest frames) instead of
+    // one that grows to megabytes for a charger that stops reading: what it does not take waits
+    // in the output queue (limits.output_queue), where commands are answered busy
+    socket_.set_option(asio::socket_base::send_buffer_size(send_buffer_bytes), ec);
     socket_.non_blocking(true, ec);  // read_some below; asynchronous writes are unaffected
 }
 
@@ -36,7 +41,9 @@ void Session::read() {
                 ec = {};
                 break;
             }
-            if (!ec) self->consume(std::span(read_buf).first(n));
+            if (ec) break;
+            self->consume(std::span(read_buf).first(n));
+            if (n < read_buf.size()) break;  // drained: the next read would only say "would block"
         }
         if (!self->open_) return;
         if (ec) return self->close(ec == asio::error::eof ? "closed by the charger" : "read error: " + ec.message());
@@ -90,11 +97,23 @@ void Session::close_after_flush(const std::string& reason) {
     if (!writing_ && out_.empty()) close(reason);
 }
 
+// Called for every frame: it moves the deadline only. The timer is armed again when it fires
+// before the deadline, or at once when the new deadline is earlier than the armed one.
 void Session::expect_traffic_within(std::chrono::seconds timeout) {
-    idle_.expires_after(timeout);
-    idle_.async_wait([self = shared_from_this(), timeout](boost::system::error_code ec) {
-        if (ec || !self->open_) return;
-        self->close("no frame for " + std::to_string(timeout.count()) + " s");
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const bool sooner = !idle_armed_ || deadline < idle_deadline_;
+    idle_timeout_ = timeout;
+    idle_deadline_ = deadline;
+    if (sooner) arm_idle();
+}
+
+void Session::arm_idle() {
+    idle_armed_ = true;
+    idle_.expires_at(idle_deadline_);
+    idle_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (ec || !self->open_) return;  // cancelled: closed, or armed again for a sooner deadline
+        if (std::chrono::steady_clock::now() < self->idle_deadline_) return self->arm_idle();
+        self->close("no frame for " + std::to_string(self->idle_timeout_.count()) + " s");
     });
 }
 

@@ -74,6 +74,7 @@ private:
     void read();
     void consume(std::span<const std::uint8_t> bytes);
     void write();
+    void arm_idle();
 
     boost::asio::ip::tcp::socket socket_;
     SessionOwner& owner_;
@@ -85,6 +86,9 @@ private:
     bool writing_ = false, open_ = true;
     std::string close_reason_;  // set by close_after_flush
     boost::asio::steady_timer idle_;
+    bool idle_armed_ = false;
+    std::chrono::seconds idle_timeout_{0};
+    std::chrono::steady_clock::time_point idle_deadline_{};
 };
 
 }  // namespace ykc::bridge
