@@ -276,7 +276,9 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 scenario_piles10k() {
   local load0; load0=$(loadavg)
-  local idle=() loaded=() per=() cpu=() hz; hz=$(getconf CLK_TCK)
+  local idle=() loaded=() per=() cpu=() floor=() hz; hz=$(getconf CLK_TCK)
+  # what the piles send: a heartbeat per gun every 10 s, real-time data per gun every 15 s
+  local hb_rate=$((BIG_PILES * 2 / 10)) rt_rate=$((BIG_PILES * 2 / 15))
   for r in $(seq 1 "$RUNS"); do
     start_broker
     start_bridge
@@ -299,11 +301,25 @@ scenario_piles10k() {
     say "piles10k run $r: idle RSS ${rss0} kB, loaded ${rss1} kB, ${kb} kB/pile, CPU ${pct}% (load $(loadavg))"
     idle+=("$rss0"); loaded+=("$rss1"); per+=("$kb"); cpu+=("$pct")
     stop_all
+    # the floor: a bare Paho client publishing what the bridge published here (heartbeats at QoS 0,
+    # realtime at QoS 1, one message at a time), on a fresh broker with nothing else running; the
+    # two kinds in two runs (mixed, Paho C's QoS 1 acknowledgements fall behind the window)
+    local fl=0 kind
+    for kind in "--qos0-rate $hb_rate" "--rate $rt_rate"; do
+      start_broker
+      # shellcheck disable=SC2086
+      load paho --piles "$BIG_PILES" $kind --duration 15 >"$run_dir/paho.out" 2>>"$run_dir/load.err" || true
+      say "piles10k run $r: bare Paho client, $kind: $(tail -n1 "$run_dir/paho.out")"
+      fl=$(awk -v a="$fl" -v b="$(field cpu_pct "$(tail -n1 "$run_dir/paho.out")")" 'BEGIN {printf "%.1f", a + b}')
+      stop_all
+    done
+    floor+=("$fl")
   done
   local mper mcpu
   mper=$(printf '%s\n' "${per[@]}" | median); mcpu=$(printf '%s\n' "${cpu[@]}" | median)
   row piles10k "$BIG_PILES piles x 2 guns, heartbeat 10 s, realtime 15 s: bridge RSS idle $(printf '%s\n' "${idle[@]}" | median) kB, loaded $(printf '%s\n' "${loaded[@]}" | median) kB" \
-    "$mper kB/pile, CPU $mcpu % of one core" "kB/pile: ${per[*]}; CPU %: ${cpu[*]}" \
+    "$mper kB/pile, CPU $mcpu % of one core (a bare Paho client publishing the same messages: $(printf '%s\n' "${floor[@]}" | median) %)" \
+    "kB/pile: ${per[*]}; CPU %: ${cpu[*]}; Paho alone %: ${floor[*]}" \
     "$(awk -v k="$mper" -v c="$mcpu" 'BEGIN {print ((k <= 10 ? "<= 10 KB/pile: met" : "<= 10 KB/pile: MISSED") ", " (c < 15 ? "< 15 %: met" : "< 15 %: MISSED"))}')" "load $load0"
 }
 

@@ -7,6 +7,10 @@
 //            --rate 0: as fast as the end-to-end window (--window frames sent and not yet
 //            delivered) allows = the sustained ceiling; --rate R: paced (open loop) at R frames/s.
 //   watch    counts piles whose retained <base>/<pile>/availability turns "online" (login storm).
+//   paho     the floor under the bridge's CPU: a bare Paho client (as the bridge's link is set
+//            up) publishes what the bridge publishes for a fleet, one message at a time, paced:
+//            --rate QoS 1 realtime messages/s and --qos0-rate QoS 0 heartbeats/s over --piles
+//            topics, for --duration s; prints its own CPU (getrusage) per message and in % of a core.
 //   command  publishes <base>/<pile>/cmd/remote_stop at --rate per second over --piles piles and
 //            matches <base>/<pile>/resp/remote_stop by id (command round trip).
 //
@@ -34,6 +38,7 @@
 #include <vector>
 
 #include <utility>
+#include <sys/resource.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -74,6 +79,7 @@ struct Options {
     int qos = 1;
     int mqtt_version = 5;                     // of the direct publisher
     double rate = 0;                          // frames (commands) per second; 0 = window-limited
+    double qos0_rate = 0;                     // paho: QoS 0 heartbeats per second besides --rate
     std::size_t window = 500;                 // frames sent and not yet delivered, at most
     std::size_t inflight = 16;                // direct publisher: unacknowledged QoS>=1 publishes
     double warmup = 2, duration = 10, drain = 10, timeout = 60;
@@ -82,9 +88,9 @@ struct Options {
 
 [[noreturn]] void usage(const std::string& why) {
     std::cerr << "ykc_bench_load: " << why << "\n"
-              << "usage: ykc_bench_load uplink|watch|command [--via bridge|direct] [--bridge HOST:PORT] [--broker URL]\n"
+              << "usage: ykc_bench_load uplink|watch|command|paho [--via bridge|direct] [--bridge HOST:PORT] [--broker URL]\n"
                  "       [--base ykc] [--piles N] [--pile-start NUMBER] [--qos 0|1] [--mqtt-version 5|3]\n"
-                 "       [--rate R] [--window W] [--inflight N] [--warmup S] [--duration S] [--drain S] [--timeout S]\n"
+                 "       [--rate R] [--qos0-rate R] [--window W] [--inflight N] [--warmup S] [--duration S] [--drain S] [--timeout S]\n"
                  "       [--direct-persist DIR] [--direct-state] [--id CLIENT_ID]\n";
     std::exit(2);
 }
@@ -93,7 +99,7 @@ Options parse(int argc, char** argv) {
     Options o;
     if (argc < 2) usage("no mode");
     o.mode = argv[1];
-    if (o.mode != "uplink" && o.mode != "watch" && o.mode != "command") usage("unknown mode " + o.mode);
+    if (o.mode != "uplink" && o.mode != "watch" && o.mode != "command" && o.mode != "paho") usage("unknown mode " + o.mode);
     for (int i = 2; i < argc; ++i) {
         const std::string a = argv[i];
         auto v = [&]() -> std::string {
@@ -114,6 +120,7 @@ Options parse(int argc, char** argv) {
         else if (a == "--qos") o.qos = std::stoi(v());
         else if (a == "--mqtt-version") o.mqtt_version = std::stoi(v());
         else if (a == "--rate") o.rate = std::stod(v());
+        else if (a == "--qos0-rate") o.qos0_rate = std::stod(v());
         else if (a == "--window") o.window = std::stoul(v());
         else if (a == "--inflight") o.inflight = std::stoul(v());
         else if (a == "--warmup") o.warmup = std::stod(v());
@@ -571,11 +578,93 @@ int command(const Options& o) {
 
 }  // namespace
 
+// ---- paho (the floor) --------------------------------------------------------------------------
+
+double cpu_seconds() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+int paho_floor(const Options& o) {
+    ykc::Codec codec;
+    // the payloads the bridge publishes: a decoded 0x13 and 0x03 envelope with "ts"
+    const json realtime_env = {{"pile", pile_number(o, 0)}, {"type", "realtime"}, {"code", "0x13"}, {"seq", "0000"},
+                               {"data", {{"serial", pile_number(o, 0) + "012411241030000001"}, {"gun", 1}, {"status", "idle"},
+                                         {"gun_returned", "yes"}, {"plugged", false}, {"voltage", 0.0}, {"current", 0.0},
+                                         {"gun_temperature", 25}, {"gun_line_code", "0000000000000000"}, {"soc", 0},
+                                         {"battery_max_temperature", 0}, {"charging_minutes", 0}, {"remaining_minutes", 0},
+                                         {"energy", 0.0}, {"energy_with_loss", 0.0}, {"amount", 0.0}, {"hardware_faults", json::array()}}},
+                               {"ts", "2026-12-01T12:00:00.000+08:00"}};
+    const json heartbeat_env = {{"pile", pile_number(o, 0)}, {"type", "heartbeat"}, {"code", "0x03"}, {"seq", "0000"},
+                                {"data", {{"gun", 1}, {"gun_status", "normal"}}}, {"ts", "2026-12-01T12:00:00.000+08:00"}};
+    const std::string realtime = realtime_env.dump(), heartbeat = heartbeat_env.dump();
+    auto create = mqtt::create_options_builder()
+                      .mqtt_version(o.mqtt_version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1)
+                      .send_while_disconnected(false)
+                      .max_buffered_messages(10000)
+                      .finalize();
+    mqtt::async_client pub(o.broker, o.id + "-paho", create, nullptr);
+    connect(pub, o.mqtt_version);
+    std::atomic<std::int64_t> inflight{0};
+    std::atomic<std::uint64_t> failed{0};
+    struct Listener : mqtt::iaction_listener {
+        std::atomic<std::int64_t>* n;
+        std::atomic<std::uint64_t>* failed;
+        void on_success(const mqtt::token&) override { --*n; }
+        void on_failure(const mqtt::token&) override {
+            --*n;
+            ++*failed;
+        }
+    } listener;
+    listener.n = &inflight;
+    listener.failed = &failed;
+    const double total_rate = o.rate + o.qos0_rate;
+    if (total_rate <= 0) usage("paho needs --rate or --qos0-rate");
+    const auto gap = std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 / total_rate));
+    std::uint64_t sent1 = 0, sent0 = 0, stalls = 0;
+    double share = 0;  // QoS 1 messages owed by the mix
+    const double c0 = cpu_seconds();
+    const auto t0 = Clock::now(), end = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
+    auto due = t0;
+    for (std::uint64_t k = 0; due < end; ++k, due += gap) {
+        std::this_thread::sleep_until(due);
+        const std::string topic = o.direct_base + "/" + pile_number(o, static_cast<int>(k % static_cast<std::uint64_t>(o.piles)));
+        share += o.rate / total_rate;
+        if (share >= 1) {
+            share -= 1;
+            if (inflight.load() >= static_cast<std::int64_t>(o.inflight)) {
+                ++stalls;  // the link would queue it: the broker is behind
+                continue;
+            }
+            ++inflight;
+            pub.publish(mqtt::message::create(topic + "/realtime", realtime, 1, false), nullptr, listener);
+            ++sent1;
+        } else {
+            pub.publish(mqtt::message::create(topic + "/heartbeat", heartbeat, 0, false));
+            ++sent0;
+        }
+    }
+    const double wall = std::chrono::duration<double>(Clock::now() - t0).count(), cpu = cpu_seconds() - c0;
+    for (int i = 0; i < 1000 && inflight.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::printf("qos1_rate=%.0f qos0_rate=%.0f sent_qos1=%llu sent_qos0=%llu failed=%llu stalls=%llu cpu_pct=%.1f us_per_msg=%.1f\n",
+                static_cast<double>(sent1) / wall, static_cast<double>(sent0) / wall, static_cast<unsigned long long>(sent1),
+                static_cast<unsigned long long>(sent0), static_cast<unsigned long long>(failed.load()), static_cast<unsigned long long>(stalls),
+                cpu / wall * 100, cpu / static_cast<double>(sent1 + sent0) * 1e6);
+    std::fflush(stdout);
+    try {
+        pub.disconnect()->wait_for(std::chrono::seconds(2));
+    } catch (const std::exception&) {
+    }
+    return failed.load() == 0 ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
     const Options o = parse(argc, argv);
     try {
         if (o.mode == "uplink") return Uplink(o).run();
         if (o.mode == "watch") return watch(o);
+        if (o.mode == "paho") return paho_floor(o);
         return command(o);
     } catch (const std::exception& e) {
         std::cerr << "ykc_bench_load: " << e.what() << "\n";
