@@ -66,6 +66,11 @@ Journal::Journal(fs::path file) : path_(std::move(file)) {
 }
 
 Journal::~Journal() {
+    try {
+        flush();
+    } catch (const std::exception& e) {
+        spdlog::error("journal {}: {}", path_.string(), e.what());
+    }
     if (fd_ >= 0) ::close(fd_);
 }
 
@@ -130,24 +135,38 @@ void Journal::rewrite() {
     }
     ::close(fd);
     if (::rename(tmp.c_str(), path_.c_str()) != 0) fail("cannot replace", path_);
+    pending_.clear();  // the new file holds exactly what is live
+    truncate_ = false;
     if (fd_ >= 0) ::close(fd_);
     fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd_ < 0) fail("cannot open", path_);
     file_bytes_ = out.size();
 }
 
+// The buffered removes and then this record, in one write(2): in the file whole or not at all.
 void Journal::append(char op, std::string_view key, std::string_view data) {
     if (fd_ < 0) throw std::runtime_error("journal is not open");
     if (key.size() > 0xFFFF) throw std::length_error("persistence key too long");
-    record_.clear();
-    encode_record(record_, op, key, data);
+    if (truncate_) {
+        if (::ftruncate(fd_, static_cast<off_t>(magic.size())) != 0) fail("cannot truncate", path_);
+        file_bytes_ = magic.size();
+        truncate_ = false;
+    }
+    record_ = pending_;
+    if (op) encode_record(record_, op, key, data);
+    if (record_.empty()) return;
     try {
-        write_all(fd_, record_);  // one write(2): a record is in the file whole or not at all
+        write_all(fd_, record_);
     } catch (...) {
         if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0) {}  // no half record before the next one
         throw;
     }
     file_bytes_ += record_.size();
+    pending_.clear();
+}
+
+void Journal::flush() {
+    if (fd_ >= 0 && (truncate_ || !pending_.empty())) append(0, {}, {});
 }
 
 void Journal::clear() {
@@ -169,13 +188,13 @@ void Journal::remove(std::string_view key) {
     live_bytes_ -= record_overhead + key.size() + it->second.size();
     entries_.erase(it);
     if (entries_.empty()) {
-        // nothing live: start the file over (cheaper than a remove record plus a later rewrite)
-        if (::ftruncate(fd_, static_cast<off_t>(magic.size())) != 0) fail("cannot truncate", path_);
-        file_bytes_ = magic.size();
+        // nothing live: the file starts over (cheaper than remove records plus a later rewrite)
+        pending_.clear();
+        truncate_ = true;
         return;
     }
-    append('R', key, {});
-    if (file_bytes_ > compact_min_bytes && file_bytes_ > 4 * live_bytes_) rewrite();
+    encode_record(pending_, 'R', key, {});
+    if (file_bytes_ + pending_.size() > compact_min_bytes && file_bytes_ + pending_.size() > 4 * live_bytes_) rewrite();
 }
 
 }  // namespace ykc::bridge

@@ -8,8 +8,10 @@
 // re-sends in-flight messages after a reconnect with their topic gone (docs/RELIABILITY.md),
 // so the link keeps its own outbox and gives Paho neither persistence nor a session.
 //
-// A put or a remove is one write(2) of one record, so it survives kill -9 of the bridge once it
-// returns (not a power cut before the kernel writes it back). A torn or corrupt tail is cut off
+// A put is one write(2), so it survives kill -9 of the bridge once it returns (not a power cut
+// before the kernel writes it back). Removes are buffered and written with the next put, or by
+// flush() (the MQTT link calls it after each batch of acknowledgements): a process killed in
+// between leaves those entries in the file, and they are sent again (at least once). A torn or corrupt tail is cut off
 // at the last whole record when the file is opened, and what came before it is kept. The file
 // is rewritten (a temporary file renamed over it) when it grows past four times what is live,
 // and cut back to its header when nothing is live.
@@ -34,7 +36,8 @@ public:
 
     // Throw std::system_error when the file cannot be written (e.g. the disk is full).
     void put(std::string_view key, std::string_view data);
-    void remove(std::string_view key);
+    void remove(std::string_view key);  // buffered until the next put() or flush()
+    void flush();
     void clear();
 
     const std::unordered_map<std::string, std::string>& entries() const noexcept { return entries_; }
@@ -53,6 +56,8 @@ private:
     std::unordered_map<std::string, std::string> entries_;
     std::uint64_t live_bytes_ = 0, file_bytes_ = 0;
     std::string record_;  // reused buffer of append()
+    std::string pending_;  // remove records not yet written
+    bool truncate_ = false;  // nothing is live: the file goes back to its header on the next write
 };
 
 }  // namespace ykc::bridge

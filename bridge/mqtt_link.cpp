@@ -390,9 +390,31 @@ bool MqttLink::send(Pending p) {
         } else {
             ++failures_unlogged_;
         }
-        if (journal_ && !p.key.empty()) journal_->remove(p.key);
+        forget(p.key);
         if (p.done) asio::post(io_, [done = std::move(p.done)] { done(false); });
         return true;
+    }
+}
+
+// Out of the journal: the remove is written with the next put, or once the handlers that are
+// ready now have run (one write for a batch of acknowledgements instead of one each).
+void MqttLink::forget(const std::string& key) {
+    if (!journal_ || key.empty()) return;
+    journal_->remove(key);
+    if (flush_posted_) return;
+    flush_posted_ = true;
+    asio::post(io_, [this] {
+        flush_posted_ = false;
+        flush_journal();
+    });
+}
+
+void MqttLink::flush_journal() {
+    if (!journal_) return;
+    try {
+        journal_->flush();
+    } catch (const std::exception& e) {
+        spdlog::error("mqtt: {} (acknowledged messages stay in the outbox and are sent again after a restart)", e.what());
     }
 }
 
@@ -410,7 +432,7 @@ void MqttLink::completed(std::uint64_t id, int rc, int reason, const std::string
         return put_back(std::move(p), true);
     }
     if (refused) spdlog::error("mqtt: the broker refused the publish to {}: {}", p.topic, why);
-    if (journal_ && !p.key.empty()) journal_->remove(p.key);
+    forget(p.key);
     ok ? ++published_ : ++failed_;
     if (p.done) p.done(ok);
     pump();
@@ -430,7 +452,7 @@ void MqttLink::put_back(Pending p, bool was_sent) {
     if (was_sent && ++p.attempts >= max_attempts) {
         spdlog::error("mqtt: publish to {} given up: {} connections ended while it was in flight", p.topic, p.attempts);
         ++failed_;
-        if (journal_ && !p.key.empty()) journal_->remove(p.key);
+        forget(p.key);
         if (p.done) asio::post(io_, [done = std::move(p.done)] { done(false); });
         return;
     }
@@ -534,6 +556,7 @@ void MqttLink::stop(std::chrono::milliseconds timeout) {
     } catch (const mqtt::exception& e) {
         spdlog::warn("mqtt: disconnect: {}", e.what());
     }
+    flush_journal();
     if (queued() + waiting_.size() > 0)
         spdlog::warn("mqtt: stopped with {} message(s) not acknowledged{}", queued() + waiting_.size(),
                      journal_ ? ": they go out after the next start" : " (lost: no persistence)");

@@ -115,6 +115,8 @@ private:
     bool send(Pending p);
     void completed(std::uint64_t id, int rc, int reason, const std::string& why);
     void suback(std::uint64_t id, int rc, int reason, const std::string& why);
+    void forget(const std::string& key);  // out of the journal
+    void flush_journal();
     void requeue_inflight();
     void put_back(Pending p, bool was_sent);
     void restore();
@@ -143,6 +145,7 @@ private:
     boost::asio::steady_timer reconnect_timer_;
     std::chrono::seconds backoff_{0};
     bool stopping_ = false;
+    bool flush_posted_ = false;  // a journal flush is posted
     std::deque<Pending> control_, telemetry_;
     std::unordered_map<std::string, std::string> latest_;  // topic -> newest payload of a queued latest value
     std::map<std::uint64_t, Pending> waiting_;  // id -> QoS>=1 handed to Paho, not yet acknowledged (id order = send order)

@@ -3,7 +3,6 @@
 // stretch to its owner, and writes frames from a bounded queue. All on the io_context thread.
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <span>
@@ -82,7 +81,7 @@ private:
     std::size_t max_queue_;
     std::string remote_;
     FrameReader reader_;
-    std::deque<std::vector<std::uint8_t>> out_;
+    Fifo<std::vector<std::uint8_t>> out_;  // front: being written
     bool writing_ = false, open_ = true;
     std::string close_reason_;  // set by close_after_flush
     boost::asio::steady_timer idle_;

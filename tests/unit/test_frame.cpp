@@ -233,3 +233,36 @@ TEST_CASE("a stream of 0x68 bytes yields nothing and stays bounded") {
     REQUIRE(d.frames.size() == 1);
     CHECK(to_hex(d.frames[0].bytes) == heartbeat);
 }
+
+TEST_CASE("Fifo: first in first out, storage reused once drained, compacted when half is taken") {
+    ykc::Fifo<std::vector<std::uint8_t>> q;
+    CHECK(q.empty());
+    CHECK(q.size() == 0);
+    // a steady trickle that never drains: order kept across the compactions
+    int next_in = 0, next_out = 0;
+    for (int round = 0; round < 1000; ++round) {
+        q.push_back({static_cast<std::uint8_t>(next_in & 0xFF), static_cast<std::uint8_t>(next_in >> 8)});
+        ++next_in;
+        q.emplace_back(std::vector<std::uint8_t>{static_cast<std::uint8_t>(next_in & 0xFF), static_cast<std::uint8_t>(next_in >> 8)});
+        ++next_in;
+        REQUIRE(q.front().size() == 2);
+        CHECK(q.front()[0] + 256 * q.front()[1] == next_out);
+        q.pop_front();
+        ++next_out;
+    }
+    CHECK(q.size() == 1000);
+    // a buffer handed out by front() keeps its bytes while more is pushed (Session writes from it)
+    const std::uint8_t* data = q.front().data();
+    for (int i = 0; i < 5000; ++i) q.push_back({1, 2, 3});
+    CHECK(q.front().data() == data);
+    while (!q.empty()) {
+        if (q.size() > 5000) CHECK(q.front()[0] + 256 * q.front()[1] == next_out++);
+        q.pop_front();
+    }
+    CHECK(next_out == 2000);
+    CHECK(q.size() == 0);
+    q.push_back({7});
+    CHECK(q.front() == std::vector<std::uint8_t>{7});
+    q.clear();
+    CHECK(q.empty());
+}

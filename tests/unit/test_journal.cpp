@@ -102,6 +102,7 @@ TEST_CASE("journal: the file stays small - cut back when empty, rewritten when m
     j.put("0001", "x");
     CHECK(j.file_bytes() > empty);
     j.remove("0001");
+    j.flush();
     CHECK(j.file_bytes() == empty);
     // one entry stays live while 20,000 come and go (~10 MB appended): the file is rewritten
     j.put("keep", "kept");
@@ -110,7 +111,53 @@ TEST_CASE("journal: the file stays small - cut back when empty, rewritten when m
         j.put(std::to_string(i), payload);
         j.remove(std::to_string(i));
     }
+    j.flush();
     CHECK(j.file_bytes() < (5u << 20));
     CHECK(j.file_bytes() == fs::file_size(file));
     CHECK(sorted_keys(Journal(file)) == std::vector<std::string>{"keep"});
+}
+
+// What a process started now would find, without touching the file (a Journal opened on it
+// may rewrite it): a copy is opened.
+std::vector<std::string> keys_now(const fs::path& file) {
+    const fs::path copy = file.string() + ".copy";
+    fs::copy_file(file, copy, fs::copy_options::overwrite_existing);
+    auto keys = sorted_keys(Journal(copy));
+    fs::remove(copy);
+    return keys;
+}
+
+TEST_CASE("journal: removes are written with the next put or by flush - until then a reader of the file still sees them") {
+    TempDir d;
+    const fs::path file = d.path / "r.journal";
+    Journal j(file);
+    j.put("a", "1");
+    j.put("b", "2");
+    j.put("c", "3");
+    j.remove("a");
+    CHECK(j.size() == 2);
+    // what a process killed now would leave: "a" is sent again (at least once, never lost)
+    CHECK(keys_now(file) == std::vector<std::string>{"a", "b", "c"});
+    j.put("d", "4");  // one write: the remove of "a", then "d"
+    CHECK(keys_now(file) == std::vector<std::string>{"b", "c", "d"});
+    j.remove("b");
+    j.remove("c");
+    j.flush();
+    CHECK(keys_now(file) == std::vector<std::string>{"d"});
+    CHECK(j.file_bytes() == fs::file_size(file));
+    // the last one gone: the file is cut back to its header on the flush
+    j.remove("d");
+    const auto before = fs::file_size(file);
+    j.flush();
+    CHECK(fs::file_size(file) < before);
+    CHECK(j.file_bytes() == fs::file_size(file));
+    CHECK(keys_now(file).empty());
+    // and a journal closed with removes buffered writes them
+    {
+        Journal k(d.path / "k.journal");
+        k.put("x", "1");
+        k.put("y", "2");
+        k.remove("x");
+    }
+    CHECK(sorted_keys(Journal(d.path / "k.journal")) == std::vector<std::string>{"y"});
 }

@@ -3,12 +3,13 @@
 // length = 4 + body size (seq + flag + type + body); the CRC covers seq..body.
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <span>
 #include <string>
 #include <variant>
 #include <vector>
+
+#include "ykc/fifo.hpp"
 
 namespace ykc {
 
@@ -95,7 +96,7 @@ private:
     std::vector<std::uint8_t> buf_;
     std::size_t pos_ = 0;
     std::optional<DroppedBytes> open_;
-    std::deque<Event> out_;
+    Fifo<Event> out_;
     std::uint64_t frames_ = 0;
     std::uint64_t dropped_bytes_ = 0;
 };
