@@ -144,16 +144,17 @@ void Journal::rewrite() {
 }
 
 // The buffered removes and then this record, in one write(2): in the file whole or not at all.
-void Journal::append(char op, std::string_view key, std::string_view data) {
+void Journal::append(std::span<const Entry> puts) {
     if (fd_ < 0) throw std::runtime_error("journal is not open");
-    if (key.size() > 0xFFFF) throw std::length_error("persistence key too long");
+    for (const auto& e : puts)
+        if (e.key.size() > 0xFFFF) throw std::length_error("persistence key too long");
     if (truncate_) {
         if (::ftruncate(fd_, static_cast<off_t>(magic.size())) != 0) fail("cannot truncate", path_);
         file_bytes_ = magic.size();
         truncate_ = false;
     }
     record_ = pending_;
-    if (op) encode_record(record_, op, key, data);
+    for (const auto& e : puts) encode_record(record_, 'P', e.key, e.data);
     if (record_.empty()) return;
     try {
         write_all(fd_, record_);
@@ -166,7 +167,7 @@ void Journal::append(char op, std::string_view key, std::string_view data) {
 }
 
 void Journal::flush() {
-    if (fd_ >= 0 && (truncate_ || !pending_.empty())) append(0, {}, {});
+    if (fd_ >= 0 && (truncate_ || !pending_.empty())) append({});
 }
 
 void Journal::clear() {
@@ -175,11 +176,18 @@ void Journal::clear() {
 }
 
 void Journal::put(std::string_view key, std::string_view data) {
-    append('P', key, data);
-    auto [it, added] = entries_.try_emplace(std::string(key));
-    if (!added) live_bytes_ -= record_overhead + key.size() + it->second.size();
-    it->second.assign(data);
-    live_bytes_ += record_overhead + key.size() + data.size();
+    const Entry e{key, data};
+    put_all({&e, 1});
+}
+
+void Journal::put_all(std::span<const Entry> puts) {
+    append(puts);
+    for (const auto& e : puts) {
+        auto [it, added] = entries_.try_emplace(std::string(e.key));
+        if (!added) live_bytes_ -= record_overhead + e.key.size() + it->second.size();
+        it->second.assign(e.data);
+        live_bytes_ += record_overhead + e.key.size() + e.data.size();
+    }
 }
 
 void Journal::remove(std::string_view key) {

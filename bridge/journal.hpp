@@ -19,6 +19,7 @@
 // Not thread-safe: the MQTT link uses it on the io_context thread only.
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -35,8 +36,12 @@ public:
     Journal& operator=(const Journal&) = delete;
 
     // Throw std::system_error when the file cannot be written (e.g. the disk is full).
+    struct Entry {
+        std::string_view key, data;
+    };
     void put(std::string_view key, std::string_view data);
-    void remove(std::string_view key);  // buffered until the next put() or flush()
+    void put_all(std::span<const Entry> entries);  // in one write(2), with the buffered removes
+    void remove(std::string_view key);  // buffered until the next put or flush()
     void flush();
     void clear();
 
@@ -47,7 +52,7 @@ public:
 
 private:
     void load();
-    void append(char op, std::string_view key, std::string_view data);
+    void append(std::span<const Entry> puts);  // the buffered removes, then these puts
     void rewrite();  // only the live entries
     void write_all(int fd, std::string_view bytes) const;
 

@@ -214,7 +214,10 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
 }
 
 // The client first: its threads may still call the listeners until it is gone.
-MqttLink::~MqttLink() { client_.reset(); }
+MqttLink::~MqttLink() {
+    client_.reset();
+    flush_journal(false);  // published, not yet written (stop() was not called)
+}
 
 // What an earlier process left in the journal goes out first, in its order.
 void MqttLink::restore() {
@@ -310,31 +313,34 @@ bool MqttLink::window_open() const noexcept { return connected_ && waiting_.size
 // Nothing queued ahead and room in the window: a new message may go straight to Paho.
 bool MqttLink::can_send_now() const noexcept { return control_.empty() && telemetry_.empty() && window_open(); }
 
+void MqttLink::refuse(Pending& p, const char* why) {
+    ++failed_;
+    if (failed_ == 1 || failed_ % 1000 == 0) spdlog::error("mqtt: publish to {} refused: {} ({} so far)", p.topic, why, failed_);
+    if (p.done) asio::post(io_, [done = std::move(p.done)] { done(false); });
+}
+
 void MqttLink::publish(const std::string& topic, std::string payload, int qos, bool retain, Done done,
                        const std::string& correlation_data, Lane lane) {
     Pending p{topic, std::move(payload), correlation_data, qos, retain, std::move(done), false, lane, {}};
-    auto refuse = [&](const char* why) {
-        ++failed_;
-        if (failed_ == 1 || failed_ % 1000 == 0) spdlog::error("mqtt: publish to {} refused: {} ({} so far)", topic, why, failed_);
-        if (p.done) asio::post(io_, [done = std::move(p.done)] { done(false); });
-    };
     if (qos == 0) {
-        if (!connected_) return refuse("not connected (QoS 0 is not kept)");
+        if (!connected_) return refuse(p, "not connected (QoS 0 is not kept)");
         send(std::move(p));
         return;
     }
-    if (queued() + waiting_.size() >= static_cast<std::size_t>(config_.mqtt.max_buffered)) return refuse("the outbox is full (mqtt.max_buffered)");
+    if (queued() + waiting_.size() >= static_cast<std::size_t>(config_.mqtt.max_buffered)) return refuse(p, "the outbox is full (mqtt.max_buffered)");
     if (journal_) {
+        // into the journal with the others of this batch of handlers (one write), then to Paho
         p.key = outbox_key(next_key_++);
-        try {
-            journal_->put(p.key, encode_outbox(static_cast<std::uint8_t>(lane), qos, retain, p.topic, p.correlation_data, p.payload));
-        } catch (const std::exception& e) {
-            spdlog::error("mqtt: {}", e.what());
-            return refuse("the outbox journal cannot be written");
-        }
+        unjournaled_.push_back(std::move(p));
+        return schedule_flush();
     }
+    dispatch(std::move(p));
+}
+
+// To Paho now, or behind what waits in its lane.
+void MqttLink::dispatch(Pending p) {
     if (can_send_now()) send(std::move(p));
-    else this->lane(lane).push_back(std::move(p));
+    else lane(p.lane).push_back(std::move(p));
 }
 
 void MqttLink::publish_latest(const std::string& topic, std::string payload, int qos) {
@@ -401,21 +407,44 @@ bool MqttLink::send(Pending p) {
 void MqttLink::forget(const std::string& key) {
     if (!journal_ || key.empty()) return;
     journal_->remove(key);
+    schedule_flush();
+}
+
+void MqttLink::schedule_flush() {
     if (flush_posted_) return;
     flush_posted_ = true;
     asio::post(io_, [this] {
         flush_posted_ = false;
-        flush_journal();
+        flush_journal(true);
     });
 }
 
-void MqttLink::flush_journal() {
+// One write: the removes of the acknowledged, then the new publishes, which then go to Paho
+// (`dispatch` false: only written, e.g. when the link is destroyed).
+void MqttLink::flush_journal(bool dispatch_them) {
     if (!journal_) return;
+    std::vector<Pending> batch;
+    batch.swap(unjournaled_);
     try {
-        journal_->flush();
+        if (batch.empty()) {
+            journal_->flush();
+        } else {
+            std::vector<std::string> records;
+            std::vector<Journal::Entry> entries;
+            records.reserve(batch.size());
+            entries.reserve(batch.size());
+            for (const auto& p : batch)
+                records.push_back(encode_outbox(static_cast<std::uint8_t>(p.lane), p.qos, p.retain, p.topic, p.correlation_data, p.payload));
+            for (std::size_t i = 0; i < batch.size(); ++i) entries.push_back({batch[i].key, records[i]});
+            journal_->put_all(entries);
+        }
     } catch (const std::exception& e) {
-        spdlog::error("mqtt: {} (acknowledged messages stay in the outbox and are sent again after a restart)", e.what());
+        spdlog::error("mqtt: {}{}", e.what(), batch.empty() ? " (acknowledged messages stay in the outbox and are sent again after a restart)" : "");
+        for (auto& p : batch) refuse(p, "the outbox journal cannot be written");
+        return;
     }
+    if (dispatch_them)
+        for (auto& p : batch) dispatch(std::move(p));
 }
 
 // The broker's answer to a QoS>=1 publish, or Paho giving up on it. A refusal by the broker
@@ -538,6 +567,7 @@ void MqttLink::stop(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     stopping_ = true;  // no more connection attempts
     reconnect_timer_.cancel();
+    flush_journal(true);  // what this last batch published is in the journal and its lane
     io_.restart();
     {
         auto busy = asio::make_work_guard(io_);  // run_for waits for Paho's posts instead of returning at once
@@ -556,7 +586,7 @@ void MqttLink::stop(std::chrono::milliseconds timeout) {
     } catch (const mqtt::exception& e) {
         spdlog::warn("mqtt: disconnect: {}", e.what());
     }
-    flush_journal();
+    flush_journal(false);
     if (queued() + waiting_.size() > 0)
         spdlog::warn("mqtt: stopped with {} message(s) not acknowledged{}", queued() + waiting_.size(),
                      journal_ ? ": they go out after the next start" : " (lost: no persistence)");
