@@ -143,7 +143,7 @@ void Journal::rewrite() {
     file_bytes_ = out.size();
 }
 
-// The buffered removes and then this record, in one write(2): in the file whole or not at all.
+// The buffered removes and then these puts, in one write(2): in the file whole or not at all.
 void Journal::append(std::span<const Entry> puts) {
     if (fd_ < 0) throw std::runtime_error("journal is not open");
     for (const auto& e : puts)
@@ -153,16 +153,17 @@ void Journal::append(std::span<const Entry> puts) {
         file_bytes_ = magic.size();
         truncate_ = false;
     }
-    record_ = pending_;
-    for (const auto& e : puts) encode_record(record_, 'P', e.key, e.data);
-    if (record_.empty()) return;
+    const std::size_t removes = pending_.size();
+    for (const auto& e : puts) encode_record(pending_, 'P', e.key, e.data);
+    if (pending_.empty()) return;
     try {
-        write_all(fd_, record_);
+        write_all(fd_, pending_);
     } catch (...) {
         if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0) {}  // no half record before the next one
+        pending_.resize(removes);  // the removes wait for the next write; the puts failed
         throw;
     }
-    file_bytes_ += record_.size();
+    file_bytes_ += pending_.size();
     pending_.clear();
 }
 

@@ -11,10 +11,10 @@
 // A put is one write(2), so it survives kill -9 of the bridge once it returns (not a power cut
 // before the kernel writes it back). Removes are buffered and written with the next put, or by
 // flush() (the MQTT link calls it after each batch of acknowledgements): a process killed in
-// between leaves those entries in the file, and they are sent again (at least once). A torn or corrupt tail is cut off
-// at the last whole record when the file is opened, and what came before it is kept. The file
-// is rewritten (a temporary file renamed over it) when it grows past four times what is live,
-// and cut back to its header when nothing is live.
+// between leaves those entries in the file, and they are sent again (at least once). A torn or
+// corrupt tail is cut off at the last whole record when the file is opened, and what came before
+// it is kept. The file is rewritten (a temporary file renamed over it) when it grows past four
+// times what is live, and cut back to its header when nothing is live.
 //
 // Not thread-safe: the MQTT link uses it on the io_context thread only.
 #include <cstdint>
@@ -35,10 +35,10 @@ public:
     Journal(const Journal&) = delete;
     Journal& operator=(const Journal&) = delete;
 
-    // Throw std::system_error when the file cannot be written (e.g. the disk is full).
     struct Entry {
         std::string_view key, data;
     };
+    // Throw std::system_error when the file cannot be written (e.g. the disk is full).
     void put(std::string_view key, std::string_view data);
     void put_all(std::span<const Entry> entries);  // in one write(2), with the buffered removes
     void remove(std::string_view key);  // buffered until the next put or flush()
@@ -60,8 +60,7 @@ private:
     int fd_ = -1;
     std::unordered_map<std::string, std::string> entries_;
     std::uint64_t live_bytes_ = 0, file_bytes_ = 0;
-    std::string record_;  // reused buffer of append()
-    std::string pending_;  // remove records not yet written
+    std::string pending_;  // remove records not yet written (and the puts being written)
     bool truncate_ = false;  // nothing is live: the file goes back to its header on the next write
 };
 

@@ -431,11 +431,12 @@ void MqttLink::flush_journal(bool dispatch_them) {
         } else {
             std::vector<std::string> records;
             std::vector<Journal::Entry> entries;
-            records.reserve(batch.size());
+            records.reserve(batch.size());  // no reallocation: `entries` points into it
             entries.reserve(batch.size());
-            for (const auto& p : batch)
+            for (const auto& p : batch) {
                 records.push_back(encode_outbox(static_cast<std::uint8_t>(p.lane), p.qos, p.retain, p.topic, p.correlation_data, p.payload));
-            for (std::size_t i = 0; i < batch.size(); ++i) entries.push_back({batch[i].key, records[i]});
+                entries.push_back({p.key, records.back()});
+            }
             journal_->put_all(entries);
         }
     } catch (const std::exception& e) {

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include <csignal>
+#include <sys/resource.h>
+
 #include "journal.hpp"
 
 namespace fs = std::filesystem;
@@ -160,4 +163,28 @@ TEST_CASE("journal: removes are written with the next put or by flush - until th
         k.remove("x");
     }
     CHECK(sorted_keys(Journal(d.path / "k.journal")) == std::vector<std::string>{"y"});
+}
+
+TEST_CASE("journal: a put that cannot be written leaves the buffered removes for the next write") {
+    TempDir d;
+    const fs::path file = d.path / "f.journal";
+    Journal j(file);
+    j.put("a", "1");
+    j.put("b", "2");
+    j.remove("a");  // buffered
+    // the file may not grow (as on a full disk): the next write fails
+    rlimit old{};
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+    auto* previous = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit small = old;
+    small.rlim_cur = static_cast<rlim_t>(fs::file_size(file));
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+    CHECK_THROWS(j.put("c", std::string(100, 'c')));
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
+    std::signal(SIGXFSZ, previous);
+    CHECK(j.entries().count("c") == 0);
+    CHECK(j.file_bytes() == fs::file_size(file));  // nothing half-written stays
+    // the remove of "a" was not lost with the failed put: it goes with the next one
+    j.put("d", "4");
+    CHECK(keys_now(file) == std::vector<std::string>{"b", "d"});
 }
