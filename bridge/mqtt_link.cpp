@@ -214,10 +214,7 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
 }
 
 // The client first: its threads may still call the listeners until it is gone.
-MqttLink::~MqttLink() {
-    client_.reset();
-    flush_journal(false);  // published, not yet written (stop() was not called)
-}
+MqttLink::~MqttLink() { client_.reset(); }
 
 // What an earlier process left in the journal goes out first, in its order.
 void MqttLink::restore() {
@@ -329,18 +326,18 @@ void MqttLink::publish(const std::string& topic, std::string payload, int qos, b
     }
     if (queued() + waiting_.size() >= static_cast<std::size_t>(config_.mqtt.max_buffered)) return refuse(p, "the outbox is full (mqtt.max_buffered)");
     if (journal_) {
-        // into the journal with the others of this batch of handlers (one write), then to Paho
+        // in the journal before this returns (with the buffered removes, one write): the caller
+        // may answer the charger next, and what was answered must survive a kill -9
         p.key = outbox_key(next_key_++);
-        unjournaled_.push_back(std::move(p));
-        return schedule_flush();
+        try {
+            journal_->put(p.key, encode_outbox(static_cast<std::uint8_t>(lane), qos, retain, p.topic, p.correlation_data, p.payload));
+        } catch (const std::exception& e) {
+            spdlog::error("mqtt: {}", e.what());
+            return refuse(p, "the outbox journal cannot be written");
+        }
     }
-    dispatch(std::move(p));
-}
-
-// To Paho now, or behind what waits in its lane.
-void MqttLink::dispatch(Pending p) {
     if (can_send_now()) send(std::move(p));
-    else lane(p.lane).push_back(std::move(p));
+    else this->lane(lane).push_back(std::move(p));
 }
 
 void MqttLink::publish_latest(const std::string& topic, std::string payload, int qos) {
@@ -415,37 +412,17 @@ void MqttLink::schedule_flush() {
     flush_posted_ = true;
     asio::post(io_, [this] {
         flush_posted_ = false;
-        flush_journal(true);
+        flush_journal();
     });
 }
 
-// One write: the removes of the acknowledged, then the new publishes, which then go to Paho
-// (`dispatch` false: only written, e.g. when the link is destroyed).
-void MqttLink::flush_journal(bool dispatch_them) {
+void MqttLink::flush_journal() {
     if (!journal_) return;
-    std::vector<Pending> batch;
-    batch.swap(unjournaled_);
     try {
-        if (batch.empty()) {
-            journal_->flush();
-        } else {
-            std::vector<std::string> records;
-            std::vector<Journal::Entry> entries;
-            records.reserve(batch.size());  // no reallocation: `entries` points into it
-            entries.reserve(batch.size());
-            for (const auto& p : batch) {
-                records.push_back(encode_outbox(static_cast<std::uint8_t>(p.lane), p.qos, p.retain, p.topic, p.correlation_data, p.payload));
-                entries.push_back({p.key, records.back()});
-            }
-            journal_->put_all(entries);
-        }
+        journal_->flush();
     } catch (const std::exception& e) {
-        spdlog::error("mqtt: {}{}", e.what(), batch.empty() ? " (acknowledged messages stay in the outbox and are sent again after a restart)" : "");
-        for (auto& p : batch) refuse(p, "the outbox journal cannot be written");
-        return;
+        spdlog::error("mqtt: {} (acknowledged messages stay in the outbox and are sent again after a restart)", e.what());
     }
-    if (dispatch_them)
-        for (auto& p : batch) dispatch(std::move(p));
 }
 
 // The broker's answer to a QoS>=1 publish, or Paho giving up on it. A refusal by the broker
@@ -568,7 +545,6 @@ void MqttLink::stop(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     stopping_ = true;  // no more connection attempts
     reconnect_timer_.cancel();
-    flush_journal(true);  // what this last batch published is in the journal and its lane
     io_.restart();
     {
         auto busy = asio::make_work_guard(io_);  // run_for waits for Paho's posts instead of returning at once
@@ -587,7 +563,7 @@ void MqttLink::stop(std::chrono::milliseconds timeout) {
     } catch (const mqtt::exception& e) {
         spdlog::warn("mqtt: disconnect: {}", e.what());
     }
-    flush_journal(false);
+    flush_journal();
     if (queued() + waiting_.size() > 0)
         spdlog::warn("mqtt: stopped with {} message(s) not acknowledged{}", queued() + waiting_.size(),
                      journal_ ? ": they go out after the next start" : " (lost: no persistence)");

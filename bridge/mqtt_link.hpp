@@ -6,9 +6,9 @@
 // on a token on either side, except stop() after the io_context has finished.
 //
 // Outbox: every QoS>=1 publish goes into a journal (journal.hpp, mqtt.persistence_dir) before
-// it is handed to Paho (those of one batch of ready handlers in one write, once the batch has
-// run) and leaves it only when the broker has acknowledged it; the next process sends
-// again what an earlier one left there (kill -9, broker down). Until then it waits in memory in
+// publish() returns (what the bridge answers a charger for next must survive kill -9) and
+// leaves it only when the broker has acknowledged it (removes are written in batches); the
+// next process sends again what an earlier one left there (kill -9, broker down). Until then it waits in memory in
 // one of two lanes: control (availability, responses, transaction records, errors, anything a
 // backend waits for) is handed to Paho before telemetry (periodic frames such as realtime), so a
 // command's answer does not queue behind a burst of realtime data. Latest-value topics (a gun's
@@ -32,7 +32,6 @@
 #include <map>
 #include <string>
 #include <unordered_map>
-#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -87,7 +86,7 @@ public:
     bool connected() const noexcept { return connected_; }
     // whether the broker acknowledged `filter` on the current connection
     bool subscribed(const std::string& filter) const;
-    std::size_t queued() const noexcept { return control_.size() + telemetry_.size() + unjournaled_.size(); }
+    std::size_t queued() const noexcept { return control_.size() + telemetry_.size(); }
     std::uint64_t coalesced() const noexcept { return coalesced_; }
     std::size_t inflight() const noexcept { return waiting_.size(); }
     // QoS>=1 publishes outstanding at once: mqtt.inflight_window, or the broker's
@@ -118,10 +117,9 @@ private:
     void completed(std::uint64_t id, int rc, int reason, const std::string& why);
     void suback(std::uint64_t id, int rc, int reason, const std::string& why);
     void refuse(Pending& p, const char* why);
-    void dispatch(Pending p);
     void forget(const std::string& key);  // out of the journal
     void schedule_flush();
-    void flush_journal(bool dispatch_them);
+    void flush_journal();
     void requeue_inflight();
     void put_back(Pending p, bool was_sent);
     void restore();
@@ -152,7 +150,6 @@ private:
     bool stopping_ = false;
     bool flush_posted_ = false;  // a journal flush is posted
     std::deque<Pending> control_, telemetry_;
-    std::vector<Pending> unjournaled_;  // published by the handlers running now: journaled together after them
     std::unordered_map<std::string, std::string> latest_;  // topic -> newest payload of a queued latest value
     std::map<std::uint64_t, Pending> waiting_;  // id -> QoS>=1 handed to Paho, not yet acknowledged (id order = send order)
     struct Subscription {
