@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -29,26 +31,50 @@ std::string describe(int rc, int reason, int version) {
 }
 }  // namespace
 
-// Paho calls listeners on its own threads: they only post the outcome into the io_context.
-// The token's user context carries the request id; `outcome` is completed() for publishes and
-// suback() for subscriptions, with the reason when it failed.
+// Paho calls listeners on its own threads: they only hand the outcome to the io_context. The
+// token's user context carries the request id; `outcome` is completed() for publishes and
+// suback() for subscriptions, with the reason when it failed. Outcomes are collected under a
+// lock and run in one posted handler per batch (one wake-up of the io_context thread for all the
+// acknowledgements that arrived while it was busy, instead of one post each).
 class MqttLink::Listener : public mqtt::iaction_listener {
 public:
     using Outcome = void (MqttLink::*)(std::uint64_t, int rc, int reason, const std::string& why);
     Listener(MqttLink& link, Outcome outcome) : link_(link), outcome_(outcome) {}
-    void on_success(const mqtt::token& tok) override { post(tok, 0, 0, {}); }
+    void on_success(const mqtt::token& tok) override { add(tok, 0, 0, {}); }
     void on_failure(const mqtt::token& tok) override {
         const int rc = tok.get_return_code() == 0 ? -1 : tok.get_return_code();  // failed, whatever Paho says
-        post(tok, rc, tok.get_reason_code(), describe(tok.get_return_code(), tok.get_reason_code(), link_.config_.mqtt.version));
+        add(tok, rc, tok.get_reason_code(), describe(tok.get_return_code(), tok.get_reason_code(), link_.config_.mqtt.version));
     }
 
 private:
-    void post(const mqtt::token& tok, int rc, int reason, std::string why) {
+    struct Result {
+        std::uint64_t id;
+        int rc, reason;
+        std::string why;
+    };
+    void add(const mqtt::token& tok, int rc, int reason, std::string why) {
         const auto id = reinterpret_cast<std::uintptr_t>(tok.get_user_context());
-        asio::post(link_.io_, [&link = link_, outcome = outcome_, id, rc, reason, why = std::move(why)] { (link.*outcome)(id, rc, reason, why); });
+        bool first;
+        {
+            std::lock_guard lock(mu_);
+            first = ready_.empty();
+            ready_.push_back({id, rc, reason, std::move(why)});
+        }
+        if (first) asio::post(link_.io_, [this] { run(); });
+    }
+    void run() {  // on the io_context: every outcome that arrived until now, in Paho's order
+        {
+            std::lock_guard lock(mu_);
+            ready_.swap(running_);
+        }
+        for (const Result& r : running_) (link_.*outcome_)(r.id, r.rc, r.reason, r.why);
+        running_.clear();  // keeps its capacity for the next batch
     }
     MqttLink& link_;
     Outcome outcome_;
+    std::mutex mu_;
+    std::vector<Result> ready_;    // guarded by mu_; a run() is posted while it is not empty
+    std::vector<Result> running_;  // the io_context's: the batch being run
 };
 
 // Why a connection attempt failed (the first one and every retry): posted as a log

@@ -2,7 +2,8 @@
 // The broker side: a Paho MQTT C++ async client, and the link's own outbox.
 //
 // Threading rule (enforced here): every public method runs on the io_context thread, and every
-// Paho callback (Paho's own threads) does nothing but post into the io_context. Nothing waits
+// Paho callback (Paho's own threads) does nothing but hand its outcome to the io_context (a post;
+// acknowledgements are collected under a lock and run in one post per batch). Nothing waits
 // on a token on either side, except stop() after the io_context has finished.
 //
 // Outbox: every QoS>=1 publish goes into a journal (journal.hpp, mqtt.persistence_dir) before
