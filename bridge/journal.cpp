@@ -11,8 +11,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <boost/crc.hpp>
 #include <spdlog/spdlog.h>
+#include <zlib.h>
 
 namespace ykc::bridge {
 
@@ -26,10 +26,10 @@ constexpr std::string_view magic = "YKCJRNL1";
 constexpr std::size_t record_overhead = 4 + 1 + 2 + 4;
 constexpr std::uint64_t compact_min_bytes = 4u << 20;
 
-std::uint32_t crc32(std::string_view s) {
-    boost::crc_32_type crc;
-    crc.process_bytes(s.data(), s.size());
-    return crc.checksum();
+// CRC-32 (IEEE, as zlib and Boost's crc_32_type compute it): zlib's is ~6x faster than a
+// byte-wise table, and every QoS>=1 publish checksums its record
+std::uint32_t checksum(std::string_view s) {
+    return static_cast<std::uint32_t>(::crc32_z(0, reinterpret_cast<const Bytef*>(s.data()), s.size()));
 }
 
 void put_le(std::string& out, std::uint64_t v, int bytes) {
@@ -49,7 +49,7 @@ void encode_record(std::string& out, char op, std::string_view key, std::string_
     put_le(out, key.size(), 2);
     out.append(key);
     out.append(data);
-    put_le(out, crc32(std::string_view(out).substr(start + 4)), 4);
+    put_le(out, checksum(std::string_view(out).substr(start + 4)), 4);
 }
 
 [[noreturn]] void fail(const std::string& what, const fs::path& path) {
@@ -87,7 +87,7 @@ void Journal::load() {
         const std::size_t len = get_le(all.data() + pos, 4);
         if (len < 3 || pos + 4 + len + 4 > all.size()) break;
         const std::string_view body(all.data() + pos + 4, len);
-        if (crc32(body) != get_le(all.data() + pos + 4 + len, 4)) break;
+        if (checksum(body) != get_le(all.data() + pos + 4 + len, 4)) break;
         const std::size_t key_len = get_le(body.data() + 1, 2);
         if (3 + key_len > len) break;
         std::string key(body.substr(3, key_len));

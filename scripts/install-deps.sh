@@ -10,7 +10,7 @@ set -euo pipefail
 build=(
   cmake g++ make pkg-config
   libboost-dev libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev
-  nlohmann-json3-dev libyaml-cpp-dev doctest-dev libspdlog-dev
+  nlohmann-json3-dev libyaml-cpp-dev doctest-dev libspdlog-dev zlib1g-dev
 )
 tests=(
   mosquitto mosquitto-clients
@@ -23,7 +23,7 @@ tests=(
 )
 runtime=(
   libpaho-mqttpp3-1 libpaho-mqtt1.3 libssl3 libyaml-cpp0.7 libspdlog1.10 libfmt9
-  libstdc++6 libgcc-s1 libc6
+  libstdc++6 libgcc-s1 libc6 zlib1g
   ca-certificates
 )
 
