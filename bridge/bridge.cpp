@@ -7,6 +7,7 @@
 #include "command_fill.hpp"
 #include "ykc/cp56.hpp"
 #include "ykc/hex.hpp"
+#include "ykc/json_member.hpp"
 
 namespace ykc::bridge {
 
@@ -241,31 +242,52 @@ void Bridge::on_frame(const SessionPtr& s, Frame frame) {
         report(s, [&] { return json{{"error", e.what()}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}}; });
         return;
     }
-    json env = json::parse(text);
     if (frame.type() == 0x01) {
+        const json env = json::parse(text);
         handle_login(s, frame, env, std::move(text));
         return;
     }
     if (s->logged_in) s->expect_traffic_within(std::chrono::seconds(config_.limits.heartbeat_timeout));
-    if (env["pile"].is_string() && env["pile"] != s->pile && frame.type() != 0x40) {
+    const std::string& type = codec_.catalogue().find(frame.type())->name;  // decoded, so in the catalogue
+    if (const auto pile = json_member(text, "pile"); !pile.empty() && pile.front() == '"' && json_plain_string(pile) != s->pile && frame.type() != 0x40) {
         ++counters_.errors;
-        report(s, [&] { return json{{"error", "frame for pile " + env["pile"].get<std::string>() + " on the socket of pile " + s->pile},
-                                {"type", env["type"]}, {"hex", to_hex(frame.bytes)}}; });
+        report(s, [&] { return json{{"error", "frame for pile " + json::parse(pile).get<std::string>() + " on the socket of pile " + s->pile},
+                                {"type", type}, {"hex", to_hex(frame.bytes)}}; });
         return;
     }
-    const std::string type = env["type"];
+    // Realtime data and heartbeats, nearly all of a fleet's traffic, are not parsed: what the
+    // bridge needs of them (the gun, the data object) is read from the text. Other frames, and one
+    // that a command waits for, are parsed for their answers and for matching.
+    const bool periodic = frame.type() == 0x13 || frame.type() == 0x03;
+    const json env = periodic && !awaits_reply(s->pile, type) ? json() : json::parse(text);
     if (frame.type() == 0x3B) {
         publish_transaction(s, frame, env, std::move(text));  // confirms only when safe
         return;
     }
+    const std::string_view data = json_member(text, "data");
+    const std::string_view gun = periodic ? json_member(data, "gun") : std::string_view{};
     if (frame.type() == 0x03) {
+        const json gun_value = gun.empty() ? json() : json::parse(gun);
         if (config_.publish.heartbeats) publish_frame(s->pile, type, std::move(text), config_.publish.heartbeat_qos);
+        send(s, "heartbeat_reply", {{"gun", gun_value}, {"ack", 0}}, frame.seq());
+    } else if (frame.type() == 0x13) {
+        std::string state = gun.empty() ? std::string() : std::string(data);
+        std::string gun_name = !gun.empty() && gun.front() == '"' ? json::parse(gun).get<std::string>() : std::string(gun);
+        publish_frame(s->pile, type, std::move(text), config_.mqtt.qos, {}, MqttLink::Lane::telemetry);
+        if (!state.empty()) publish_gun_state(*s, gun_name, std::move(state));
     } else {
         publish_frame(s->pile, type, std::move(text), config_.mqtt.qos, {}, is_telemetry(frame.type()) ? MqttLink::Lane::telemetry : MqttLink::Lane::control);
     }
-    if (frame.type() == 0x13 && env["data"].contains("gun")) publish_gun_state(*s, env["data"]);
+    if (env.is_null()) return;
     match_command(s, env);
     auto_reply(s, frame, env);
+}
+
+// whether a command sent to `pile` waits for a frame of `type`
+bool Bridge::awaits_reply(const std::string& pile, const std::string& type) const {
+    for (auto it = commands_.lower_bound(pile); it != commands_.end() && it->first == pile; ++it)
+        if (it->second->reply_type == type) return true;
+    return false;
 }
 
 void Bridge::handle_login(const SessionPtr& s, const Frame& frame, const json& env, std::string text) {
@@ -353,9 +375,6 @@ void Bridge::time_sync(const SessionPtr& s) {
 void Bridge::auto_reply(const SessionPtr& s, const Frame& frame, const json& env) {
     const json& data = env["data"];
     switch (frame.type()) {
-        case 0x03:
-            send(s, "heartbeat_reply", {{"gun", data["gun"]}, {"ack", 0}}, frame.seq());
-            break;
         case 0x05: {
             const std::string configured = config_.billing_for(s->pile).model_id;
             const std::string have = data["model_id"];
@@ -506,10 +525,7 @@ void Bridge::publish_availability(const SessionPtr& s, bool online) {
 // on_change, a frame that repeats the last values of its gun publishes nothing. Within
 // publish.gun_state_min_interval_ms of the gun's last publish the state waits in held_states_
 // (the newest replaces an older one) for the next flush.
-void Bridge::publish_gun_state(Session& s, const json& data) {
-    const json& gun = data["gun"];
-    const std::string n = gun.is_string() ? gun.get<std::string>() : gun.dump();
-    std::string state = data.dump();
+void Bridge::publish_gun_state(Session& s, const std::string& n, std::string state) {
     auto g = std::find_if(s.gun_states.begin(), s.gun_states.end(), [&](const auto& x) { return x.gun == n; });
     if (g == s.gun_states.end()) g = s.gun_states.insert(s.gun_states.end(), Session::GunState{n, 0, {}});
     const std::size_t h = std::hash<std::string>{}(state);

@@ -49,6 +49,7 @@ private:
     void finish_login(const SessionPtr& s, const Frame& frame, const nlohmann::json& env, bool accepted, const std::string& why);
     void auto_reply(const SessionPtr& s, const Frame& frame, const nlohmann::json& env);
     bool match_command(const SessionPtr& s, const nlohmann::json& env);
+    bool awaits_reply(const std::string& pile, const std::string& type) const;
     void send(const SessionPtr& s, const std::string& type, nlohmann::json data, std::optional<Seq> seq = std::nullopt);
     void time_sync(const SessionPtr& s);
 
@@ -68,7 +69,8 @@ private:
     void report(const SessionPtr& s, Make&& make);
     void publish_availability(const SessionPtr& s, bool online);
     void publish_health();
-    void publish_gun_state(Session& s, const nlohmann::json& data);
+    // `state`: the frame's data object (text), `n`: its gun
+    void publish_gun_state(Session& s, const std::string& n, std::string state);
     void flush_held_states();
     void housekeeping();
     void time_sync_tick();

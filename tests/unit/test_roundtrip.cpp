@@ -4,6 +4,7 @@
 
 #include "support.hpp"
 #include "ykc/catalogue.hpp"
+#include "ykc/json_member.hpp"
 
 using namespace ykc;
 using test::json;
@@ -142,4 +143,52 @@ TEST_CASE("transaction_reply has no pile field: the envelope takes it from the s
     const json d = test::decode(hex);
     CHECK(d["pile"] == "55031412782305");
     CHECK(test::encode_hex(d) == hex);
+}
+
+// The bridge reads the pile, data and gun of realtime and heartbeat frames from the codec's text
+// with json_member instead of parsing it: for every message, every member of the envelope and of
+// its data object (numbers, strings, arrays, groups) must be what the parsed text holds.
+TEST_CASE("json_member: every member of every message's decoded text is the parsed value") {
+    const auto check_members = [](std::string_view text, const json& parsed) {
+        for (const auto& [key, value] : parsed.items()) {
+            CAPTURE(key);
+            const std::string_view raw = json_member(text, key);
+            REQUIRE(!raw.empty());
+            CHECK(json::parse(raw) == value);
+        }
+        CHECK(json_member(text, "no_such_member").empty());
+    };
+    for (const auto& m : Catalogue::builtin()->messages()) {
+        CAPTURE(m.name);
+        json env = {{"type", m.name}, {"seq", "2A01"}, {"data", sample_data(m)}};
+        if (m.pile_offset >= 0) env["pile"] = "32010200000001";
+        const std::string text = test::codec().decode_text(test::frame(to_hex(test::codec().encode(env))).view());
+        const json parsed = json::parse(text);
+        check_members(text, parsed);
+        check_members(json_member(text, "data"), parsed["data"]);
+    }
+    for (const auto& r : test::tsv("real-frames.tsv")) {
+        CAPTURE(r.hex);
+        const std::string text = test::codec().decode_text(test::frame(r.hex).view());
+        check_members(text, json::parse(text));
+        check_members(json_member(text, "data"), json::parse(text)["data"]);
+    }
+}
+
+TEST_CASE("json_member: only top-level keys match; strings, escapes, nesting and whitespace are skipped whole") {
+    constexpr std::string_view doc = R"( { "a" : {"gun":9,"b":[1,{"gun":8}]}, "s":"x\",\"gun\":7}", "t":[ "]", "}" ] ,"gun" : "02" , "n":-1.5e3} )";
+    CHECK(json_member(doc, "gun") == R"("02")");
+    CHECK(json_member(doc, "a") == R"({"gun":9,"b":[1,{"gun":8}]})");
+    CHECK(json_member(doc, "s") == R"("x\",\"gun\":7}")");
+    CHECK(json_member(doc, "t") == R"([ "]", "}" ])");
+    CHECK(json_member(doc, "n") == "-1.5e3");
+    CHECK(json_member(doc, "b").empty());  // nested, not top-level
+    CHECK(json_member("{}", "gun").empty());
+    CHECK(json_member("[1,2]", "gun").empty());
+    CHECK(json_member(R"({"gun":)", "gun").empty());       // truncated
+    CHECK(json_member(R"({"gun":"1)", "gun").empty());     // unterminated string
+    CHECK(json_member(R"({"a":1 "gun":2})", "gun").empty());  // malformed: no comma
+    CHECK(json_plain_string(R"("00624100001201")") == "00624100001201");
+    CHECK(json_plain_string(R"("a\"b")").empty());
+    CHECK(json_plain_string("12").empty());
 }
