@@ -176,19 +176,13 @@ void Journal::clear() {
     rewrite();
 }
 
-void Journal::put(std::string_view key, std::string_view data) {
+void Journal::put(std::string_view key, std::string data) {
     const Entry e{key, data};
-    put_all({&e, 1});
-}
-
-void Journal::put_all(std::span<const Entry> puts) {
-    append(puts);
-    for (const auto& e : puts) {
-        auto [it, added] = entries_.try_emplace(std::string(e.key));
-        if (!added) live_bytes_ -= record_overhead + e.key.size() + it->second.size();
-        it->second.assign(e.data);
-        live_bytes_ += record_overhead + e.key.size() + e.data.size();
-    }
+    append({&e, 1});
+    auto [it, added] = entries_.try_emplace(std::string(key));
+    if (!added) live_bytes_ -= record_overhead + key.size() + it->second.size();
+    live_bytes_ += record_overhead + key.size() + data.size();
+    it->second = std::move(data);
 }
 
 void Journal::remove(std::string_view key) {

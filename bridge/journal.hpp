@@ -39,13 +39,18 @@ public:
         std::string_view key, data;
     };
     // Throw std::system_error when the file cannot be written (e.g. the disk is full).
-    void put(std::string_view key, std::string_view data);
-    void put_all(std::span<const Entry> entries);  // in one write(2), with the buffered removes
+    // In one write(2), with the buffered removes; the journal keeps `data` (moved in) as the live entry.
+    void put(std::string_view key, std::string data);
     void remove(std::string_view key);  // buffered until the next put or flush()
     void flush();
     void clear();
 
     const std::unordered_map<std::string, std::string>& entries() const noexcept { return entries_; }
+    // The live entry's data, or null.
+    const std::string* get(const std::string& key) const {
+        auto it = entries_.find(key);
+        return it == entries_.end() ? nullptr : &it->second;
+    }
     std::size_t size() const noexcept { return entries_.size(); }
     std::uint64_t file_bytes() const noexcept { return file_bytes_; }
     const std::filesystem::path& path() const noexcept { return path_; }

@@ -141,24 +141,32 @@ std::string encode_outbox(std::uint8_t lane, int qos, bool retain, const std::st
     return r;
 }
 
-bool decode_outbox(const std::string& r, std::uint8_t& lane, int& qos, bool& retain, std::string& topic, std::string& correlation,
-                   std::string& payload) {
+// A journal record read in place (the payload is not copied out: a journaled message's payload
+// lives only in the journal until it is sent).
+struct OutboxRecord {
+    std::uint8_t lane = 0;
+    int qos = 0;
+    bool retain = false;
+    std::string_view topic, correlation, payload;
+};
+
+bool parse_outbox(std::string_view r, OutboxRecord& o) {
     if (r.size() < 3) return false;
-    lane = static_cast<std::uint8_t>(r[0]);
-    qos = static_cast<unsigned char>(r[1]);
-    retain = r[2] != 0;
+    o.lane = static_cast<std::uint8_t>(r[0]);
+    o.qos = static_cast<unsigned char>(r[1]);
+    o.retain = r[2] != 0;
     std::size_t pos = 3;
-    for (std::string* f : {&topic, &correlation}) {
+    for (std::string_view* f : {&o.topic, &o.correlation}) {
         if (pos + 4 > r.size()) return false;
         std::uint32_t n = 0;
         for (int i = 0; i < 4; ++i) n |= std::uint32_t{static_cast<unsigned char>(r[pos + i])} << (8 * i);
         pos += 4;
         if (pos + n > r.size()) return false;
-        f->assign(r, pos, n);
+        *f = r.substr(pos, n);
         pos += n;
     }
-    payload.assign(r, pos);
-    return lane <= 1 && qos >= 1 && qos <= 2 && !topic.empty();
+    o.payload = r.substr(pos);
+    return o.lane <= 1 && o.qos >= 1 && o.qos <= 2 && !o.topic.empty();
 }
 
 // Journal keys in publish order: 16 hex digits sort as the numbers do.
@@ -249,14 +257,18 @@ void MqttLink::restore() {
     std::sort(kept.begin(), kept.end());
     std::size_t bad = 0;
     for (const auto& [key, record] : kept) {
-        Pending p{};
-        std::uint8_t lane = 0;
-        if (!decode_outbox(*record, lane, p.qos, p.retain, p.topic, p.correlation_data, p.payload)) {
+        OutboxRecord o;
+        if (!parse_outbox(*record, o)) {
             ++bad;
             journal_->remove(key);
             continue;
         }
-        p.lane = static_cast<Lane>(lane);
+        Pending p{};
+        p.qos = o.qos;
+        p.retain = o.retain;
+        p.topic = o.topic;
+        p.correlation_data = o.correlation;
+        p.lane = static_cast<Lane>(o.lane);
         p.key = key;
         this->lane(p.lane).push_back(std::move(p));
         next_key_ = std::max<std::uint64_t>(next_key_, std::stoull(key, nullptr, 16) + 1);
@@ -361,6 +373,7 @@ void MqttLink::publish(const std::string& topic, std::string payload, int qos, b
             spdlog::error("mqtt: {}", e.what());
             return refuse(p, "the outbox journal cannot be written");
         }
+        std::string().swap(p.payload);  // kept once, in the journal, until it is sent
     }
     if (can_send_now()) send(std::move(p));
     else this->lane(lane).push_back(std::move(p));
@@ -385,7 +398,19 @@ bool MqttLink::send(Pending p) {
         p.payload = std::move(it->second);
         latest_.erase(it);
     }
-    auto msg = mqtt::message::create(p.topic, p.payload, p.qos, p.retain);
+    std::string_view payload = p.payload;
+    if (!p.key.empty()) {  // journaled: the payload is in the journal's record
+        OutboxRecord o;
+        const std::string* record = journal_->get(p.key);
+        if (!record || !parse_outbox(*record, o)) {
+            spdlog::error("mqtt: publish to {} lost its outbox record {}: dropped", p.topic, p.key);
+            ++failed_;
+            if (p.done) asio::post(io_, [done = std::move(p.done)] { done(false); });
+            return true;
+        }
+        payload = o.payload;
+    }
+    auto msg = mqtt::message::create(p.topic, payload.data(), payload.size(), p.qos, p.retain);
     if (!p.correlation_data.empty() && config_.mqtt.version == 5) {
         mqtt::properties props;
         props.add({mqtt::property::CORRELATION_DATA, p.correlation_data});

@@ -8,7 +8,8 @@
 //
 // Outbox: every QoS>=1 publish goes into a journal (journal.hpp, mqtt.persistence_dir) before
 // publish() returns (what the bridge answers a charger for next must survive kill -9) and
-// leaves it only when the broker has acknowledged it (removes are written in batches); the
+// leaves it only when the broker has acknowledged it (removes are written in batches; while it
+// waits, its payload is kept once, in the journal's record, not also in the queue); the
 // next process sends again what an earlier one left there (kill -9, broker down). Until then it waits in memory in
 // one of two lanes: control (availability, responses, transaction records, errors, anything a
 // backend waits for) is handed to Paho before telemetry (periodic frames such as realtime), so a
@@ -99,7 +100,7 @@ public:
 
 private:
     struct Pending {
-        std::string topic, payload, correlation_data;
+        std::string topic, payload, correlation_data;  // payload: empty once journaled (the record in the journal has it)
         int qos;
         bool retain;
         Done done;

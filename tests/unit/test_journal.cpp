@@ -58,6 +58,9 @@ TEST_CASE("journal: put, replace and remove - what was live comes back after a r
         j.remove("absent");
         CHECK(sorted_keys(j) == std::vector<std::string>{"0002", "0003"});
         CHECK(j.entries().at("0002") == "two, replaced");
+        REQUIRE(j.get("0002") != nullptr);  // what the MQTT link sends a journaled message from
+        CHECK(*j.get("0002") == "two, replaced");
+        CHECK(j.get("0001") == nullptr);
     }
     Journal again(file);
     CHECK(sorted_keys(again) == std::vector<std::string>{"0002", "0003"});
