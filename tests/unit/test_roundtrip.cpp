@@ -175,7 +175,7 @@ TEST_CASE("json_member: every member of every message's decoded text is the pars
     }
 }
 
-TEST_CASE("json_member: only top-level keys match; strings, escapes, nesting and whitespace are skipped whole") {
+TEST_CASE("json_member: only top-level keys match - strings, escapes, nesting and whitespace are skipped whole") {
     constexpr std::string_view doc = R"( { "a" : {"gun":9,"b":[1,{"gun":8}]}, "s":"x\",\"gun\":7}", "t":[ "]", "}" ] ,"gun" : "02" , "n":-1.5e3} )";
     CHECK(json_member(doc, "gun") == R"("02")");
     CHECK(json_member(doc, "a") == R"({"gun":9,"b":[1,{"gun":8}]})");
