@@ -5,6 +5,7 @@
 
 #include "doc_text.hpp"
 #include "docs.hpp"
+#include "ykc/json_member.hpp"
 #include "ykc/reference.hpp"
 
 namespace ykc::bridge::docs {
@@ -94,9 +95,11 @@ std::string topics_markdown(const Codec& codec) {
         const std::string payload = example_payload(codec, m);
         o << "```json\n" << payload << "\n```\n";
         if (m.name == "realtime") {
-            json state = json::parse(payload)["data"];
-            state["ts"] = example_time;
-            o << "\nThe retained `ykc/<pile>/gun/<n>/state` of that gun:\n\n```json\n" << state.dump() << "\n```\n";
+            // as Bridge::publish_gun_state makes it: the data object as decoded, plus ts
+            std::string state(json_member(payload, "data"));
+            state.pop_back();
+            state += ",\"ts\":\"" + std::string(example_time) + "\"}";
+            o << "\nThe retained `ykc/<pile>/gun/<n>/state` of that gun:\n\n```json\n" << state << "\n```\n";
         }
     }
     return o.str();
