@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <vector>
 
@@ -31,15 +32,12 @@ std::string describe(int rc, int reason, int version) {
 }
 }  // namespace
 
-// Paho calls listeners on its own threads: they only hand the outcome to the io_context. The
-// token's user context carries the request id; `outcome` is completed() for publishes and
-// suback() for subscriptions, with the reason when it failed. Outcomes are collected under a
-// lock and run in one posted handler per batch (one wake-up of the io_context thread for all the
-// acknowledgements that arrived while it was busy, instead of one post each).
+// Paho calls listeners on its own threads: they only hand the outcome to the link's inbox (see
+// deliver()). The token's user context carries the request id; `kind` says whether it answers a
+// publish (completed()) or a subscription (suback()), with the reason when it failed.
 class MqttLink::Listener : public mqtt::iaction_listener {
 public:
-    using Outcome = void (MqttLink::*)(std::uint64_t, int rc, int reason, const std::string& why);
-    Listener(MqttLink& link, Outcome outcome) : link_(link), outcome_(outcome) {}
+    Listener(MqttLink& link, Report::Kind kind) : link_(link), kind_(kind) {}
     void on_success(const mqtt::token& tok) override { add(tok, 0, 0, {}); }
     void on_failure(const mqtt::token& tok) override {
         const int rc = tok.get_return_code() == 0 ? -1 : tok.get_return_code();  // failed, whatever Paho says
@@ -47,35 +45,55 @@ public:
     }
 
 private:
-    struct Result {
-        std::uint64_t id;
-        int rc, reason;
-        std::string why;
-    };
     void add(const mqtt::token& tok, int rc, int reason, std::string why) {
-        const auto id = reinterpret_cast<std::uintptr_t>(tok.get_user_context());
-        bool first;
-        {
-            std::lock_guard lock(mu_);
-            first = ready_.empty();
-            ready_.push_back({id, rc, reason, std::move(why)});
-        }
-        if (first) asio::post(link_.io_, [this] { run(); });
-    }
-    void run() {  // on the io_context: every outcome that arrived until now, in Paho's order
-        {
-            std::lock_guard lock(mu_);
-            ready_.swap(running_);
-        }
-        for (const Result& r : running_) (link_.*outcome_)(r.id, r.rc, r.reason, r.why);
-        running_.clear();  // keeps its capacity for the next batch
+        link_.deliver({kind_, reinterpret_cast<std::uintptr_t>(tok.get_user_context()), rc, reason, std::move(why)});
     }
     MqttLink& link_;
-    Outcome outcome_;
-    std::mutex mu_;
-    std::vector<Result> ready_;    // guarded by mu_; a run() is posted while it is not empty
-    std::vector<Result> running_;  // the io_context's: the batch being run
+    Report::Kind kind_;
 };
+
+// From Paho's threads: the reports are kept under a lock, in Paho's order, and run on the
+// io_context in one posted handler per batch - one wake-up of its thread for all the
+// acknowledgements that arrived while it was busy, instead of a post each. The connection's
+// loss goes through the same queue, so no acknowledgement Paho reported after it runs before it.
+void MqttLink::deliver(Report r) {
+    bool first;
+    {
+        std::lock_guard lock(inbox_mu_);
+        first = inbox_.empty();
+        inbox_.push_back(std::move(r));
+    }
+    if (first) asio::post(io_, [this] { run_inbox(); });
+}
+
+void MqttLink::run_inbox() {
+    std::vector<Report> batch;
+    {
+        std::lock_guard lock(inbox_mu_);
+        batch.swap(inbox_);
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const Report& r = batch[i];
+        try {
+            switch (r.kind) {
+                case Report::Kind::publish: completed(r.id, r.rc, r.reason, r.why); break;
+                case Report::Kind::subscribe: suback(r.id, r.rc, r.reason, r.why); break;
+                case Report::Kind::lost: connection_lost(r.why); break;
+            }
+        } catch (...) {
+            // the rest of the batch goes back in front of what came since, and runs next
+            bool first;
+            {
+                std::lock_guard lock(inbox_mu_);
+                first = inbox_.empty();
+                inbox_.insert(inbox_.begin(), std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(i) + 1),
+                              std::make_move_iterator(batch.end()));
+            }
+            if (first && i + 1 < batch.size()) asio::post(io_, [this] { run_inbox(); });
+            throw;
+        }
+    }
+}
 
 // Why a connection attempt failed (the first one and every retry): posted as a log
 // line, since nothing else would tell the operator about a wrong password or certificate.
@@ -193,8 +211,8 @@ void warn_about_paho_store(const std::string& dir, const std::string& client_id)
 }  // namespace
 
 MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers)
-    : io_(io), config_(config), handlers_(std::move(handlers)), listener_(std::make_unique<Listener>(*this, &MqttLink::completed)),
-      sub_listener_(std::make_unique<Listener>(*this, &MqttLink::suback)), reconnect_timer_(io) {
+    : io_(io), config_(config), handlers_(std::move(handlers)), listener_(std::make_unique<Listener>(*this, Report::Kind::publish)),
+      sub_listener_(std::make_unique<Listener>(*this, Report::Kind::subscribe)), reconnect_timer_(io) {
     if (config.persistent()) {
         warn_about_paho_store(config.mqtt.persistence_dir, config.mqtt.client_id);
         journal_ = std::make_unique<Journal>(std::filesystem::path(config.mqtt.persistence_dir) / (config.client_file_stem() + ".journal"));
@@ -224,16 +242,7 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
             pump();
         });
     });
-    client_->set_connection_lost_handler([this](const std::string& cause) {
-        asio::post(io_, [this, cause] {
-            connected_ = false;
-            for (auto& [f, sub] : subscriptions_) sub.active = false;
-            requeue_inflight();
-            spdlog::warn("mqtt: connection lost{}{} ({} message(s) waiting)", cause.empty() ? "" : ": ", cause, queued());
-            if (handlers_.lost) handlers_.lost();
-            reconnect_later();
-        });
-    });
+    client_->set_connection_lost_handler([this](const std::string& cause) { deliver({Report::Kind::lost, 0, 0, 0, cause}); });
     client_->set_message_callback([this](mqtt::const_message_ptr msg) {
         IncomingMessage m{msg->get_topic(), msg->get_payload_str(), {}, {}};
         const auto& props = msg->get_properties();
@@ -494,6 +503,15 @@ void MqttLink::completed(std::uint64_t id, int rc, int reason, const std::string
     ok ? ++published_ : ++failed_;
     if (p.done) p.done(ok);
     pump();
+}
+
+void MqttLink::connection_lost(const std::string& cause) {
+    connected_ = false;
+    for (auto& [f, sub] : subscriptions_) sub.active = false;
+    requeue_inflight();
+    spdlog::warn("mqtt: connection lost{}{} ({} message(s) waiting)", cause.empty() ? "" : ": ", cause, queued());
+    if (handlers_.lost) handlers_.lost();
+    reconnect_later();
 }
 
 // The connection dropped: whatever Paho had not had acknowledged goes back to the front of its

@@ -3,7 +3,8 @@
 //
 // Threading rule (enforced here): every public method runs on the io_context thread, and every
 // Paho callback (Paho's own threads) does nothing but hand its outcome to the io_context (a post;
-// acknowledgements are collected under a lock and run in one post per batch). Nothing waits
+// outcomes of requests and the connection's loss are queued under a lock, in Paho's order, and
+// run in one post per batch). Nothing waits
 // on a token on either side, except stop() after the io_context has finished.
 //
 // Outbox: every QoS>=1 publish goes into a journal (journal.hpp, mqtt.persistence_dir) before
@@ -32,8 +33,10 @@
 #include <functional>
 #include <memory>
 #include <map>
+#include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -111,6 +114,16 @@ private:
     };
     class Listener;
     class ConnectListener;
+    // what Paho's threads report: a publish's or a subscription's outcome, or the connection lost
+    struct Report {
+        enum class Kind : std::uint8_t { publish, subscribe, lost } kind;
+        std::uint64_t id;
+        int rc, reason;
+        std::string why;  // the failure, or the cause of the loss
+    };
+    void deliver(Report r);  // from any thread
+    void run_inbox();
+    void connection_lost(const std::string& cause);
 
     void pump();
     // Hands one message to Paho; false when Paho says it is disconnected (the message is back
@@ -141,6 +154,8 @@ private:
     std::unique_ptr<Journal> journal_;  // the outbox on disk; null with persistence_dir none
     std::unique_ptr<mqtt::async_client> client_;
     std::unique_ptr<Listener> listener_, sub_listener_;
+    std::mutex inbox_mu_;
+    std::vector<Report> inbox_;  // guarded by inbox_mu_; a run_inbox() is posted while it is not empty
     std::unique_ptr<ConnectListener> connect_listener_;
     std::string last_connect_failure_;
     std::size_t receive_maximum_ = 65535;  // the broker's, from the last CONNACK (MQTT 5; 65535 when absent)
