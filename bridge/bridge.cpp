@@ -264,8 +264,8 @@ void Bridge::on_frame(const SessionPtr& s, Frame frame) {
         publish_transaction(s, frame, env, std::move(text));  // confirms only when safe
         return;
     }
-    const std::string_view data = json_member(text, "data");
-    const std::string_view gun = periodic ? json_member(data, "gun") : std::string_view{};
+    const std::string_view data = periodic ? json_member(text, "data") : std::string_view{};
+    const std::string_view gun = json_member(data, "gun");
     if (frame.type() == 0x03) {
         const json gun_value = gun.empty() ? json() : json::parse(gun);
         if (config_.publish.heartbeats) publish_frame(s->pile, type, std::move(text), config_.publish.heartbeat_qos);
@@ -502,8 +502,7 @@ void Bridge::on_closed(const SessionPtr& s, const std::string& reason) {
 
 void Bridge::publish_frame(const std::string& pile, const std::string& type, std::string text, int qos, MqttLink::Done done,
                            MqttLink::Lane lane) {
-    text.pop_back();  // the envelope gets its timestamp
-    text += ",\"ts\":\"" + now_iso() + "\"}";
+    append_plain_string_member(text, "ts", now_iso());  // the envelope gets its timestamp
     mqtt_.publish(topic(pile, type), std::move(text), qos, false, std::move(done), {}, lane);
 }
 
@@ -532,10 +531,7 @@ void Bridge::publish_gun_state(Session& s, const std::string& n, std::string sta
     if (config_.publish.gun_state == "on_change" && g->hash == h && g->published != std::chrono::steady_clock::time_point{})
         return ++counters_.states_unchanged, void();
     g->hash = h;
-    state.pop_back();  // data is a non-empty object: "…}" -> "…,"ts":"…"}"
-    state += ",\"ts\":\"";
-    state += now_iso();
-    state += "\"}";
+    append_plain_string_member(state, "ts", now_iso());
     std::string t = topic(s.pile, "gun/" + n + "/state");
     const auto now = std::chrono::steady_clock::now();
     const auto min_interval = std::chrono::milliseconds(config_.publish.gun_state_min_interval_ms);

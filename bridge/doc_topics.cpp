@@ -35,8 +35,8 @@ std::string example_payload(const Codec& codec, const Message& m) {
     const auto body = codec.encode_body(m, sample_data(m, Sample::all_fields), example_pile);
     const auto frame = write_frame(m.code, Seq{0x01, 0x00}, 0, body);
     std::string text = codec.decode_text(FrameView{frame, CrcOrder::low_first});
-    text.pop_back();
-    return text + ",\"ts\":\"" + example_time + "\"}";
+    append_plain_string_member(text, "ts", example_time);
+    return text;
 }
 
 }  // namespace
@@ -97,8 +97,7 @@ std::string topics_markdown(const Codec& codec) {
         if (m.name == "realtime") {
             // as Bridge::publish_gun_state makes it: the data object as decoded, plus ts
             std::string state(json_member(payload, "data"));
-            state.pop_back();
-            state += ",\"ts\":\"" + std::string(example_time) + "\"}";
+            append_plain_string_member(state, "ts", example_time);
             o << "\nThe retained `ykc/<pile>/gun/<n>/state` of that gun:\n\n```json\n" << state << "\n```\n";
         }
     }

@@ -4,17 +4,17 @@
 // Threading rule (enforced here): every public method runs on the io_context thread, and every
 // Paho callback (Paho's own threads) does nothing but hand its outcome to the io_context (a post;
 // outcomes of requests and the connection's loss are queued under a lock, in Paho's order, and
-// run in one post per batch). Nothing waits
-// on a token on either side, except stop() after the io_context has finished.
+// run in one post per batch). Nothing waits on a token on either side, except stop() after the
+// io_context has finished.
 //
 // Outbox: every QoS>=1 publish goes into a journal (journal.hpp, mqtt.persistence_dir) before
 // publish() returns (what the bridge answers a charger for next must survive kill -9) and
 // leaves it only when the broker has acknowledged it (removes are written in batches; while it
-// waits, its payload is kept once, in the journal's record, not also in the queue); the
-// next process sends again what an earlier one left there (kill -9, broker down). Until then it waits in memory in
-// one of two lanes: control (availability, responses, transaction records, errors, anything a
-// backend waits for) is handed to Paho before telemetry (periodic frames such as realtime), so a
-// command's answer does not queue behind a burst of realtime data. Latest-value topics (a gun's
+// waits, its payload is kept once, in the journal's record, not also in the queue); the next
+// process sends again what an earlier one left there (kill -9, broker down). Until then it waits
+// in memory in one of two lanes: control (availability, responses, transaction records, errors,
+// anything a backend waits for) is handed to Paho before telemetry (periodic frames such as
+// realtime), so a command's answer does not queue behind a burst of realtime data. Latest-value topics (a gun's
 // retained state) are coalesced: while one is still queued, a newer payload replaces it.
 //
 // Paho gets neither persistence nor a session (clean start): Paho C 1.3.12 re-sends in-flight

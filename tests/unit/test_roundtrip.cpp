@@ -191,4 +191,10 @@ TEST_CASE("json_member: only top-level keys match - strings, escapes, nesting an
     CHECK(json_plain_string(R"("00624100001201")") == "00624100001201");
     CHECK(json_plain_string(R"("a\"b")").empty());
     CHECK(json_plain_string("12").empty());
+    std::string object = "{}";
+    append_plain_string_member(object, "ts", "2024-05-01T08:30:00+08:00");
+    CHECK(object == R"({"ts":"2024-05-01T08:30:00+08:00"})");
+    append_plain_string_member(object, "b", "x");
+    CHECK(object == R"({"ts":"2024-05-01T08:30:00+08:00","b":"x"})");
+    CHECK(json::parse(object)["b"] == "x");
 }

@@ -4,6 +4,7 @@
 // heartbeat) straight from the codec's envelope text instead of building a json tree for each.
 // The text must be valid JSON (the codec's output is); anything else yields "not found".
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace ykc {
@@ -82,6 +83,19 @@ constexpr std::string_view json_plain_string(std::string_view value) noexcept {
     if (value.size() < 2 || value.front() != '"' || value.back() != '"') return {};
     const std::string_view inner = value.substr(1, value.size() - 2);
     return inner.find('\\') == std::string_view::npos ? inner : std::string_view{};
+}
+
+// Appends `"key":"value"` as the last member of the object text `object` (which ends with its
+// closing brace), e.g. the bridge's timestamp to an envelope. `key` and `value` are written as
+// they are: only for text that needs no escaping.
+inline void append_plain_string_member(std::string& object, std::string_view key, std::string_view value) {
+    object.pop_back();
+    if (!object.empty() && object.back() != '{') object += ',';
+    object += '"';
+    object += key;
+    object += "\":\"";
+    object += value;
+    object += "\"}";
 }
 
 }  // namespace ykc
