@@ -10,7 +10,8 @@
 # Environment: RUNS (default 3; figures are medians), DURATION (s of measurement per uplink run,
 # default 10), PILES (TCP piles of the uplink load, default 50), LAT_RATE (frames/s for latency;
 # default half the QoS 1 ceiling measured by `ceiling` in the same invocation, else measured),
-# BIG_PILES (default 10000), BUILD_DIR (default build-bench), KEEP=1 keeps the work folder.
+# BIG_PILES (default 10000), BUILD_DIR (default build-bench), KEEP=1 keeps the work folder,
+# PERF_DATA=file records the bridge with `perf record ${PERF_ARGS:--g}` during piles10k's measurement.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -79,6 +80,18 @@ trap 'exit 130' INT TERM
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }  # utime + stime
+# utime + stime of each of a process's threads, summed by thread name: "name ticks" lines
+thread_ticks() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    printf '%s %s\n' "$(tr ' ' _ <"$t/comm")" "$(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')"
+  done 2>/dev/null | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}' | sort
+}
+# the CPU % of one core each thread name used between two thread_ticks listings ($1, $2) over $3 s
+thread_pct() {
+  awk -v s="$3" -v hz="$(getconf CLK_TCK)" 'NR == FNR {a[$1] = $2; next} {printf "%s%s %.1f%%", sep, $1, ($2 - a[$1]) / hz / s * 100; sep = ", "}' \
+    <(printf '%s\n' "$1") <(printf '%s\n' "$2")
+}
 LOAD_ARGS=()  # extra ykc_bench_load arguments of uplink runs (diagnostics)
 port_free() { ! ss -Htan "( sport = :$1 or dport = :$1 )" | grep -q .; }
 free_port() {  # a port nobody uses, outside the ephemeral range (never 1883 / 8768)
@@ -292,13 +305,15 @@ scenario_piles10k() {
     say "piles10k run $r: $(tail -n1 "$run_dir/watch.out")"
     sleep 15  # past the login wave: steady heartbeats and real-time data
     local t0 c0 t1 c1 rss1
-    t0=$(date +%s.%N); c0=$(cpu_ticks "$bridge_pid")
-    sleep 30
-    t1=$(date +%s.%N); c1=$(cpu_ticks "$bridge_pid")
+    local th0 th1
+    t0=$(date +%s.%N); c0=$(cpu_ticks "$bridge_pid"); th0=$(thread_ticks "$bridge_pid")
+    if [ -n "${PERF_DATA:-}" ]; then perf record -q ${PERF_ARGS:--g} -p "$bridge_pid" -o "$PERF_DATA.$r" -- sleep 30 2>/dev/null; else sleep 30; fi
+    t1=$(date +%s.%N); c1=$(cpu_ticks "$bridge_pid"); th1=$(thread_ticks "$bridge_pid")
     rss1=$(rss_kb "$bridge_pid")
     local pct; pct=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" -v hz="$hz" 'BEGIN {printf "%.1f", (b - a) / hz / (e - s) * 100}')
     local kb; kb=$(awk -v a="$rss0" -v b="$rss1" -v n="$BIG_PILES" 'BEGIN {printf "%.2f", (b - a) / n}')
     say "piles10k run $r: idle RSS ${rss0} kB, loaded ${rss1} kB, ${kb} kB/pile, CPU ${pct}% (load $(loadavg))"
+    say "piles10k run $r: bridge CPU by thread: $(thread_pct "$th0" "$th1" "$(awk -v s="$t0" -v e="$t1" 'BEGIN {print e - s}')")"
     idle+=("$rss0"); loaded+=("$rss1"); per+=("$kb"); cpu+=("$pct")
     stop_all
     # the floor: a bare Paho client publishing what the bridge published here (heartbeats at QoS 0,

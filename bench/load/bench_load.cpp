@@ -80,6 +80,7 @@ struct Options {
     int mqtt_version = 5;                     // of the direct publisher
     double rate = 0;                          // frames (commands) per second; 0 = window-limited
     double qos0_rate = 0;                     // paho: QoS 0 heartbeats per second besides --rate
+    int burst = 1;                            // paho: messages handed to Paho back to back per wake-up
     std::size_t window = 500;                 // frames sent and not yet delivered, at most
     std::size_t inflight = 16;                // direct publisher: unacknowledged QoS>=1 publishes
     double warmup = 2, duration = 10, drain = 10, timeout = 60;
@@ -90,7 +91,7 @@ struct Options {
     std::cerr << "ykc_bench_load: " << why << "\n"
               << "usage: ykc_bench_load uplink|watch|command|paho [--via bridge|direct] [--bridge HOST:PORT] [--broker URL]\n"
                  "       [--base ykc] [--piles N] [--pile-start NUMBER] [--qos 0|1] [--mqtt-version 5|3]\n"
-                 "       [--rate R] [--qos0-rate R] [--window W] [--inflight N] [--warmup S] [--duration S] [--drain S] [--timeout S]\n"
+                 "       [--rate R] [--qos0-rate R] [--window W] [--inflight N] [--burst N] [--warmup S] [--duration S] [--drain S] [--timeout S]\n"
                  "       [--direct-persist DIR] [--direct-state] [--id CLIENT_ID]\n";
     std::exit(2);
 }
@@ -123,6 +124,7 @@ Options parse(int argc, char** argv) {
         else if (a == "--qos0-rate") o.qos0_rate = std::stod(v());
         else if (a == "--window") o.window = std::stoul(v());
         else if (a == "--inflight") o.inflight = std::stoul(v());
+        else if (a == "--burst") o.burst = std::max(1, std::stoi(v()));
         else if (a == "--warmup") o.warmup = std::stod(v());
         else if (a == "--duration") o.duration = std::stod(v());
         else if (a == "--drain") o.drain = std::stod(v());
@@ -621,14 +623,18 @@ int paho_floor(const Options& o) {
     listener.failed = &failed;
     const double total_rate = o.rate + o.qos0_rate;
     if (total_rate <= 0) usage("paho needs --rate or --qos0-rate");
-    const auto gap = std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 / total_rate));
+    // one wake-up per --burst messages: what handing Paho a batch at a time would cost
+    const auto gap = std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 * o.burst / total_rate));
     std::uint64_t sent1 = 0, sent0 = 0, stalls = 0;
     double share = 0;  // QoS 1 messages owed by the mix
     const double c0 = cpu_seconds();
     const auto t0 = Clock::now(), end = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
     auto due = t0;
-    for (std::uint64_t k = 0; due < end; ++k, due += gap) {
-        std::this_thread::sleep_until(due);
+    for (std::uint64_t k = 0; due < end; ++k) {
+        if (k % static_cast<std::uint64_t>(o.burst) == 0) {
+            std::this_thread::sleep_until(due);
+            due += gap;
+        }
         const std::string topic = o.direct_base + "/" + pile_number(o, static_cast<int>(k % static_cast<std::uint64_t>(o.piles)));
         share += o.rate / total_rate;
         if (share >= 1) {
