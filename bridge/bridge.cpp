@@ -580,7 +580,6 @@ void Bridge::publish_health() {
               {"publish_coalesced", mqtt_.coalesced()},
               {"outbox", mqtt_.journaled()},
               {"published", mqtt_.published()},
-              {"publish_batches", mqtt_.batches()},
               {"publish_failed", mqtt_.failed()}};
     mqtt_.publish(config_.mqtt.base_topic + "/bridge/health", h.dump(), 0, true);
 }

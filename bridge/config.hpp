@@ -51,7 +51,6 @@ struct Config {
         std::string persistence_dir = "data";  // "" or "none": nothing kept on disk
         int max_buffered = 100000;
         std::string commands = "all";  // all: one <base>/+/cmd/# subscription | connected: per live pile
-        int batch_ms = 2;          // a publish within this of the last hand-off to Paho waits for the next one
         int inflight_window = 16;  // QoS>=1 publishes outstanding at once (below the broker's receive-maximum)
         int reconnect_min = 1, reconnect_max = 30;  // seconds
         struct {

@@ -199,10 +199,6 @@ std::vector<Setting<Config>> make_config_settings() {
                   "all: subscribe <base>/+/cmd/#, so a command for a pile that is not connected is answered status \"offline\"; connected: "
                   "subscribe only <base>/<pile>/cmd/# of piles connected here, for several bridges sharing one broker (a command for an "
                   "absent pile gets no answer)"),
-        integer<C>("mqtt.batch_ms", 0, 100, YKC_AT(mqtt.batch_ms),
-                   "milliseconds: a publish that comes within this of the last hand-off to the MQTT client waits for the next one, and "
-                   "they go together - the client's threads and the broker wake once per batch instead of once per message, most of "
-                   "the bridge's CPU with many piles; a publish adds at most this to its latency; 0: each one at once"),
         integer<C>("mqtt.inflight_window", 1, 65535, YKC_AT(mqtt.inflight_window),
                    "unacknowledged QoS>=1 publishes at once; under MQTT 5 the broker's receive-maximum (from its CONNACK, read on every "
                    "connection) lowers it, since Paho C 1.3.12 stalls above it; under 3.1.1 keep it below the broker's limit "

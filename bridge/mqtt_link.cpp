@@ -212,7 +212,7 @@ void warn_about_paho_store(const std::string& dir, const std::string& client_id)
 
 MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers)
     : io_(io), config_(config), handlers_(std::move(handlers)), listener_(std::make_unique<Listener>(*this, Report::Kind::publish)),
-      sub_listener_(std::make_unique<Listener>(*this, Report::Kind::subscribe)), reconnect_timer_(io), batch_timer_(io) {
+      sub_listener_(std::make_unique<Listener>(*this, Report::Kind::subscribe)), reconnect_timer_(io) {
     if (config.persistent()) {
         warn_about_paho_store(config.mqtt.persistence_dir, config.mqtt.client_id);
         journal_ = std::make_unique<Journal>(std::filesystem::path(config.mqtt.persistence_dir) / (config.client_file_stem() + ".journal"));
@@ -357,44 +357,6 @@ bool MqttLink::window_open() const noexcept { return connected_ && waiting_.size
 // Nothing queued ahead and room in the window: a new message may go straight to Paho.
 bool MqttLink::can_send_now() const noexcept { return control_.empty() && telemetry_.empty() && window_open(); }
 
-// A fresh publish within mqtt.batch_ms of the last hand-off waits for the next one (armed here);
-// one after a quiet spell starts a new batch period and goes at once.
-bool MqttLink::hold() {
-    const auto batch = std::chrono::milliseconds(config_.mqtt.batch_ms);
-    if (batch.count() == 0) {
-        ++batches_;  // each publish is its own hand-off
-        return false;
-    }
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_hand_off_ >= batch) {
-        last_hand_off_ = now;
-        ++batches_;
-        return false;
-    }
-    if (!batch_armed_) {
-        batch_armed_ = true;
-        batch_timer_.expires_at(last_hand_off_ + batch);
-        batch_timer_.async_wait([this](boost::system::error_code ec) {
-            batch_armed_ = false;
-            if (!ec) hand_off();
-        });
-    }
-    return true;
-}
-
-void MqttLink::hand_off() {
-    last_hand_off_ = std::chrono::steady_clock::now();
-    ++batches_;
-    std::vector<Pending> held;
-    held.swap(held_);
-    for (auto& p : held) {
-        if (connected_) send(std::move(p));
-        else if (p.latest) latest_.erase(p.topic);  // QoS 0 while disconnected: the next value replaces it
-        else refuse(p, "not connected (QoS 0 is not kept)");
-    }
-    pump();
-}
-
 void MqttLink::refuse(Pending& p, const char* why) {
     ++failed_;
     if (failed_ == 1 || failed_ % 1000 == 0) spdlog::error("mqtt: publish to {} refused: {} ({} so far)", p.topic, why, failed_);
@@ -406,7 +368,6 @@ void MqttLink::publish(const std::string& topic, std::string payload, int qos, b
     Pending p{topic, std::move(payload), correlation_data, qos, retain, std::move(done), false, lane, {}};
     if (qos == 0) {
         if (!connected_) return refuse(p, "not connected (QoS 0 is not kept)");
-        if (hold()) return held_.push_back(std::move(p));
         send(std::move(p));
         return;
     }
@@ -423,7 +384,7 @@ void MqttLink::publish(const std::string& topic, std::string payload, int qos, b
         }
         std::string().swap(p.payload);  // kept once, in the journal, until it is sent
     }
-    if (can_send_now() && !hold()) send(std::move(p));
+    if (can_send_now()) send(std::move(p));
     else this->lane(lane).push_back(std::move(p));
 }
 
@@ -435,10 +396,9 @@ void MqttLink::publish_latest(const std::string& topic, std::string payload, int
     }
     Pending p{topic, {}, {}, qos, true, {}, true, Lane::telemetry, {}};
     latest_.emplace(topic, std::move(payload));
-    if (qos > 0 && !(can_send_now() && !hold())) return telemetry_.push_back(std::move(p));
-    if (!connected_) latest_.erase(topic);  // QoS 0 while disconnected: the next value replaces it
-    else if (qos == 0 && hold()) held_.push_back(std::move(p));
-    else send(std::move(p));
+    if (qos > 0 && !can_send_now()) return telemetry_.push_back(std::move(p));
+    if (connected_) send(std::move(p));
+    else latest_.erase(topic);  // QoS 0 while disconnected: the next value replaces it
 }
 
 bool MqttLink::send(Pending p) {
@@ -654,9 +614,7 @@ void MqttLink::stop(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     stopping_ = true;  // no more connection attempts
     reconnect_timer_.cancel();
-    batch_timer_.cancel();
     io_.restart();
-    hand_off();  // what waits for the next batch goes now
     {
         auto busy = asio::make_work_guard(io_);  // run_for waits for Paho's posts instead of returning at once
         while (connected_ && (queued() > 0 || !waiting_.empty()) && std::chrono::steady_clock::now() < deadline) {

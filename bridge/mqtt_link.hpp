@@ -27,13 +27,6 @@
 // messages are outstanding than the broker's receive-maximum (Mosquitto: 20). The link hands
 // Paho at most `inflight_window` unacknowledged QoS>=1 messages, or the receive-maximum of the
 // broker's CONNACK when that is lower (read on every connection: the link reconnects itself).
-//
-// Batches (mqtt.batch_ms): handing Paho one message costs a wake-up of its sending thread, of
-// the broker and, for QoS>=1, of its receiving thread and then of the io_context for the
-// PUBACK - on a small VM far more than the message itself. A publish that comes within
-// batch_ms of the last hand-off waits (QoS 0 in held_, QoS>=1 in its lane) and goes with the
-// others at batch_ms after it, so a fleet's steady trickle costs one round of wake-ups per batch.
-// A publish after a quiet spell goes at once; messages a PUBACK lets into the window go at once.
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -106,7 +99,6 @@ public:
     std::size_t window() const noexcept;
     std::size_t journaled() const noexcept { return journal_ ? journal_->size() : 0; }
     std::uint64_t published() const noexcept { return published_; }
-    std::uint64_t batches() const noexcept { return batches_; }  // hand-offs of fresh publishes to Paho (mqtt.batch_ms)
     std::uint64_t failed() const noexcept { return failed_; }
 
 private:
@@ -153,8 +145,6 @@ private:
     template <typename F>
     void request(const char* what, const std::string& filter, F&& f);
     bool window_open() const noexcept;
-    bool hold();      // whether a fresh publish waits for the next hand-off (mqtt.batch_ms)
-    void hand_off();  // the held publishes to Paho
     bool can_send_now() const noexcept;
     std::deque<Pending>& lane(Lane l) noexcept { return l == Lane::control ? control_ : telemetry_; }
 
@@ -173,10 +163,6 @@ private:
     // the CONNACK's properties): back-off from reconnect_min doubling to reconnect_max.
     std::unique_ptr<mqtt::connect_options> connect_options_;
     boost::asio::steady_timer reconnect_timer_;
-    boost::asio::steady_timer batch_timer_;    // the next hand-off, while publishes are held
-    bool batch_armed_ = false;
-    std::chrono::steady_clock::time_point last_hand_off_{};
-    std::vector<Pending> held_;  // QoS 0 publishes waiting for the next hand-off (QoS>=1 wait in their lane)
     std::chrono::seconds backoff_{0};
     bool stopping_ = false;
     bool flush_posted_ = false;  // a journal flush is posted
@@ -192,7 +178,7 @@ private:
     std::unordered_map<std::uint64_t, std::string> sub_requests_;  // id -> filter, SUBSCRIBE sent
     std::uint64_t next_id_ = 1;
     bool connected_ = false;
-    std::uint64_t published_ = 0, failed_ = 0, coalesced_ = 0, next_key_ = 1, batches_ = 0;
+    std::uint64_t published_ = 0, failed_ = 0, coalesced_ = 0, next_key_ = 1;
     std::chrono::steady_clock::time_point last_failure_log_{};
     std::uint64_t failures_unlogged_ = 0;
 };

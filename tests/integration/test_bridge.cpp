@@ -642,51 +642,6 @@ TEST_CASE("a burst at QoS 0 is not refused by Paho's own buffer: every frame is 
     CHECK_MESSAGE(bridge.read_log().find("failed") == std::string::npos, bridge.read_log());
 }
 
-TEST_CASE("mqtt.batch_ms: publishes that come together are handed to Paho in a few batches - every one arrives, in order") {
-    static constexpr int n = 50;  // (below the 64 replies a session queues for a charger)
-    // heartbeats (QoS 0) and realtime frames (QoS 1) interleaved, in one write
-    std::vector<std::uint8_t> burst;
-    for (int i = 0; i < n; ++i) {
-        char seq[8];
-        std::snprintf(seq, sizeof seq, "%02X%02X", static_cast<unsigned>((2 * i) & 0xFF), static_cast<unsigned>(((2 * i) >> 8) & 0xFF));
-        const auto hb = codec().encode({{"type", "heartbeat"}, {"pile", pile}, {"seq", seq}, {"data", {{"gun", 1}, {"gun_status", "normal"}}}});
-        std::snprintf(seq, sizeof seq, "%02X%02X", static_cast<unsigned>((2 * i + 1) & 0xFF), static_cast<unsigned>(((2 * i + 1) >> 8) & 0xFF));
-        const auto rt = codec().encode({{"type", "realtime"}, {"pile", pile}, {"seq", seq}, {"data", idle_realtime(i)}});
-        burst.insert(burst.end(), hb.begin(), hb.end());
-        burst.insert(burst.end(), rt.begin(), rt.end());
-    }
-    // the hand-offs of fresh publishes (health's publish_batches) the burst took
-    auto batches_for_burst = [&](const std::string& batch_ms) {
-        Mosquitto broker;
-        Subscriber sub(broker.url());
-        Bridge bridge(broker, {"--set", "mqtt.batch_ms=" + batch_ms, "--set", "publish.health_interval=1"});
-        Charger c(bridge.port, pile);
-        c.login();
-        REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
-        auto before = sub.wait("ykc/bridge/health", [](const Received& r) { return r.j().contains("publish_batches"); });
-        REQUIRE(before);
-        const auto published0 = before->j()["published"].get<std::uint64_t>();
-        c.write_bytes(burst);
-        for (int i = 0; i < n; ++i) REQUIRE_MESSAGE(c.receive_type("heartbeat_reply"), "reply " << i << "\n" << bridge.read_log());
-        REQUIRE(sub.wait("ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == n - 1; }));
-        CHECK(sub.wait_all("ykc/" + pile + "/heartbeat", [](const auto& rs) { return rs.size() == n; }).size() == n);
-        std::vector<int> voltages;
-        for (const auto& r : sub.snapshot())
-            if (r.topic == "ykc/" + pile + "/realtime") voltages.push_back(r.j()["data"]["voltage"].get<int>());
-        CHECK(voltages.size() == static_cast<std::size_t>(n));  // every frame, in order
-        CHECK(std::is_sorted(voltages.begin(), voltages.end()));
-        // a health report that counts the burst's publishes (and a few health reports besides)
-        auto after = sub.wait("ykc/bridge/health", [&](const Received& r) { return r.j()["published"].get<std::uint64_t>() >= published0 + 2 * n; });
-        REQUIRE_MESSAGE(after, bridge.read_log());
-        CHECK(after->j()["publish_failed"] == 0);
-        return after->j()["publish_batches"].get<std::uint64_t>() - before->j()["publish_batches"].get<std::uint64_t>();
-    };
-    const auto batched = batches_for_burst("100");
-    CHECK_MESSAGE(batched <= 15, batched);  // the burst: its first publish at once, the rest 100 ms later (more under a slow build)
-    const auto each = batches_for_burst("0");
-    CHECK_MESSAGE(each >= n, each);  // one hand-off per publish (at least the heartbeats: QoS 0 has no window to wait for)
-}
-
 TEST_CASE("login policy forward: the backend accepts with cmd/login_reply, silence refuses") {
     Mosquitto broker;
     Subscriber sub(broker.url());
