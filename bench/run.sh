@@ -289,7 +289,7 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 scenario_piles10k() {
   local load0; load0=$(loadavg)
-  local idle=() loaded=() per=() cpu=() floor=() hz; hz=$(getconf CLK_TCK)
+  local idle=() loaded=() per=() cpu=() floor=() threads=() hz; hz=$(getconf CLK_TCK)
   # what the piles send: a heartbeat per gun every 10 s, real-time data per gun every 15 s
   local hb_rate=$((BIG_PILES * 2 / 10)) rt_rate=$((BIG_PILES * 2 / 15))
   for r in $(seq 1 "$RUNS"); do
@@ -313,7 +313,8 @@ scenario_piles10k() {
     local pct; pct=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" -v hz="$hz" 'BEGIN {printf "%.1f", (b - a) / hz / (e - s) * 100}')
     local kb; kb=$(awk -v a="$rss0" -v b="$rss1" -v n="$BIG_PILES" 'BEGIN {printf "%.2f", (b - a) / n}')
     say "piles10k run $r: idle RSS ${rss0} kB, loaded ${rss1} kB, ${kb} kB/pile, CPU ${pct}% (load $(loadavg))"
-    say "piles10k run $r: bridge CPU by thread: $(thread_pct "$th0" "$th1" "$(awk -v s="$t0" -v e="$t1" 'BEGIN {print e - s}')")"
+    threads+=("$(thread_pct "$th0" "$th1" "$(awk -v s="$t0" -v e="$t1" 'BEGIN {print e - s}')")")
+    say "piles10k run $r: bridge CPU by thread: ${threads[-1]}"
     idle+=("$rss0"); loaded+=("$rss1"); per+=("$kb"); cpu+=("$pct")
     stop_all
     # the floor: a bare Paho client publishing what the bridge published here (heartbeats at QoS 0,
@@ -334,7 +335,7 @@ scenario_piles10k() {
   mper=$(printf '%s\n' "${per[@]}" | median); mcpu=$(printf '%s\n' "${cpu[@]}" | median)
   row piles10k "$BIG_PILES piles x 2 guns, heartbeat 10 s, realtime 15 s: bridge RSS idle $(printf '%s\n' "${idle[@]}" | median) kB, loaded $(printf '%s\n' "${loaded[@]}" | median) kB" \
     "$mper kB/pile, CPU $mcpu % of one core (a bare Paho client publishing the same messages: $(printf '%s\n' "${floor[@]}" | median) %)" \
-    "kB/pile: ${per[*]}; CPU %: ${cpu[*]}; Paho alone %: ${floor[*]}" \
+    "kB/pile: ${per[*]}; CPU %: ${cpu[*]}; Paho alone %: ${floor[*]}; bridge threads: $(IFS='|'; echo "${threads[*]}" | sed 's/|/; /g')" \
     "$(awk -v k="$mper" -v c="$mcpu" 'BEGIN {print ((k <= 10 ? "<= 10 KB/pile: met" : "<= 10 KB/pile: MISSED") ", " (c < 15 ? "< 15 %: met" : "< 15 %: MISSED"))}')" "load $load0"
 }
 
