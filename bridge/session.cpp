@@ -1,5 +1,6 @@
 #include "session.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include <boost/asio/write.hpp>
@@ -52,6 +53,20 @@ void Session::read() {
 }
 
 void Session::consume(std::span<const std::uint8_t> bytes) {
+    // what the frames are answered with waits for the end, and goes out in one write
+    struct Consuming {
+        bool& flag;
+        explicit Consuming(bool& f) : flag(f) { flag = true; }
+        ~Consuming() { flag = false; }  // also when a handler throws
+    };
+    {
+        Consuming consuming(consuming_);
+        handle(bytes);
+    }
+    if (open_ && !writing_ && !out_.empty()) write();
+}
+
+void Session::handle(std::span<const std::uint8_t> bytes) {
     reader_.feed(bytes);
     auto drain = [&] {
         while (open_) {
@@ -73,22 +88,29 @@ void Session::send(std::vector<std::uint8_t> frame) {
         return;
     }
     out_.push_back(std::move(frame));
-    if (!writing_) write();
+    if (!writing_ && !consuming_) write();
 }
 
+// Everything queued (up to 16 frames) in one write.
 void Session::write() {
     writing_ = true;
-    asio::async_write(socket_, asio::buffer(out_.front()), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+    const std::size_t n = std::min<std::size_t>(out_.size(), 16);
+    auto done = [self = shared_from_this(), n](boost::system::error_code ec, std::size_t) {
         self->writing_ = false;
         if (!self->open_) return;
         if (ec) {
             self->close("write error: " + ec.message());
             return;
         }
-        self->out_.pop_front();
+        for (std::size_t i = 0; i < n; ++i) self->out_.pop_front();
         if (!self->out_.empty()) self->write();
         else if (!self->close_reason_.empty()) self->close(self->close_reason_);
-    });
+    };
+    if (n == 1) return asio::async_write(socket_, asio::buffer(out_.front()), std::move(done));
+    std::vector<asio::const_buffer> frames;
+    frames.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) frames.push_back(asio::buffer(out_[i]));
+    asio::async_write(socket_, std::move(frames), std::move(done));
 }
 
 void Session::close_after_flush(const std::string& reason) {

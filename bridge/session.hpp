@@ -72,6 +72,7 @@ public:
 private:
     void read();
     void consume(std::span<const std::uint8_t> bytes);
+    void handle(std::span<const std::uint8_t> bytes);  // the frames in `bytes`, for consume()
     void write();
     void arm_idle();
 
@@ -82,7 +83,9 @@ private:
     std::string remote_;
     FrameReader reader_;
     Fifo<std::vector<std::uint8_t>> out_;  // front: being written
-    bool writing_ = false, open_ = true;
+    // consuming_: frames just read are being handled; what they are answered with waits for the
+    // end and goes in one write (a pile's guns send their heartbeats together)
+    bool writing_ = false, open_ = true, consuming_ = false;
     std::string close_reason_;  // set by close_after_flush
     boost::asio::steady_timer idle_;
     bool idle_armed_ = false;

@@ -130,6 +130,38 @@ TEST_CASE("heartbeat answered with the request's seq bytes - billing model verif
     CHECK((*m)["data"]["periods"].size() == 48);
 }
 
+TEST_CASE("heartbeats that arrive together are answered in order, also more than one write of answers") {
+    Mosquitto broker;
+    Bridge bridge(broker);
+    Charger c(bridge.port, pile);
+    c.login();
+    // a pile's two guns in one segment (their answers go out in one write), then 40 at once
+    // (more than the 16 answers one write carries)
+    for (const int n : {2, 40}) {
+        std::vector<std::uint8_t> bytes;
+        for (int i = 0; i < n; ++i) {
+            char seq[16];
+            std::snprintf(seq, sizeof seq, "%02X%02X", static_cast<unsigned>(i & 0xFF), static_cast<unsigned>(n & 0xFF));
+            const auto f = codec().encode({{"type", "heartbeat"}, {"pile", pile}, {"seq", seq}, {"data", {{"gun", 1 + i % 2}, {"gun_status", "normal"}}}});
+            bytes.insert(bytes.end(), f.begin(), f.end());
+        }
+        c.write_bytes(bytes);
+        for (int i = 0; i < n; ++i) {
+            auto reply = c.receive_type("heartbeat_reply");
+            REQUIRE_MESSAGE(reply, "answer " << i << " of " << n);
+            char seq[16];
+            std::snprintf(seq, sizeof seq, "%02X%02X", static_cast<unsigned>(i & 0xFF), static_cast<unsigned>(n & 0xFF));
+            CHECK((*reply)["seq"] == seq);
+            CHECK((*reply)["data"]["gun"] == 1 + i % 2);
+        }
+    }
+    // and a frame on its own is answered at once
+    c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}}, "0F00");
+    auto last = c.receive_type("heartbeat_reply");
+    REQUIRE(last);
+    CHECK((*last)["seq"] == "0F00");
+}
+
 TEST_CASE("realtime is published and kept as the retained gun state") {
     Mosquitto broker;
     Subscriber sub(broker.url());

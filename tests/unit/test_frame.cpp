@@ -251,6 +251,9 @@ TEST_CASE("Fifo: first in first out, storage reused once drained, compacted when
         ++next_out;
     }
     CHECK(q.size() == 1000);
+    // q[i] is the i-th from the front (Session writes the first few in one go)
+    CHECK(q[0] == q.front());
+    CHECK(q[999][0] + 256 * q[999][1] == next_in - 1);
     // a buffer handed out by front() keeps its bytes while more is pushed (Session writes from it)
     const std::uint8_t* data = q.front().data();
     for (int i = 0; i < 5000; ++i) q.push_back({1, 2, 3});

@@ -17,6 +17,7 @@ public:
     std::size_t size() const noexcept { return items_.size() - head_; }
     T& front() { return items_[head_]; }
     const T& front() const { return items_[head_]; }
+    T& operator[](std::size_t i) { return items_[head_ + i]; }  // i-th from the front
     void push_back(T value) { items_.push_back(std::move(value)); }
     template <typename... Args>
     void emplace_back(Args&&... args) {
