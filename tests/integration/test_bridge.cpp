@@ -137,21 +137,22 @@ TEST_CASE("heartbeats that arrive together are answered in order, also more than
     c.login();
     // a pile's two guns in one segment (their answers go out in one write), then 40 at once
     // (more than the 16 answers one write carries)
+    const auto seq_of = [](int i, int n) {  // frame i of a write of n: the two bytes differ for each
+        char seq[8];
+        std::snprintf(seq, sizeof seq, "%02X%02X", static_cast<unsigned>(i & 0xFF), static_cast<unsigned>(n & 0xFF));
+        return std::string(seq);
+    };
     for (const int n : {2, 40}) {
         std::vector<std::uint8_t> bytes;
         for (int i = 0; i < n; ++i) {
-            char seq[16];
-            std::snprintf(seq, sizeof seq, "%02X%02X", static_cast<unsigned>(i & 0xFF), static_cast<unsigned>(n & 0xFF));
-            const auto f = codec().encode({{"type", "heartbeat"}, {"pile", pile}, {"seq", seq}, {"data", {{"gun", 1 + i % 2}, {"gun_status", "normal"}}}});
+            const auto f = codec().encode({{"type", "heartbeat"}, {"pile", pile}, {"seq", seq_of(i, n)}, {"data", {{"gun", 1 + i % 2}, {"gun_status", "normal"}}}});
             bytes.insert(bytes.end(), f.begin(), f.end());
         }
         c.write_bytes(bytes);
         for (int i = 0; i < n; ++i) {
             auto reply = c.receive_type("heartbeat_reply");
             REQUIRE_MESSAGE(reply, "answer " << i << " of " << n);
-            char seq[16];
-            std::snprintf(seq, sizeof seq, "%02X%02X", static_cast<unsigned>(i & 0xFF), static_cast<unsigned>(n & 0xFF));
-            CHECK((*reply)["seq"] == seq);
+            CHECK((*reply)["seq"] == seq_of(i, n));
             CHECK((*reply)["data"]["gun"] == 1 + i % 2);
         }
     }
