@@ -57,6 +57,20 @@ void erase_entry(Map& map, const std::string& key, const V& value) {
 // info 0x25): they wait behind what a backend is waiting for (MqttLink's lanes).
 bool is_telemetry(std::uint8_t code) { return code == 0x13 || code == 0x23 || code == 0x25; }
 
+// "0x13"
+std::string hex_code(std::uint8_t code) {
+    char text[8];
+    std::snprintf(text, sizeof text, "0x%02X", code);
+    return text;
+}
+
+// Answer the way the pile speaks: the CRC byte order of its last frame, unless the two bytes are
+// equal (then both orders fit, and the frame says nothing).
+void follow_crc_order(Session& s, const Frame& frame) {
+    const auto& b = frame.bytes;
+    if (b[b.size() - 2] != b[b.size() - 1]) s.crc_order = frame.crc_order;
+}
+
 // The session's next sequence number, little-endian on the wire.
 Seq next_seq(Session& s) {
     const std::uint16_t n = s.next_seq++;
@@ -221,17 +235,30 @@ void Bridge::on_dropped(const SessionPtr& s, const DroppedBytes& dropped) {
     report(s, [&] { return json{{"error", dropped.reason}, {"hex", to_hex(dropped.bytes)}, {"bytes", dropped.count}, {"remote", s->remote()}}; });
 }
 
+// What is reported of a frame the bridge does not take: why, which frame, and from where.
+json Bridge::frame_error(const SessionPtr& s, const Frame& frame, std::string why) const {
+    json e = {{"error", std::move(why)}, {"code", hex_code(frame.type())}};
+    if (const Message* m = codec_.catalogue().find(frame.type())) e["type"] = m->name;
+    e["hex"] = to_hex(frame.bytes);
+    e["remote"] = s->remote();
+    return e;
+}
+
 void Bridge::on_frame(const SessionPtr& s, Frame frame) {
     ++counters_.frames_in;
-    if (frame.crc_order == CrcOrder::high_first) s->crc_order = CrcOrder::high_first;  // answer the way the pile speaks
     spdlog::debug("pile {}: <- {}", s->pile.empty() ? s->remote() : s->pile, to_hex(frame.bytes));
     if (!s->logged_in && frame.type() != 0x01) {
         ++counters_.errors;
         const int n = ++s->frames_before_login;
-        char code[8];
-        std::snprintf(code, sizeof code, "0x%02X", frame.type());
-        report(s, [&] { return json{{"error", "frame before login"}, {"code", code}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}}; });
+        report(s, [&] { return frame_error(s, frame, "frame before login"); });
         if (n > config_.limits.pre_login_max_frames) s->close("more than " + std::to_string(config_.limits.pre_login_max_frames) + " frames before login");
+        return;
+    }
+    // odd codes go up, even codes go down: a charger cannot send what only the platform sends
+    // (a 0x40 transaction confirmation, a 0x92 reboot, ...)
+    if (const Message* m = codec_.catalogue().find(frame.type()); m && m->direction == Direction::down) {
+        ++counters_.errors;
+        report(s, [&] { return frame_error(s, frame, m->name + " (" + hex_code(frame.type()) + ") is sent by the platform, not by a charger: ignored"); });
         return;
     }
     std::string text;
@@ -239,7 +266,7 @@ void Bridge::on_frame(const SessionPtr& s, Frame frame) {
         codec_.decode_to(frame.view(), text);
     } catch (const DecodeError& e) {
         ++counters_.errors;
-        report(s, [&] { return json{{"error", e.what()}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}}; });
+        report(s, [&] { return frame_error(s, frame, e.what()); });
         return;
     }
     if (frame.type() == 0x01) {
@@ -247,14 +274,15 @@ void Bridge::on_frame(const SessionPtr& s, Frame frame) {
         handle_login(s, frame, env, std::move(text));
         return;
     }
-    if (s->logged_in) s->expect_traffic_within(std::chrono::seconds(config_.limits.heartbeat_timeout));
     const std::string& type = codec_.catalogue().find(frame.type())->name;  // decoded, so in the catalogue
-    if (const auto pile = json_member(text, "pile"); !pile.empty() && pile.front() == '"' && json_plain_string(pile) != s->pile && frame.type() != 0x40) {
+    if (const auto pile = json_member(text, "pile"); !pile.empty() && pile.front() == '"' && json_plain_string(pile) != s->pile) {
         ++counters_.errors;
-        report(s, [&] { return json{{"error", "frame for pile " + json::parse(pile).get<std::string>() + " on the socket of pile " + s->pile},
-                                {"type", type}, {"hex", to_hex(frame.bytes)}}; });
+        report(s, [&] { return frame_error(s, frame, "frame for pile " + json::parse(pile).get<std::string>() + " on the socket of pile " + s->pile); });
         return;
     }
+    // only a frame the bridge takes shows that the pile is there, and how it wants its answers
+    s->expect_traffic_within(std::chrono::seconds(config_.limits.heartbeat_timeout));
+    follow_crc_order(*s, frame);
     // Realtime data and heartbeats, nearly all of a fleet's traffic, are not parsed: what the
     // bridge needs of them (the gun, the data object) is read from the text. Other frames, and one
     // that a command waits for, are parsed for their answers and for matching.
@@ -294,15 +322,16 @@ void Bridge::handle_login(const SessionPtr& s, const Frame& frame, const json& e
     const std::string pile = env["pile"];
     if (!is_pile_number(pile)) {
         ++counters_.errors;
-        report(s, [&] { return json{{"error", "login with a malformed pile number \"" + pile + "\""}, {"hex", to_hex(frame.bytes)}, {"remote", s->remote()}}; });
+        report(s, [&] { return frame_error(s, frame, "login with a malformed pile number \"" + pile + "\""); });
         s->close("malformed pile number in login");
         return;
     }
     if (s->logged_in && pile != s->pile) {
         ++counters_.errors;
-        report(s, [&] { return json{{"error", "login as pile " + pile + " on the socket of pile " + s->pile}, {"hex", to_hex(frame.bytes)}}; });
+        report(s, [&] { return frame_error(s, frame, "login as pile " + pile + " on the socket of pile " + s->pile); });
         return;
     }
+    follow_crc_order(*s, frame);
     publish_frame(pile, "login", std::move(text), config_.mqtt.qos);
     const auto& policy = config_.policies.login;
     if (policy == "accept") return finish_login(s, frame, env, true, "");
@@ -311,14 +340,27 @@ void Bridge::handle_login(const SessionPtr& s, const Frame& frame, const json& e
         const bool ok = std::find(list.begin(), list.end(), pile) != list.end();
         return finish_login(s, frame, env, ok, ok ? "" : "not in policies.allowlist");
     }
-    // forward: the backend decides with cmd/login_reply
-    auto w = std::make_shared<Waiting>();
-    w->kind = Waiting::Kind::login;
+    // forward: the backend decides with cmd/login_reply. A login that comes again while one of
+    // the pile waits (a charger repeats it until it is answered, or connects anew) takes its
+    // place: the answer goes to the newest, with its sequence bytes, and the wait starts again.
+    std::shared_ptr<Waiting> w;
+    for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile && !w; ++it)
+        if (it->second->kind == Waiting::Kind::login) w = it->second;
+    if (w) {
+        w->timer->cancel();
+        if (auto previous = w->session.lock(); previous && previous != s && previous->open() && !previous->logged_in)
+            previous->close("replaced by a new login from " + s->remote());
+    } else {
+        w = std::make_shared<Waiting>();
+        w->kind = Waiting::Kind::login;
+        w->reply_type = "login_reply";
+        waiting_.emplace(pile, w);
+        listen_commands(pile, "cmd/login_reply");
+    }
     w->session = s;
     w->seq = frame.seq();
     w->frame = frame;
     w->env = env;
-    w->reply_type = "login_reply";
     w->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(config_.policies.login_timeout));
     w->timer->async_wait([this, pile, w](boost::system::error_code ec) {
         if (ec) return;
@@ -326,8 +368,6 @@ void Bridge::handle_login(const SessionPtr& s, const Frame& frame, const json& e
         unlisten_commands(pile, "cmd/login_reply");
         if (auto sp = w->session.lock()) finish_login(sp, w->frame, w->env, false, "no cmd/login_reply within policies.login_timeout");
     });
-    waiting_.emplace(pile, w);
-    listen_commands(pile, "cmd/login_reply");
 }
 
 void Bridge::finish_login(const SessionPtr& s, const Frame& frame, const json& env, bool accepted, const std::string& why) {
@@ -483,6 +523,13 @@ void Bridge::on_closed(const SessionPtr& s, const std::string& reason) {
         return;
     }
     spdlog::info("pile {}: session from {} closed: {}", s->pile, s->remote(), reason);
+    // transactions waiting for cmd/transaction_confirm (policies.transaction forward) are kept by
+    // the charger, which sends them again when it is back: nothing of them is kept here meanwhile
+    for (auto w = waiting_.lower_bound(s->pile); w != waiting_.end() && w->first == s->pile;) {
+        const auto owner = w->second->session.lock();
+        if (w->second->kind == Waiting::Kind::transaction && (!owner || owner == s)) w = waiting_.erase(w);
+        else ++w;
+    }
     auto it = piles_.find(s->pile);
     if (it == piles_.end() || it->second != s) return;  // replaced by a newer session
     piles_.erase(it);
@@ -620,7 +667,15 @@ void Bridge::on_message(IncomingMessage m) {
     const std::string pile = rest.substr(0, slash);
     const std::string name = rest.substr(slash + 5);
     ++counters_.commands;
-    command(pile, name, m);
+    try {
+        command(pile, name, m);
+    } catch (const json::exception& e) {
+        // a field of a type the command's own checks did not expect: answered, never silent
+        json id = nullptr;
+        if (const json j = json::parse(m.payload, nullptr, false); j.is_object() && j.contains("id")) id = j["id"];
+        respond(pile, name, {{"id", id}, {"status", "invalid"}, {"error", name + ": a field of the wrong type (" + e.what() + ")"}}, m.response_topic,
+                m.correlation_data);
+    }
 }
 
 void Bridge::command(const std::string& pile, const std::string& name, IncomingMessage& m) {
@@ -630,12 +685,18 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
         if (!error.empty()) r["error"] = error;
         respond(pile, name, r, m.response_topic, m.correlation_data);
     };
+    // MQTT 5 response topic: a wildcard in it would make the broker drop the bridge's connection
+    // (and the answer would come back after every reconnect): answered on the usual topic instead
+    std::string bad_response_topic;
+    if (m.response_topic.find_first_of(std::string_view("+#\0", 3)) != std::string::npos) bad_response_topic = std::exchange(m.response_topic, {});
     if (m.payload.size() > static_cast<std::size_t>(config_.limits.max_command_bytes))
         return reply("invalid", "payload of " + std::to_string(m.payload.size()) + " bytes exceeds limits.max_command_bytes (" +
                                     std::to_string(config_.limits.max_command_bytes) + ")");
+    // what clears a retained command: nothing to run (a command without fields is {})
+    if (m.payload.empty()) return reply("invalid", "empty payload: a command is a JSON object ({} for one without fields)");
     json data;
     try {
-        data = m.payload.empty() ? json::object() : json::parse(m.payload);
+        data = json::parse(m.payload);
     } catch (const json::exception& e) {
         return reply("invalid", std::string("not JSON: ") + e.what());
     }
@@ -644,27 +705,48 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
         id = *it;
         data.erase(it);
     }
+    if (!bad_response_topic.empty())
+        return reply("invalid", "the response topic \"" + bad_response_topic + "\" is not a topic name (no + or # in it): not executed");
+    // the broker keeps a retained command and hands it over at every subscription: it would run
+    // again after each reconnect of the bridge or login of the pile
+    if (m.retained)
+        return reply("invalid", "a retained command is not executed (it would run again on every reconnect): clear it with an empty retained publish to " + m.topic);
     if (!is_pile_number(pile)) {  // possible with mqtt.commands "all" (<base>/+/cmd/#)
         publish_error("", {{"error", "command " + name + " for \"" + pile + "\": a pile number is 14 digits"}, {"topic", m.topic}});
         return reply("invalid", "pile \"" + pile + "\" in the topic is not a 14-digit pile number");
     }
 
     // Answers to requests the charger made (login, card auth, transaction confirmation)
-    auto take_waiting = [&](Waiting::Kind kind, auto pred) -> std::shared_ptr<Waiting> {
+    // (a request is taken from waiting_ only once its answer is known to be valid: an invalid one
+    // leaves it waiting for a valid answer or its timeout)
+    auto find_waiting = [&](Waiting::Kind kind, auto pred) -> std::shared_ptr<Waiting> {
         for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile; ++it)
-            if (it->second->kind == kind && pred(*it->second)) {
-                auto w = it->second;
-                waiting_.erase(it);
-                if (w->timer) w->timer->cancel();
-                return w;
-            }
+            if (it->second->kind == kind && pred(*it->second)) return it->second;
         return nullptr;
     };
+    auto take = [&](const std::shared_ptr<Waiting>& w) {
+        erase_entry(waiting_, pile, w);
+        if (w->timer) w->timer->cancel();
+    };
+    // the bridge's own commands: only their fields
+    auto unknown_field = [&](std::initializer_list<std::string_view> known) -> std::string {
+        for (const auto& [key, value] : data.items())
+            if (std::find(known.begin(), known.end(), key) == known.end()) {
+                std::string list;
+                for (const auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+                return "field " + key + ": not a field of " + name + " (" + list + ")";
+            }
+        return {};
+    };
     if (name == "login_reply") {
-        auto w = take_waiting(Waiting::Kind::login, [](const Waiting&) { return true; });
-        if (!w) return reply("error", "no login of this pile is waiting for an answer (policies.login is " + config_.policies.login + ")");
-        unlisten_commands(pile, "cmd/login_reply");
+        if (auto why = unknown_field({"result", "reason"}); !why.empty()) return reply("invalid", why);
         const auto result = data.value("result", json("success"));
+        if (!result.is_string() && !result.is_boolean() && !result.is_number()) return reply("invalid", "field result: text, boolean or number");
+        if (data.contains("reason") && !data["reason"].is_string()) return reply("invalid", "field reason: text");
+        auto w = find_waiting(Waiting::Kind::login, [](const Waiting&) { return true; });
+        if (!w) return reply("error", "no login of this pile is waiting for an answer (policies.login is " + config_.policies.login + ")");
+        take(w);
+        unlisten_commands(pile, "cmd/login_reply");
         const bool ok = result == "success" || result == true || result == 0;
         auto sp = w->session.lock();
         if (!sp) return reply("offline", "the charger disconnected while waiting");
@@ -676,12 +758,20 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     // charger's session as one that does not read.
     auto backlogged = [](const Session& s) { return s.queued() * 2 >= s.max_queue(); };
     if (name == "transaction_confirm") {
-        const std::string serial = data.value("serial", "");
+        if (auto why = unknown_field({"serial", "result"}); !why.empty()) return reply("invalid", why);
+        if (!data.contains("serial") || !data["serial"].is_string()) return reply("invalid", "field serial: missing, or not text (the record's 32 digits)");
+        const std::string serial = data["serial"];
+        const json d = {{"serial", serial}, {"result", data.value("result", json("success"))}};
+        try {
+            codec_.encode_body(*codec_.catalogue().find("transaction_reply"), d, pile);  // what is wrong, before anything is sent
+        } catch (const EncodeError& e) {
+            return reply("invalid", e.what());
+        }
         auto it = piles_.find(pile);
         if (it == piles_.end()) return reply("offline", "pile " + pile + " is not connected to this bridge");
         if (backlogged(*it->second)) return reply("error", "busy");
-        auto w = take_waiting(Waiting::Kind::transaction, [&](const Waiting& x) { return x.key == serial; });
-        json d = {{"serial", serial}, {"result", data.value("result", json("success"))}};
+        auto w = find_waiting(Waiting::Kind::transaction, [&](const Waiting& x) { return x.key == serial; });
+        if (w) take(w);
         send(it->second, "transaction_reply", d, w ? std::optional<Seq>(w->seq) : std::nullopt);
         return reply("ok", "");
     }
@@ -692,7 +782,7 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
         std::string known;
         for (const auto& x : codec_.catalogue().messages())
             if (x.direction == Direction::down) known += (known.empty() ? "" : ", ") + x.name;
-        return reply("invalid", "unknown command \"" + name + "\" (commands: raw, transaction_confirm, login_reply, " + known + ")");
+        return reply("invalid", "unknown command \"" + name + "\" (commands: raw, transaction_confirm, " + known + ")");
     }
     if (sit == piles_.end()) return reply("offline", "pile " + pile + " is not connected to this bridge");
     const SessionPtr s = sit->second;
@@ -703,6 +793,7 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
         std::string why;
         auto bytes = data.contains("hex") && data["hex"].is_string() ? parse_hex_loose(data["hex"].get<std::string>(), &why) : std::nullopt;
         if (!bytes || bytes->empty()) return reply("invalid", "field hex: " + (why.empty() ? std::string("missing or empty") : why));
+        if (data.contains("keep_crc") && !data["keep_crc"].is_boolean()) return reply("invalid", "field keep_crc: true or false");
         if (bytes->size() > max_frame_size)
             return reply("invalid", "field hex: " + std::to_string(bytes->size()) + " bytes; a frame is at most " + std::to_string(max_frame_size));
         if (!data.value("keep_crc", false) && bytes->size() >= 8) {
@@ -718,17 +809,19 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     // Fill what the bridge can
     FillContext fill{pile, now_iso(), config_.policies.balance, config_.billing_for(pile).to_data(), serials_};
     fill_command(name, data, fill);
-    std::optional<Seq> seq;
-    if (name == "card_auth_reply" || name == "parallel_card_auth_reply") {
-        const auto kind_gun = data.contains("gun") && data["gun"].is_number_integer() ? data["gun"].get<int>() : -1;
-        auto w = take_waiting(Waiting::Kind::card_auth, [&](const Waiting& x) { return x.reply_type == name && (kind_gun < 0 || x.gun == kind_gun); });
-        if (w) seq = w->seq;  // the answer echoes the request's sequence bytes
-    }
     std::vector<std::uint8_t> body;
     try {
         body = codec_.encode_body(*msg, data, pile);
     } catch (const EncodeError& e) {
         return reply("invalid", e.what());
+    }
+    std::optional<Seq> seq;
+    if (name == "card_auth_reply" || name == "parallel_card_auth_reply") {
+        const auto kind_gun = data.contains("gun") && data["gun"].is_number_integer() ? data["gun"].get<int>() : -1;
+        if (auto w = find_waiting(Waiting::Kind::card_auth, [&](const Waiting& x) { return x.reply_type == name && (kind_gun < 0 || x.gun == kind_gun); })) {
+            take(w);
+            seq = w->seq;  // the answer echoes the request's sequence bytes
+        }
     }
     if (!seq) seq = next_seq(*s);
     auto frame = write_frame(msg->code, *seq, 0, body, s->crc_order);

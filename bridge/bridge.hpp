@@ -44,6 +44,7 @@ private:
 
     // charger side
     void accept();
+    nlohmann::json frame_error(const SessionPtr& s, const Frame& frame, std::string why) const;
     void handle_login(const SessionPtr& s, const Frame& frame, const nlohmann::json& env, std::string text);
     void publish_transaction(const SessionPtr& s, const Frame& frame, const nlohmann::json& env, std::string text);
     void finish_login(const SessionPtr& s, const Frame& frame, const nlohmann::json& env, bool accepted, const std::string& why);

@@ -40,7 +40,8 @@ std::vector<CommandDoc> own_commands() {
         {"login_reply",
          "With `policies.login: forward` a login (0x01) is published and waits for this command; the bridge then sends the login reply "
          "(0x02, echoing the login's sequence bytes) and, on success, brings the pile online. Without an answer within "
-         "`policies.login_timeout` the login is refused. With `mqtt.commands: connected` the bridge subscribes to "
+         "`policies.login_timeout` the login is refused. A login the charger sends again while one waits takes its place: the "
+         "answer goes to the newest (with its sequence bytes) and the wait starts again. With `mqtt.commands: connected` the bridge subscribes to "
          "`ykc/<pile>/cmd/login_reply` only while a login waits.",
          nullptr,
          {{"result", "text, boolean or number", "no", "`\"success\"` (the default), `true` or `0` accept the login; anything else refuses it"},
@@ -53,7 +54,7 @@ std::vector<CommandDoc> own_commands() {
          "deletes the record when it has the confirmation.",
          nullptr,
          {{"serial", "bcd, 32 digits", "yes", "the record's `serial`"},
-          {"result", "text", "no", "`success` (the default) or `failure`"}},
+          {"result", "text", "no", "`success` (the default) or `invalid_record` (非法账单: the platform refuses the record)"}},
          "`ok` once the frame is written to the charger's socket; `offline` when the pile is not connected.",
          {{"id", "t1"}, {"serial", example_pile + "01240501083000" + "0001"}, {"result", "success"}}},
         {"raw",
@@ -165,8 +166,10 @@ std::string commands_markdown(const Codec& codec) {
          "```json\n{\"id\":\"c1\",\"status\":\"ok\",\"reply\":{\"pile\":\"…\",\"type\":\"…\",\"code\":\"…\",\"seq\":\"…\",\"data\":{…}}}\n```\n\n"
          "| status | when |\n|---|---|\n"
          "| `ok` | the charger's reply arrived (it is in `reply`), or the command has no reply and was written to the socket |\n"
-         "| `invalid` | the payload is larger than `limits.max_command_bytes` or not a JSON object, the topic's pile is not 14 digits, the "
-         "command is unknown, or a field is missing, unknown or out of range (`error` names the message and the field) |\n"
+         "| `invalid` | the payload is larger than `limits.max_command_bytes`, empty or not a JSON object, the topic's pile is not 14 "
+         "digits, the command is unknown, or a field is missing, unknown, of the wrong type or out of range (`error` names the message "
+         "and the field); the command was retained (the broker would hand it over again at every reconnect, so it is never run: clear it "
+         "with an empty retained publish); its MQTT 5 response topic has a wildcard (answered on `resp/<command>` instead) |\n"
          "| `offline` | the pile is not connected to this bridge, or it disconnected before it replied |\n"
          "| `error` | `error` is `busy`: `limits.max_commands_in_flight` commands of this pile already wait for a reply, or half of its "
          "`limits.output_queue` is still waiting for the charger's socket; or "

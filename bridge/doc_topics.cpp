@@ -51,7 +51,7 @@ const std::string& topic_table() {
         "| `ykc/<pile>/gun/<n>/state` | up | yes | `mqtt.qos` | latest `realtime` data of a gun, flat, with `ts`; published when a value changes, at most about once a second per gun (`publish.gun_state`, `publish.gun_state_min_interval_ms`) |\n"
         "| `ykc/<pile>/availability` | up | yes | 1 | `{\"state\":\"online\"\\|\"offline\",\"since\",\"remote\",\"firmware\",\"protocol_version\"}` |\n"
         "| `ykc/<pile>/error` | up | no | `mqtt.qos` | what failed on this pile's socket: bad CRC, undecodable or encrypted frames, unknown "
-        "types, another pile's number — with `hex` and the reason |\n"
+        "types, frames only the platform sends, another pile's number — `error` (the reason), `hex`, `remote`, and a frame's `code` and `type` |\n"
         "| `ykc/bridge/error` | up | no | `mqtt.qos` | the same before a login (no pile known yet) |\n"
         "| `ykc/<pile>/cmd/<command>` | down | no | 1 (subscription) | a command: `{\"id\":…, …fields…}`; `<command>` is a downlink "
         "catalogue name (`remote_start`, `remote_stop`, `time_sync`, `billing_model_set`, `reboot`, …), or `raw` "

@@ -243,8 +243,13 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
         });
     });
     client_->set_connection_lost_handler([this](const std::string& cause) { deliver({Report::Kind::lost, 0, 0, 0, cause}); });
+    // MQTT 5: a DISCONNECT from the broker (e.g. after a publish it refuses, such as one to a
+    // wildcard topic) is reported here, not as a lost connection - the link reconnects all the same
+    client_->set_disconnected_handler([this](const mqtt::properties&, mqtt::ReasonCode reason) {
+        deliver({Report::Kind::lost, 0, 0, 0, "the broker disconnected: " + mqtt::exception::reason_code_str(reason)});
+    });
     client_->set_message_callback([this](mqtt::const_message_ptr msg) {
-        IncomingMessage m{msg->get_topic(), msg->get_payload_str(), {}, {}};
+        IncomingMessage m{msg->get_topic(), msg->get_payload_str(), {}, {}, msg->is_retained()};
         const auto& props = msg->get_properties();
         if (props.contains(mqtt::property::RESPONSE_TOPIC))
             m.response_topic = mqtt::get<std::string>(props, mqtt::property::RESPONSE_TOPIC);
@@ -506,6 +511,7 @@ void MqttLink::completed(std::uint64_t id, int rc, int reason, const std::string
 }
 
 void MqttLink::connection_lost(const std::string& cause) {
+    if (!connected_) return;  // reported twice (a DISCONNECT, then the socket)
     connected_ = false;
     for (auto& [f, sub] : subscriptions_) sub.active = false;
     requeue_inflight();

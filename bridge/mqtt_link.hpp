@@ -54,6 +54,7 @@ namespace ykc::bridge {
 struct IncomingMessage {
     std::string topic, payload;
     std::string response_topic, correlation_data;  // MQTT 5, empty when absent
+    bool retained = false;                          // kept by the broker, not sent just now
 };
 
 class MqttLink {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 
-#include <boost/asio/write.hpp>
 
 namespace ykc::bridge {
 
@@ -28,7 +27,7 @@ Session::Session(asio::ip::tcp::socket socket, SessionOwner& owner, std::uint64_
     // one that grows to megabytes for a charger that stops reading: what it does not take waits
     // in the output queue (limits.output_queue), where commands are answered busy
     socket_.set_option(asio::socket_base::send_buffer_size(send_buffer_bytes), ec);
-    socket_.non_blocking(true, ec);  // read_some below; asynchronous writes are unaffected
+    socket_.non_blocking(true, ec);  // read_some and write_some below return at once
 }
 
 void Session::start() { read(); }
@@ -47,6 +46,10 @@ void Session::read() {
             if (n < read_buf.size()) break;  // drained: the next read would only say "would block"
         }
         if (!self->open_) return;
+        if (ec == asio::error::eof) {
+            self->reader_.finish();  // a frame cut off by the close is reported, not silently gone
+            self->drain();
+        }
         if (ec) return self->close(ec == asio::error::eof ? "closed by the charger" : "read error: " + ec.message());
         self->read();
     });
@@ -63,54 +66,69 @@ void Session::consume(std::span<const std::uint8_t> bytes) {
         Consuming consuming(consuming_);
         handle(bytes);
     }
-    if (open_ && !writing_ && !out_.empty()) write();
+    if (open_) flush();
 }
 
 void Session::handle(std::span<const std::uint8_t> bytes) {
     reader_.feed(bytes);
-    auto drain = [&] {
-        while (open_) {
-            auto event = reader_.next();
-            if (!event) break;
-            if (auto* frame = std::get_if<Frame>(&*event)) owner_.on_frame(shared_from_this(), std::move(*frame));
-            else owner_.on_dropped(shared_from_this(), std::get<DroppedBytes>(*event));
-        }
-    };
     drain();
     reader_.flush_dropped();  // garbage is reported as it arrives, not with the next frame
     drain();
 }
 
-void Session::send(std::vector<std::uint8_t> frame) {
-    if (!open_) return;
-    if (out_.size() >= max_queue_) {
-        close("output queue full (" + std::to_string(max_queue_) + " frames): the charger is not reading");
-        return;
+void Session::drain() {
+    while (open_) {
+        auto event = reader_.next();
+        if (!event) break;
+        if (auto* frame = std::get_if<Frame>(&*event)) owner_.on_frame(shared_from_this(), std::move(*frame));
+        else owner_.on_dropped(shared_from_this(), std::get<DroppedBytes>(*event));
     }
-    out_.push_back(std::move(frame));
-    if (!writing_ && !consuming_) write();
 }
 
-// Everything queued (up to 16 frames) in one write.
-void Session::write() {
+void Session::send(std::vector<std::uint8_t> frame) {
+    if (!open_) return;
+    out_.push_back(std::move(frame));
+    if (!consuming_) flush();
+}
+
+// What the kernel takes now is written at once; only what its send buffer has no room for waits
+// in the queue, and more than limits.output_queue waiting means the charger is not reading.
+void Session::flush() {
+    if (!writing_) write_now();
+    if (!open_) return;
+    if (out_.size() > max_queue_) return close("output queue full (" + std::to_string(max_queue_) + " frames): the charger is not reading");
+    if (out_.empty() && !close_reason_.empty()) close(close_reason_);
+}
+
+// Non-blocking gathered writes (up to 64 frames each) until the queue is empty or the kernel's
+// send buffer is full; then the rest waits for the socket to be writable.
+void Session::write_now() {
+    std::array<asio::const_buffer, 64> frames;
+    while (!out_.empty()) {
+        const std::size_t n = std::min(out_.size(), frames.size());
+        for (std::size_t i = 0; i < n; ++i) frames[i] = asio::buffer(out_[i]);
+        frames[0] += written_;  // the part of the first frame that an earlier write took
+        boost::system::error_code ec;
+        std::size_t done = socket_.write_some(std::span(frames).first(n), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again || (!ec && done == 0)) return wait_writable();
+        if (ec) return close("write error: " + ec.message());
+        done += written_;
+        while (!out_.empty() && done >= out_.front().size()) {
+            done -= out_.front().size();
+            out_.pop_front();
+        }
+        written_ = static_cast<std::uint16_t>(done);
+    }
+}
+
+void Session::wait_writable() {
     writing_ = true;
-    const std::size_t n = std::min<std::size_t>(out_.size(), 16);
-    auto done = [self = shared_from_this(), n](boost::system::error_code ec, std::size_t) {
+    socket_.async_wait(asio::socket_base::wait_write, [self = shared_from_this()](boost::system::error_code ec) {
         self->writing_ = false;
         if (!self->open_) return;
-        if (ec) {
-            self->close("write error: " + ec.message());
-            return;
-        }
-        for (std::size_t i = 0; i < n; ++i) self->out_.pop_front();
-        if (!self->out_.empty()) self->write();
-        else if (!self->close_reason_.empty()) self->close(self->close_reason_);
-    };
-    if (n == 1) return asio::async_write(socket_, asio::buffer(out_.front()), std::move(done));
-    std::vector<asio::const_buffer> frames;
-    frames.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) frames.push_back(asio::buffer(out_[i]));
-    asio::async_write(socket_, std::move(frames), std::move(done));
+        if (ec) return self->close("write error: " + ec.message());
+        self->flush();
+    });
 }
 
 void Session::close_after_flush(const std::string& reason) {
@@ -145,7 +163,7 @@ void Session::close(const std::string& reason) {
     idle_.cancel();
     boost::system::error_code ec;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-    socket_.close(ec);  // queued frames stay alive until a pending write has completed
+    socket_.close(ec);  // a wait for writability completes (aborted) and finds the session closed
     owner_.on_closed(shared_from_this(), reason);
 }
 

@@ -32,7 +32,8 @@ public:
     Session(boost::asio::ip::tcp::socket socket, SessionOwner& owner, std::uint64_t id, std::size_t max_queue);
 
     void start();
-    // Queues a frame; when the queue is full the charger is not reading: the session closes.
+    // Writes a frame (at the end of the read being handled, if any). What the kernel's send buffer
+    // has no room for waits; more than max_queue waiting: the charger is not reading, it closes.
     void send(std::vector<std::uint8_t> frame);
     void close(const std::string& reason);
     // Closes once everything queued has been written (e.g. after a login refusal).
@@ -73,7 +74,10 @@ private:
     void read();
     void consume(std::span<const std::uint8_t> bytes);
     void handle(std::span<const std::uint8_t> bytes);  // the frames in `bytes`, for consume()
-    void write();
+    void drain();  // hands what the reader has to the owner
+    void flush();
+    void write_now();
+    void wait_writable();
     void arm_idle();
 
     boost::asio::ip::tcp::socket socket_;
@@ -82,9 +86,11 @@ private:
     std::size_t max_queue_;
     std::string remote_;
     FrameReader reader_;
-    Fifo<std::vector<std::uint8_t>> out_;  // front: being written
+    Fifo<std::vector<std::uint8_t>> out_;  // what the kernel has not taken yet
+    std::uint16_t written_ = 0;             // bytes of out_.front() it has taken
     // consuming_: frames just read are being handled; what they are answered with waits for the
-    // end and goes in one write (a pile's guns send their heartbeats together)
+    // end and goes in one write (a pile's guns send their heartbeats together).
+    // writing_: the kernel's send buffer is full, the rest waits for the socket to be writable
     bool writing_ = false, open_ = true, consuming_ = false;
     std::string close_reason_;  // set by close_after_flush
     boost::asio::steady_timer idle_;

@@ -129,9 +129,11 @@ void FrameReader::scan() {
         const std::span<const std::uint8_t> candidate(p, total);
         const auto order = check_crc(candidate);
         if (!order) {
-            char reason[96];
-            std::snprintf(reason, sizeof reason, "bad CRC: computed %04X, frame carries %02X%02X",
-                          crc16_modbus(candidate.subspan(2, total - 4)), p[total - 2], p[total - 1]);
+            // both in wire order, so a byte-swapped CRC is seen as what it is
+            const unsigned crc = crc16_modbus(candidate.subspan(2, total - 4));
+            char reason[112];
+            std::snprintf(reason, sizeof reason, "bad CRC: the frame carries %02X%02X, its bytes give %02X%02X (or %02X%02X high byte first)",
+                          p[total - 2], p[total - 1], crc & 0xFF, crc >> 8, crc >> 8, crc & 0xFF);
             drop_candidate(reason);
             continue;
         }

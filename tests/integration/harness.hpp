@@ -278,8 +278,8 @@ public:
         for (const auto& r : got_) n += r.topic == topic;
         return n;
     }
-    void publish(const std::string& topic, const std::string& payload) {
-        client_.publish(mqtt::message::create(topic, payload, 1, false))->wait_for(5s);
+    void publish(const std::string& topic, const std::string& payload, bool retain = false) {
+        client_.publish(mqtt::message::create(topic, payload, 1, retain))->wait_for(5s);
     }
     // MQTT 5 request/response: the answer goes to `response_topic` with `correlation`.
     void request(const std::string& topic, const std::string& payload, const std::string& response_topic, const std::string& correlation) {
@@ -419,10 +419,16 @@ public:
     }
     // The next frame from the bridge (decoded), or nullopt after the timeout / on close.
     std::optional<json> receive(std::chrono::milliseconds timeout = 5000ms) {
+        auto f = receive_frame(timeout);
+        if (!f) return std::nullopt;
+        return codec().decode(f->view());
+    }
+    // The same, as it came (bytes and CRC byte order).
+    std::optional<ykc::Frame> receive_frame(std::chrono::milliseconds timeout = 5000ms) {
         const auto end = std::chrono::steady_clock::now() + timeout;
         while (true) {
             if (auto e = reader_.next()) {
-                if (auto* f = std::get_if<ykc::Frame>(&*e)) return codec().decode(f->view());
+                if (auto* f = std::get_if<ykc::Frame>(&*e)) return std::move(*f);
                 continue;
             }
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count();

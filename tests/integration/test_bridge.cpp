@@ -130,19 +130,20 @@ TEST_CASE("heartbeat answered with the request's seq bytes - billing model verif
     CHECK((*m)["data"]["periods"].size() == 48);
 }
 
-TEST_CASE("heartbeats that arrive together are answered in order, also more than one write of answers") {
+TEST_CASE("heartbeats that arrive together are answered in order, also more than one write and more than the output queue holds") {
     Mosquitto broker;
     Bridge bridge(broker);
     Charger c(bridge.port, pile);
     c.login();
-    // a pile's two guns in one segment (their answers go out in one write), then 40 at once
-    // (more than the 16 answers one write carries)
+    // a pile's two guns in one segment (their answers go out in one write), then 200 at once:
+    // more than the 64 answers one write carries, and more than limits.output_queue (64), which
+    // counts only what the kernel has no room for - this charger reads
     const auto seq_of = [](int i, int n) {  // frame i of a write of n: the two bytes differ for each
         char seq[8];
         std::snprintf(seq, sizeof seq, "%02X%02X", static_cast<unsigned>(i & 0xFF), static_cast<unsigned>(n & 0xFF));
         return std::string(seq);
     };
-    for (const int n : {2, 40}) {
+    for (const int n : {2, 200}) {
         std::vector<std::uint8_t> bytes;
         for (int i = 0; i < n; ++i) {
             const auto f = codec().encode({{"type", "heartbeat"}, {"pile", pile}, {"seq", seq_of(i, n)}, {"data", {{"gun", 1 + i % 2}, {"gun_status", "normal"}}}});
@@ -457,6 +458,13 @@ TEST_CASE("card auth is forwarded - without an answer the charger gets a refusal
     const json swipe = {{"gun", 1}, {"start_mode", "card"}, {"password_required", false}, {"card", "D14B0A54"}, {"password", ""}, {"vin", ""}};
     c.send("card_auth", swipe, "0400");
     REQUIRE(sub.wait("ykc/" + pile + "/card_auth"));
+    // an invalid answer (no balance) is refused and leaves the request waiting for a valid one
+    sub.publish("ykc/" + pile + "/cmd/card_auth_reply",
+                json({{"id", "bad"}, {"serial", serial}, {"gun", 1}, {"logical_card", "1000000573"}, {"result", "success"}}).dump());
+    auto bad = sub.wait("ykc/" + pile + "/resp/card_auth_reply", [](const Received& r) { return r.j()["id"] == "bad"; });
+    REQUIRE(bad);
+    CHECK(bad->j()["status"] == "invalid");
+    CHECK(bad->j()["error"].get<std::string>().find("balance") != std::string::npos);
     sub.publish("ykc/" + pile + "/cmd/card_auth_reply",
                 json({{"id", "auth"}, {"serial", serial}, {"gun", 1}, {"logical_card", "1000000573"}, {"balance", 88.8}, {"result", "success"}}).dump());
     auto ok = c.receive_type("card_auth_reply");
@@ -703,6 +711,30 @@ TEST_CASE("login policy forward: the backend accepts with cmd/login_reply, silen
     CHECK(other.closed_by_peer());
 }
 
+TEST_CASE("login policy forward: a login sent again while one waits takes its place - one answer, to the newest") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker, {"--set", "policies.login=forward", "--set", "policies.login_timeout=2"});
+    REQUIRE(sub.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "online"); }));
+    Charger c(bridge.port, pile);
+    c.send("login", login_data(), "0100");
+    REQUIRE(sub.wait("ykc/" + pile + "/login"));
+    c.send("login", login_data(), "0200");  // not answered yet: the charger repeats it
+    REQUIRE(sub.wait("ykc/" + pile + "/login", [](const Received& r) { return r.j()["seq"] == "0200"; }));
+    sub.publish("ykc/" + pile + "/cmd/login_reply", R"({"id":"l2","result":"success"})");
+    auto ok = c.receive_type("login_reply");
+    REQUIRE(ok);
+    CHECK((*ok)["seq"] == "0200");
+    CHECK((*ok)["data"]["result"] == "success");
+    REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+    // the first login's wait went with it: no refusal once policies.login_timeout has passed
+    CHECK(!c.receive_type("login_reply", 3000ms));
+    c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
+    CHECK(c.receive_type("heartbeat_reply"));
+    CHECK(sub.count_on("ykc/" + pile + "/error") == 0);
+    CHECK(sub.count_on("ykc/" + pile + "/availability") == 1);
+}
+
 TEST_CASE("transaction policy forward: 0x40 only when the backend confirms") {
     Mosquitto broker;
     Subscriber sub(broker.url());
@@ -765,6 +797,80 @@ TEST_CASE("MQTT 5 response topic and correlation data are honoured") {
     CHECK(r->correlation == "corr-42");
     CHECK(r->j()["status"] == "ok");
     CHECK(r->j()["id"] == "m5");
+}
+
+TEST_CASE("MQTT 5 response topic with a wildcard: refused, answered on resp - the bridge stays connected") {
+    Mosquitto broker;
+    Subscriber sub(broker.url(), "#", true);
+    Bridge bridge(broker, {"--set", "mqtt.version=5"});
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    sub.request("ykc/" + pile + "/cmd/read_realtime", R"({"id":"wild","gun":1})", "app/+/replies", "corr-w");
+    auto r = sub.wait("ykc/" + pile + "/resp/read_realtime");
+    REQUIRE(r);
+    CHECK(r->j()["status"] == "invalid");
+    CHECK(r->j()["id"] == "wild");
+    CHECK(r->j()["error"].get<std::string>().find("app/+/replies") != std::string::npos);
+    CHECK(!c.receive_type("read_realtime", 300ms));  // not executed
+    // still connected: the next command makes its round trip
+    sub.request("ykc/" + pile + "/cmd/remote_stop", R"({"id":"after","gun":1})", "app/replies/1", "corr-1");
+    auto stop = c.receive_type("remote_stop");
+    REQUIRE(stop);
+    c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, (*stop)["seq"]);
+    auto after = sub.wait("app/replies/1");
+    REQUIRE(after);
+    CHECK(after->j()["status"] == "ok");
+    CHECK(bridge.read_log().find("connection lost") == std::string::npos);
+}
+
+TEST_CASE("MQTT 5: a DISCONNECT from the broker is a lost connection - the bridge reconnects") {
+    // the broker drops a client that sends a packet above 200 bytes (the health report is larger)
+    Mosquitto broker(0, "max_packet_size 200\n");
+    Bridge bridge(broker, {"--set", "mqtt.version=5", "--set", "publish.health_interval=1", "--set", "mqtt.reconnect_min=1"});
+    REQUIRE_MESSAGE(bridge.log_shows("the broker disconnected: Packet too large", 10000ms), bridge.read_log());
+    // and it comes back: connected again after the DISCONNECT
+    const auto connects = [&] {
+        const std::string log = bridge.read_log();
+        std::size_t n = 0;
+        for (auto at = log.find("mqtt: connected to"); at != std::string::npos; at = log.find("mqtt: connected to", at + 1)) ++n;
+        return n;
+    };
+    for (int i = 0; i < 100 && connects() < 2; ++i) std::this_thread::sleep_for(100ms);
+    CHECK_MESSAGE(connects() >= 2, bridge.read_log());
+}
+
+TEST_CASE("a retained command runs once, when it is published - not again at the next login") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker, {"--set", "mqtt.commands=connected"});
+    {
+        Charger c(bridge.port, pile);
+        c.login();
+        REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+        sub.publish("ykc/" + pile + "/cmd/reboot", R"({"id":"ret","mode":"when_idle"})", true);
+        auto req = c.receive_type("reboot");  // delivered live: run
+        REQUIRE(req);
+        c.send("reboot_reply", {{"result", "success"}}, (*req)["seq"]);
+        auto ok = sub.wait("ykc/" + pile + "/resp/reboot");
+        REQUIRE(ok);
+        CHECK(ok->j()["status"] == "ok");
+    }
+    REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "offline"); }));
+    // the next login subscribes again, and the broker hands the retained command over
+    Charger again(bridge.port, pile);
+    again.login();
+    auto refused = sub.nth_on("ykc/" + pile + "/resp/reboot", 1);
+    REQUIRE(refused);
+    CHECK(refused->j()["status"] == "invalid");
+    CHECK(refused->j()["error"].get<std::string>().find("retained") != std::string::npos);
+    CHECK(!again.receive_type("reboot", 500ms));
+    // the empty retained publish that clears it is not run either
+    sub.publish("ykc/" + pile + "/cmd/reboot", "", true);
+    auto empty = sub.nth_on("ykc/" + pile + "/resp/reboot", 2);
+    REQUIRE(empty);
+    CHECK(empty->j()["status"] == "invalid");
+    CHECK(!again.receive_type("reboot", 300ms));
 }
 
 TEST_CASE("kill -9 while the broker is down: the next bridge process delivers what the first had taken") {

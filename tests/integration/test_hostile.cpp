@@ -334,6 +334,82 @@ TEST_CASE("hostile charger: a truncated body of every uplink type, and unknown t
     CHECK(rig.sub.count_on("ykc/32010200000001/error") >= static_cast<std::size_t>(sent));
 }
 
+TEST_CASE("hostile charger: frames only the platform sends are refused, named, and not published") {
+    Rig rig;
+    const std::string pile = "32010200000001";
+    auto c = rig.online(pile);
+    // a forged transaction confirmation (0x40, for another pile's serial) and a reboot (0x92)
+    c->send("transaction_reply", {{"serial", "99990000000155012411241030000001"}, {"result", "success"}});
+    c->send("reboot", {{"mode", "immediate"}});
+    for (const auto& [code, type] : {std::pair{"0x40", "transaction_reply"}, std::pair{"0x92", "reboot"}}) {
+        CAPTURE(type);
+        auto e = rig.sub.wait("ykc/" + pile + "/error", [&](const Received& r) { return r.j().value("code", "") == code; });
+        REQUIRE(e);
+        CHECK(e->j()["type"] == type);
+        CHECK(e->j()["error"].get<std::string>().find("sent by the platform") != std::string::npos);
+        CHECK(e->j().contains("hex"));
+        CHECK(e->j().contains("remote"));
+    }
+    CHECK(Rig::session_continues(*c));
+    CHECK(rig.sub.count_on("ykc/" + pile + "/transaction_reply") == 0);
+    CHECK(rig.sub.count_on("ykc/" + pile + "/reboot") == 0);
+    rig.serving();
+}
+
+TEST_CASE("hostile charger: a frame cut off by the charger's close is reported with its bytes") {
+    Rig rig;
+    const std::string pile = "32010200000001";
+    auto c = rig.online(pile);
+    const auto hb = heartbeat_frame(pile);
+    const std::vector<std::uint8_t> half(hb.begin(), hb.begin() + static_cast<std::ptrdiff_t>(hb.size() / 2));
+    c->write_bytes(half);
+    c->close();
+    auto e = rig.sub.wait("ykc/" + pile + "/error", [](const Received& r) { return r.j().value("error", "").find("incomplete frame") != std::string::npos; });
+    REQUIRE(e);
+    CHECK(e->j()["hex"] == ykc::to_hex(half));
+    CHECK(rig.sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "offline"); }));
+    rig.serving();
+}
+
+TEST_CASE("hostile charger: frames with another pile's number do not keep a silent pile's session open") {
+    Rig rig({"--set", "limits.heartbeat_timeout=2"});
+    const std::string pile = "32010200000001";
+    auto c = rig.online(pile);
+    // only frames of another pile for 4 s: twice the heartbeat timeout
+    for (int i = 0; i < 8; ++i) {
+        if (!c->try_write(codec().encode({{"type", "heartbeat"}, {"pile", "32010200000099"}, {"seq", "0100"}, {"data", {{"gun", 1}, {"gun_status", "normal"}}}})))
+            break;
+        std::this_thread::sleep_for(500ms);
+    }
+    CHECK(c->closed_by_peer(1000ms));
+    CHECK(rig.error_on("ykc/" + pile + "/error", "on the socket of pile " + pile));
+    CHECK(rig.sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "offline"); }));
+    CHECK(rig.bridge.read_log().find("no frame for 2 s") != std::string::npos);
+    rig.serving();
+}
+
+TEST_CASE("hostile charger: the answers follow the CRC byte order of each frame, not of one stray frame") {
+    Rig rig;
+    const std::string pile = "32010200000001";
+    auto c = rig.online(pile);
+    auto wire_order = [](const ykc::Frame& f) {  // of a frame whose two CRC bytes differ
+        const auto& b = f.bytes;
+        REQUIRE(b[b.size() - 2] != b[b.size() - 1]);
+        return f.crc_order;
+    };
+    for (const auto order : {ykc::CrcOrder::high_first, ykc::CrcOrder::low_first, ykc::CrcOrder::high_first}) {
+        auto hb = heartbeat_frame(pile);
+        REQUIRE(hb[hb.size() - 2] != hb[hb.size() - 1]);
+        if (order == ykc::CrcOrder::high_first) std::swap(hb[hb.size() - 2], hb[hb.size() - 1]);
+        c->write_bytes(hb);
+        std::optional<ykc::Frame> reply;
+        for (int i = 0; i < 5 && (!reply || reply->type() != 0x04); ++i) reply = c->receive_frame();
+        REQUIRE(reply);
+        REQUIRE(reply->type() == 0x04);
+        CHECK(wire_order(*reply) == order);
+    }
+}
+
 TEST_CASE("hostile charger: a charger that never reads is closed when its output queue is full") {
     Rig rig({"--set", "limits.output_queue=8"});
     auto c = rig.online("32010200000001");
@@ -411,6 +487,15 @@ TEST_CASE("hostile commands: each gets the documented status and names what is w
         {"invalid UTF-8", "reboot", "{\"id\":\"utf\",\"mode\":\"\xC3\x28\"}", "invalid", ""},
         {"raw with bad hex", "raw", R"({"id":"h","hex":"68ZZ"})", "invalid", "hex"},
         {"login_reply nobody waits for", "login_reply", R"({"id":"l","result":"success"})", "error", "no login"},
+        {"login_reply with a reason that is not text", "login_reply", R"({"id":"l5","result":"failure","reason":5})", "invalid", "reason"},
+        {"an empty payload", "reboot", "", "invalid", "empty payload"},
+        {"transaction_confirm without serial", "transaction_confirm", R"({"id":"t3"})", "invalid", "serial"},
+        {"transaction_confirm with a number for serial", "transaction_confirm", R"({"id":"t2","serial":123})", "invalid", "serial"},
+        {"transaction_confirm with an unknown result", "transaction_confirm", R"({"id":"t4","serial":"32010200000001012411241030000001","result":"failure"})",
+         "invalid", "result"},
+        {"transaction_confirm with an unknown field", "transaction_confirm", R"({"id":"t5","serial":"32010200000001012411241030000001","bogus":1})",
+         "invalid", "bogus"},
+        {"raw with keep_crc not a boolean", "raw", R"({"id":"k","hex":")" + ykc::to_hex(heartbeat_frame(pile)) + R"(","keep_crc":"yes"})", "invalid", "keep_crc"},
         {"a pile number with letters", "reboot", R"({"id":"p","mode":"immediate"})", "invalid", "14-digit"},
     };
     for (const auto& k : cases) {
