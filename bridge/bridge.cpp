@@ -818,7 +818,13 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     std::optional<Seq> seq;
     if (name == "card_auth_reply" || name == "parallel_card_auth_reply") {
         const auto kind_gun = data.contains("gun") && data["gun"].is_number_integer() ? data["gun"].get<int>() : -1;
-        if (auto w = find_waiting(Waiting::Kind::card_auth, [&](const Waiting& x) { return x.reply_type == name && (kind_gun < 0 || x.gun == kind_gun); })) {
+        auto same_gun = [&](const Waiting& x) { return x.reply_type == name && (kind_gun < 0 || x.gun == kind_gun); };
+        // a 0xA2 answers the 0xA1 with its parallel id first; then any request of the gun
+        const json pid = data.value("parallel_id", json());
+        auto w = pid.is_string() ? find_waiting(Waiting::Kind::card_auth, [&](const Waiting& x) { return same_gun(x) && x.key == pid.get<std::string>(); })
+                                 : nullptr;
+        if (!w) w = find_waiting(Waiting::Kind::card_auth, same_gun);
+        if (w) {
             take(w);
             seq = w->seq;  // the answer echoes the request's sequence bytes
         }

@@ -518,6 +518,35 @@ TEST_CASE("parallel card auth 0xA1 is forwarded per gun - the gun without an ans
     CHECK((*refused)["data"]["parallel_id"] == "241124103000");
 }
 
+TEST_CASE("parallel card auth: the answer goes to the request with its parallel id, also when one gun has two") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker, {"--set", "policies.card_auth_timeout=2"});
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    auto swipe = [](const char* parallel_id) {
+        return json{{"gun", 1}, {"start_mode", "vin"}, {"password_required", false}, {"card", "0"}, {"password", ""},
+                    {"vin", "LSVAU2180N2183294"}, {"role", "main"}, {"parallel_id", parallel_id}};
+    };
+    c.send("parallel_card_auth", swipe("241124103000"), "0700");
+    c.send("parallel_card_auth", swipe("241124103100"), "0701");  // the charger tried again, with a new id
+    REQUIRE(sub.wait("ykc/" + pile + "/parallel_card_auth", [](const Received& r) { return r.j()["seq"] == "0701"; }));
+    sub.publish("ykc/" + pile + "/cmd/parallel_card_auth_reply",
+                json({{"id", "p2"}, {"serial", serial}, {"gun", 1}, {"logical_card", "1000000573"}, {"balance", 120}, {"result", "success"},
+                      {"parallel_id", "241124103100"}})
+                    .dump());
+    auto ok = c.receive_type("parallel_card_auth_reply");
+    REQUIRE(ok);
+    CHECK((*ok)["seq"] == "0701");
+    CHECK((*ok)["data"]["parallel_id"] == "241124103100");
+    auto refused = c.receive_type("parallel_card_auth_reply", 5000ms);  // the first one, at its timeout
+    REQUIRE(refused);
+    CHECK((*refused)["seq"] == "0700");
+    CHECK((*refused)["data"]["parallel_id"] == "241124103000");
+    CHECK((*refused)["data"]["result"] == "failure");
+}
+
 TEST_CASE("SIGTERM and SIGINT publish every pile offline and the bridge state offline, exit 0") {
     for (const int signal : {SIGTERM, SIGINT}) {
         CAPTURE(signal);
