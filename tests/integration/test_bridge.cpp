@@ -479,6 +479,19 @@ TEST_CASE("card auth is forwarded - without an answer the charger gets a refusal
     CHECK((*refused)["data"]["result"] == "failure");
 }
 
+namespace {
+// A 0xA1 start request by VIN for `gun`, and the backend's 0xA2 answer accepting it.
+json parallel_swipe(int gun, const char* role, const char* parallel_id) {
+    return json{{"gun", gun}, {"start_mode", "vin"}, {"password_required", false}, {"card", "0"}, {"password", ""},
+                {"vin", "LSVAU2180N2183294"}, {"role", role}, {"parallel_id", parallel_id}};
+}
+std::string parallel_accept(const char* id, int gun, const char* parallel_id) {
+    return json({{"id", id}, {"serial", serial}, {"gun", gun}, {"logical_card", "1000000573"}, {"balance", 120}, {"result", "success"},
+                 {"parallel_id", parallel_id}})
+        .dump();
+}
+}  // namespace
+
 TEST_CASE("parallel card auth 0xA1 is forwarded per gun - the gun without an answer gets a 0xA2 refusal") {
     Mosquitto broker;
     Subscriber sub(broker.url());
@@ -486,21 +499,14 @@ TEST_CASE("parallel card auth 0xA1 is forwarded per gun - the gun without an ans
     Charger c(bridge.port, pile);
     c.login();
     REQUIRE(sub.wait("ykc/" + pile + "/availability"));
-    auto swipe = [](int gun, const char* role) {
-        return json{{"gun", gun}, {"start_mode", "vin"}, {"password_required", false}, {"card", "0"}, {"password", ""},
-                    {"vin", "LSVAU2180N2183294"}, {"role", role}, {"parallel_id", "241124103000"}};
-    };
-    c.send("parallel_card_auth", swipe(1, "main"), "0600");
-    c.send("parallel_card_auth", swipe(2, "auxiliary"), "0601");
+    c.send("parallel_card_auth", parallel_swipe(1, "main", "241124103000"), "0600");
+    c.send("parallel_card_auth", parallel_swipe(2, "auxiliary", "241124103000"), "0601");
     auto req = sub.wait("ykc/" + pile + "/parallel_card_auth", [](const Received& r) { return r.j()["data"]["gun"] == 2; });
     REQUIRE(req);
     CHECK(req->j()["data"]["vin"] == "LSVAU2180N2183294");
     CHECK(req->j()["data"]["role"] == "auxiliary");
     // the backend answers gun 1 only
-    sub.publish("ykc/" + pile + "/cmd/parallel_card_auth_reply",
-                json({{"id", "pa"}, {"serial", serial}, {"gun", 1}, {"logical_card", "1000000573"}, {"balance", 120}, {"result", "success"},
-                      {"parallel_id", "241124103000"}})
-                    .dump());
+    sub.publish("ykc/" + pile + "/cmd/parallel_card_auth_reply", parallel_accept("pa", 1, "241124103000"));
     auto ok = c.receive_type("parallel_card_auth_reply");
     REQUIRE(ok);
     CHECK((*ok)["seq"] == "0600");
@@ -525,17 +531,10 @@ TEST_CASE("parallel card auth: the answer goes to the request with its parallel 
     Charger c(bridge.port, pile);
     c.login();
     REQUIRE(sub.wait("ykc/" + pile + "/availability"));
-    auto swipe = [](const char* parallel_id) {
-        return json{{"gun", 1}, {"start_mode", "vin"}, {"password_required", false}, {"card", "0"}, {"password", ""},
-                    {"vin", "LSVAU2180N2183294"}, {"role", "main"}, {"parallel_id", parallel_id}};
-    };
-    c.send("parallel_card_auth", swipe("241124103000"), "0700");
-    c.send("parallel_card_auth", swipe("241124103100"), "0701");  // the charger tried again, with a new id
+    c.send("parallel_card_auth", parallel_swipe(1, "main", "241124103000"), "0700");
+    c.send("parallel_card_auth", parallel_swipe(1, "main", "241124103100"), "0701");  // the charger tried again, with a new id
     REQUIRE(sub.wait("ykc/" + pile + "/parallel_card_auth", [](const Received& r) { return r.j()["seq"] == "0701"; }));
-    sub.publish("ykc/" + pile + "/cmd/parallel_card_auth_reply",
-                json({{"id", "p2"}, {"serial", serial}, {"gun", 1}, {"logical_card", "1000000573"}, {"balance", 120}, {"result", "success"},
-                      {"parallel_id", "241124103100"}})
-                    .dump());
+    sub.publish("ykc/" + pile + "/cmd/parallel_card_auth_reply", parallel_accept("p2", 1, "241124103100"));
     auto ok = c.receive_type("parallel_card_auth_reply");
     REQUIRE(ok);
     CHECK((*ok)["seq"] == "0701");
