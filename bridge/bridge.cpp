@@ -45,12 +45,15 @@ bool is_pile_number(const std::string& p) { return p.size() == 14 && p.find_firs
 
 // Removes `value` from the entries of `key` in a multimap.
 template <typename Map, typename V>
-void erase_entry(Map& map, const std::string& key, const V& value) {
+// false when it is not there (any more): a timer that expired as its entry was answered, whose
+// handler was already on its way when the answer cancelled it, then does nothing
+bool erase_entry(Map& map, const std::string& key, const V& value) {
     for (auto it = map.lower_bound(key); it != map.end() && it->first == key; ++it)
         if (it->second == value) {
             map.erase(it);
-            return;
+            return true;
         }
+    return false;
 }
 
 // Frames a charger sends periodically while charging (realtime 0x13, BMS demand 0x23, BMS
@@ -343,28 +346,31 @@ void Bridge::handle_login(const SessionPtr& s, const Frame& frame, const json& e
     // forward: the backend decides with cmd/login_reply. A login that comes again while one of
     // the pile waits (a charger repeats it until it is answered, or connects anew) takes its
     // place: the answer goes to the newest, with its sequence bytes, and the wait starts again.
-    std::shared_ptr<Waiting> w;
-    for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile && !w; ++it)
-        if (it->second->kind == Waiting::Kind::login) w = it->second;
-    if (w) {
-        w->timer->cancel();
-        if (auto previous = w->session.lock(); previous && previous != s && previous->open() && !previous->logged_in)
-            previous->close("replaced by a new login from " + s->remote());
+    std::shared_ptr<Waiting> previous;
+    for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile; ++it)
+        if (it->second->kind == Waiting::Kind::login) {
+            previous = it->second;
+            waiting_.erase(it);  // cmd/login_reply stays subscribed, for the new one
+            break;
+        }
+    if (previous) {
+        previous->timer->cancel();
+        if (auto other = previous->session.lock(); other && other != s && other->open() && !other->logged_in)
+            other->close("replaced by a new login from " + s->remote());
     } else {
-        w = std::make_shared<Waiting>();
-        w->kind = Waiting::Kind::login;
-        w->reply_type = "login_reply";
-        waiting_.emplace(pile, w);
         listen_commands(pile, "cmd/login_reply");
     }
+    auto w = std::make_shared<Waiting>();
+    w->kind = Waiting::Kind::login;
+    w->reply_type = "login_reply";
     w->session = s;
     w->seq = frame.seq();
     w->frame = frame;
     w->env = env;
     w->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(config_.policies.login_timeout));
+    waiting_.emplace(pile, w);
     w->timer->async_wait([this, pile, w](boost::system::error_code ec) {
-        if (ec) return;
-        erase_entry(waiting_, pile, w);
+        if (ec || !erase_entry(waiting_, pile, w)) return;
         unlisten_commands(pile, "cmd/login_reply");
         if (auto sp = w->session.lock()) finish_login(sp, w->frame, w->env, false, "no cmd/login_reply within policies.login_timeout");
     });
@@ -437,8 +443,7 @@ void Bridge::auto_reply(const SessionPtr& s, const Frame& frame, const json& env
             const std::string pile = s->pile;
             w->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(config_.policies.card_auth_timeout));
             w->timer->async_wait([this, pile, w](boost::system::error_code ec) {
-                if (ec) return;
-                erase_entry(waiting_, pile, w);
+                if (ec || !erase_entry(waiting_, pile, w)) return;
                 auto sp = w->session.lock();
                 if (!sp || !sp->open()) return;
                 spdlog::warn("pile {}: no {} within policies.card_auth_timeout: refusing", pile, w->reply_type);
@@ -819,11 +824,10 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     if (name == "card_auth_reply" || name == "parallel_card_auth_reply") {
         const auto kind_gun = data.contains("gun") && data["gun"].is_number_integer() ? data["gun"].get<int>() : -1;
         auto same_gun = [&](const Waiting& x) { return x.reply_type == name && (kind_gun < 0 || x.gun == kind_gun); };
-        // a 0xA2 answers the 0xA1 with its parallel id first; then any request of the gun
+        // a 0xA2 answers the 0xA1 with its parallel id (a gun may have two waiting)
         const json pid = data.value("parallel_id", json());
         auto w = pid.is_string() ? find_waiting(Waiting::Kind::card_auth, [&](const Waiting& x) { return same_gun(x) && x.key == pid.get<std::string>(); })
-                                 : nullptr;
-        if (!w) w = find_waiting(Waiting::Kind::card_auth, same_gun);
+                                 : find_waiting(Waiting::Kind::card_auth, same_gun);
         if (w) {
             take(w);
             seq = w->seq;  // the answer echoes the request's sequence bytes
@@ -847,8 +851,7 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     c->sent = std::move(sent);
     c->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(config_.limits.command_timeout));
     c->timer->async_wait([this, pile, c](boost::system::error_code ec) {
-        if (ec) return;
-        erase_entry(commands_, pile, c);
+        if (ec || !erase_entry(commands_, pile, c)) return;
         respond(pile, c->name, {{"id", c->id}, {"status", "timeout"}, {"error", "no " + c->reply_type + " within " + std::to_string(config_.limits.command_timeout) + " s"}},
                 c->response_topic, c->correlation);
     });

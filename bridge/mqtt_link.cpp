@@ -341,8 +341,11 @@ void MqttLink::reconnect_later() {
     const auto min = std::chrono::seconds(config_.mqtt.reconnect_min), max = std::chrono::seconds(config_.mqtt.reconnect_max);
     backoff_ = backoff_.count() == 0 ? min : std::min(max, backoff_ * 2);
     reconnect_timer_.expires_after(backoff_);
+    reconnect_pending_ = true;
     reconnect_timer_.async_wait([this](const boost::system::error_code& ec) {
-        if (!ec) connect();
+        if (ec) return;
+        reconnect_pending_ = false;
+        connect();
     });
 }
 
@@ -511,7 +514,7 @@ void MqttLink::completed(std::uint64_t id, int rc, int reason, const std::string
 }
 
 void MqttLink::connection_lost(const std::string& cause) {
-    if (!connected_) return;  // reported twice (a DISCONNECT, then the socket)
+    if (!connected_ && reconnect_pending_) return;  // reported twice (a DISCONNECT, then the socket): one reconnect
     connected_ = false;
     for (auto& [f, sub] : subscriptions_) sub.active = false;
     requeue_inflight();

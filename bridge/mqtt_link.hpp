@@ -164,6 +164,7 @@ private:
     // the CONNACK's properties): back-off from reconnect_min doubling to reconnect_max.
     std::unique_ptr<mqtt::connect_options> connect_options_;
     boost::asio::steady_timer reconnect_timer_;
+    bool reconnect_pending_ = false;  // reconnect_timer_ is armed
     std::chrono::seconds backoff_{0};
     bool stopping_ = false;
     bool flush_posted_ = false;  // a journal flush is posted

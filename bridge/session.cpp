@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include <boost/asio/post.hpp>
 
 namespace ykc::bridge {
 
@@ -86,18 +87,30 @@ void Session::drain() {
 }
 
 void Session::send(std::vector<std::uint8_t> frame) {
-    if (!open_) return;
+    if (!open_ || failed_) return;  // failed: it closes as soon as the caller has returned
     out_.push_back(std::move(frame));
-    if (!consuming_) flush();
+    if (consuming_) return;
+    sending_ = true;
+    flush();
+    sending_ = false;
 }
 
 // What the kernel takes now is written at once; only what its send buffer has no room for waits
 // in the queue, and more than limits.output_queue waiting means the charger is not reading.
 void Session::flush() {
     if (!writing_) write_now();
-    if (!open_) return;
-    if (out_.size() > max_queue_) return close("output queue full (" + std::to_string(max_queue_) + " frames): the charger is not reading");
+    if (!open_ || failed_) return;
+    if (out_.size() > max_queue_) return fail("output queue full (" + std::to_string(max_queue_) + " frames): the charger is not reading");
     if (out_.empty() && !close_reason_.empty()) close(close_reason_);
+}
+
+// A write that fails inside send() closes the session once the caller has returned: whoever sent
+// (a login being accepted, a command, a loop over the piles) must not find its session closed,
+// and its registries changed, in the middle of what it does.
+void Session::fail(std::string reason) {
+    if (!sending_) return close(reason);
+    failed_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this(), reason = std::move(reason)] { self->close(reason); });
 }
 
 // Non-blocking gathered writes (up to 64 frames each) until the queue is empty or the kernel's
@@ -111,7 +124,7 @@ void Session::write_now() {
         boost::system::error_code ec;
         std::size_t done = socket_.write_some(std::span(frames).first(n), ec);
         if (ec == asio::error::would_block || ec == asio::error::try_again || (!ec && done == 0)) return wait_writable();
-        if (ec) return close("write error: " + ec.message());
+        if (ec) return fail("write error: " + ec.message());
         done += written_;
         while (!out_.empty() && done >= out_.front().size()) {
             done -= out_.front().size();

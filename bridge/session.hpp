@@ -78,6 +78,7 @@ private:
     void flush();
     void write_now();
     void wait_writable();
+    void fail(std::string reason);
     void arm_idle();
 
     boost::asio::ip::tcp::socket socket_;
@@ -91,7 +92,8 @@ private:
     // consuming_: frames just read are being handled; what they are answered with waits for the
     // end and goes in one write (a pile's guns send their heartbeats together).
     // writing_: the kernel's send buffer is full, the rest waits for the socket to be writable
-    bool writing_ = false, open_ = true, consuming_ = false;
+    // sending_: in send(), where a failed write only sets failed_ and closes a moment later
+    bool writing_ = false, open_ = true, consuming_ = false, sending_ = false, failed_ = false;
     std::string close_reason_;  // set by close_after_flush
     boost::asio::steady_timer idle_;
     bool idle_armed_ = false;
