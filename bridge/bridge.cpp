@@ -8,6 +8,7 @@
 #include "ykc/cp56.hpp"
 #include "ykc/hex.hpp"
 #include "ykc/json_member.hpp"
+#include "ykc/reference.hpp"  // hex_code
 
 namespace ykc::bridge {
 
@@ -59,13 +60,6 @@ bool erase_entry(Map& map, const std::string& key, const V& value) {
 // Frames a charger sends periodically while charging (realtime 0x13, BMS demand 0x23, BMS
 // info 0x25): they wait behind what a backend is waiting for (MqttLink's lanes).
 bool is_telemetry(std::uint8_t code) { return code == 0x13 || code == 0x23 || code == 0x25; }
-
-// "0x13"
-std::string hex_code(std::uint8_t code) {
-    char text[8];
-    std::snprintf(text, sizeof text, "0x%02X", code);
-    return text;
-}
 
 // Answer the way the pile speaks: the CRC byte order of its last frame, unless the two bytes are
 // equal (then both orders fit, and the frame says nothing).
