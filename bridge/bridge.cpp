@@ -21,6 +21,8 @@ struct Bridge::Command {
     std::string name, reply_type, response_topic, correlation;
     json sent;  // data sent, for matching the reply
     std::vector<std::string> match;
+    Seq seq{};  // as sent: a pile that echoes it in its reply is paired by it
+    std::weak_ptr<Session> session;
     std::unique_ptr<asio::steady_timer> timer;
 };
 
@@ -78,22 +80,28 @@ Seq next_seq(Session& s) {
 
 // Errors a charger causes, at most limits.error_reports_per_second per session (bursts up to
 // 4 s worth): a flood of garbage must not flood the broker, the log and everyone's latency.
-// What is held back is counted, and the next report says how many ("suppressed").
+// What is held back is counted, and the next report says how many ("suppressed"). Errors on
+// ykc/bridge/error that MQTT clients cause (commands for malformed pile numbers) share one budget.
 template <typename Make>
-void Bridge::report(const SessionPtr& s, Make&& make) {
+void Bridge::report(ErrorBudget& b, const std::string& pile, Make&& make) {
     const auto now = std::chrono::steady_clock::now();
     const double rate = config_.limits.error_reports_per_second, burst = rate * 4;
-    if (s->error_time == std::chrono::steady_clock::time_point{}) s->error_tokens = burst;
-    else s->error_tokens = std::min(burst, s->error_tokens + rate * std::chrono::duration<double>(now - s->error_time).count());
-    s->error_time = now;
-    if (s->error_tokens < 1) {
-        ++s->errors_suppressed;
+    if (b.time == std::chrono::steady_clock::time_point{}) b.tokens = burst;
+    else b.tokens = std::min(burst, b.tokens + rate * std::chrono::duration<double>(now - b.time).count());
+    b.time = now;
+    if (b.tokens < 1) {
+        ++b.suppressed;
         return;
     }
-    s->error_tokens -= 1;
+    b.tokens -= 1;
     json error = make();  // built only when it is published: a flood costs a counter per error
-    if (s->errors_suppressed) error["suppressed"] = std::exchange(s->errors_suppressed, 0);
-    publish_error(s->pile, std::move(error));
+    if (b.suppressed) error["suppressed"] = std::exchange(b.suppressed, 0);
+    publish_error(pile, std::move(error));
+}
+
+template <typename Make>
+void Bridge::report(const SessionPtr& s, Make&& make) {
+    report(s->errors, s->pile, std::forward<Make>(make));
 }
 
 Bridge::Bridge(asio::io_context& io, const Config& config, std::shared_ptr<const Catalogue> catalogue)
@@ -220,6 +228,7 @@ void Bridge::send(const SessionPtr& s, const std::string& type, json data, std::
         auto frame = write_frame(m->code, *seq, 0, body, s->crc_order);
         spdlog::debug("pile {}: -> {} {}", s->pile, type, to_hex(frame));
         ++counters_.frames_out;
+        if (!m->reply.empty()) expect_unpaired(*s, *seq, m->reply);  // its reply is not a command's (time_sync)
         s->send(std::move(frame));
     } catch (const EncodeError& e) {
         spdlog::error("pile {}: cannot build {}: {}", s->pile, type, e.what());
@@ -241,7 +250,15 @@ json Bridge::frame_error(const SessionPtr& s, const Frame& frame, std::string wh
     return e;
 }
 
-void Bridge::on_frame(const SessionPtr& s, Frame frame) {
+// A bug in handling one frame must cost that frame only: reported like any frame the bridge
+// does not take, and the session reads on.
+void Bridge::on_frame_failed(const SessionPtr& s, const Frame& frame, const std::exception& e) {
+    ++counters_.errors;
+    spdlog::error("pile {}: internal error handling a {} frame: {}", s->pile.empty() ? s->remote() : s->pile, hex_code(frame.type()), e.what());
+    report(s, [&] { return frame_error(s, frame, std::string("internal error handling this frame (the session continues): ") + e.what()); });
+}
+
+void Bridge::on_frame(const SessionPtr& s, const Frame& frame) {
     ++counters_.frames_in;
     spdlog::debug("pile {}: <- {}", s->pile.empty() ? s->remote() : s->pile, to_hex(frame.bytes));
     if (!s->logged_in && frame.type() != 0x01) {
@@ -304,7 +321,7 @@ void Bridge::on_frame(const SessionPtr& s, Frame frame) {
         publish_frame(s->pile, type, std::move(text), config_.mqtt.qos, {}, is_telemetry(frame.type()) ? MqttLink::Lane::telemetry : MqttLink::Lane::control);
     }
     if (env.is_null()) return;
-    match_command(s, env);
+    match_command(s, frame.seq(), env);
     auto_reply(s, frame, env);
 }
 
@@ -496,22 +513,64 @@ void Bridge::publish_transaction(const SessionPtr& s, const Frame& frame, const 
     }
 }
 
-bool Bridge::match_command(const SessionPtr& s, const json& env) {
+namespace {
+// A value sent as zeros ("0000…": balance_update's card, "whoever is charging") matches whatever
+// the reply carries there.
+bool is_any(const json& v) { return v.is_string() && !v.get_ref<const std::string&>().empty() && v.get_ref<const std::string&>().find_first_not_of('0') == std::string::npos; }
+}  // namespace
+
+void Bridge::expect_unpaired(Session& s, Seq seq, const std::string& reply_type) {
+    const Message* reply = codec_.catalogue().find(reply_type);
+    if (!reply) return;
+    constexpr std::size_t most = 8;
+    if (s.unpaired.size() >= most) s.unpaired.erase(s.unpaired.begin());
+    s.unpaired.push_back({seq, static_cast<std::uint8_t>(reply->code), std::chrono::steady_clock::now() + std::chrono::seconds(config_.limits.command_timeout)});
+}
+
+// Whether a reply answers a frame that no command waits for (and forgets that frame, and those expired).
+bool Bridge::take_unpaired(Session& s, Seq seq, std::uint8_t code) {
+    const auto now = std::chrono::steady_clock::now();
+    bool found = false;
+    std::erase_if(s.unpaired, [&](const Session::Unpaired& u) {
+        if (u.until < now) return true;
+        if (found || u.seq != seq || u.reply_code != code) return false;
+        return found = true;
+    });
+    if (s.unpaired.empty()) s.unpaired.shrink_to_fit();  // no heap kept per idle pile
+    return found;
+}
+
+// The reply goes to the waiting command of its type whose fields it matches (the gun, the serial
+// …) and, among those, to the one whose sequence number it echoes (the spec: a reply carries its
+// request's). A reply echoing a frame no command waits for — a command that timed out, a raw
+// frame, the bridge's own time_sync — answers none of them, even if it matches their fields.
+bool Bridge::match_command(const SessionPtr& s, Seq seq, const json& env) {
     const std::string type = env["type"];
+    auto found = commands_.end();
     for (auto it = commands_.lower_bound(s->pile); it != commands_.end() && it->first == s->pile; ++it) {
-        Command& c = *it->second;
+        const Command& c = *it->second;
         if (c.reply_type != type) continue;
         bool same = true;
         for (const auto& f : c.match)
-            if (c.sent.contains(f) && env["data"].contains(f) && c.sent[f] != env["data"][f]) same = false;
+            if (c.sent.contains(f) && env["data"].contains(f) && c.sent[f] != env["data"][f] && !is_any(c.sent[f])) same = false;
         if (!same) continue;
-        auto cmd = it->second;
-        commands_.erase(it);
-        cmd->timer->cancel();
-        respond(s->pile, cmd->name, {{"id", cmd->id}, {"status", "ok"}, {"reply", env}}, cmd->response_topic, cmd->correlation);
-        return true;
+        if (c.seq == seq) {
+            found = it;
+            break;
+        }
+        if (found == commands_.end()) found = it;
     }
-    return false;
+    const bool echoed = found != commands_.end() && found->second->seq == seq;
+    if (!echoed && take_unpaired(*s, seq, static_cast<std::uint8_t>(codec_.catalogue().find(type)->code))) {
+        spdlog::debug("pile {}: {} answers a frame no command waits for (seq {})", s->pile, type, to_hex(seq));
+        return false;
+    }
+    if (found == commands_.end()) return false;
+    auto cmd = found->second;
+    commands_.erase(found);
+    cmd->timer->cancel();
+    respond(s->pile, cmd->name, {{"id", cmd->id}, {"status", "ok"}, {"reply", env}}, cmd->response_topic, cmd->correlation);
+    return true;
 }
 
 void Bridge::on_closed(const SessionPtr& s, const std::string& reason) {
@@ -711,7 +770,7 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     if (m.retained)
         return reply("invalid", "a retained command is not executed (it would run again on every reconnect): clear it with an empty retained publish to " + m.topic);
     if (!is_pile_number(pile)) {  // possible with mqtt.commands "all" (<base>/+/cmd/#)
-        publish_error("", {{"error", "command " + name + " for \"" + pile + "\": a pile number is 14 digits"}, {"topic", m.topic}});
+        report(command_errors_, "", [&] { return json{{"error", "command " + name + " for \"" + pile + "\": a pile number is 14 digits"}, {"topic", m.topic}}; });
         return reply("invalid", "pile \"" + pile + "\" in the topic is not a 14-digit pile number");
     }
 
@@ -801,6 +860,8 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
             b[b.size() - 2] = crc[crc.size() - 2];
             b[b.size() - 1] = crc[crc.size() - 1];
         }
+        if (bytes->size() >= 6)  // its reply, if it gets one, is not a command's
+            if (const Message* sent = codec_.catalogue().find((*bytes)[5]); sent && !sent->reply.empty()) expect_unpaired(*s, {(*bytes)[2], (*bytes)[3]}, sent->reply);
         s->send(std::move(*bytes));
         return reply("ok", "");
     }
@@ -843,9 +904,12 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     c->correlation = m.correlation_data;
     c->match = msg->match;
     c->sent = std::move(sent);
+    c->seq = *seq;
+    c->session = s;
     c->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(config_.limits.command_timeout));
     c->timer->async_wait([this, pile, c](boost::system::error_code ec) {
         if (ec || !erase_entry(commands_, pile, c)) return;
+        if (auto sp = c->session.lock(); sp && sp->open()) expect_unpaired(*sp, c->seq, c->reply_type);  // a late reply answers nothing
         respond(pile, c->name, {{"id", c->id}, {"status", "timeout"}, {"error", "no " + c->reply_type + " within " + std::to_string(config_.limits.command_timeout) + " s"}},
                 c->response_topic, c->correlation);
     });

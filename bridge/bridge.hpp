@@ -34,7 +34,8 @@ public:
     // After the io_context has stopped: flush publishes (bounded) and disconnect.
     void finish(std::chrono::milliseconds timeout);
 
-    void on_frame(const SessionPtr& s, Frame frame) override;
+    void on_frame(const SessionPtr& s, const Frame& frame) override;
+    void on_frame_failed(const SessionPtr& s, const Frame& frame, const std::exception& e) override;
     void on_dropped(const SessionPtr& s, const DroppedBytes& dropped) override;
     void on_closed(const SessionPtr& s, const std::string& reason) override;
 
@@ -49,7 +50,9 @@ private:
     void publish_transaction(const SessionPtr& s, const Frame& frame, const nlohmann::json& env, std::string text);
     void finish_login(const SessionPtr& s, const Frame& frame, const nlohmann::json& env, bool accepted, const std::string& why);
     void auto_reply(const SessionPtr& s, const Frame& frame, const nlohmann::json& env);
-    bool match_command(const SessionPtr& s, const nlohmann::json& env);
+    bool match_command(const SessionPtr& s, Seq seq, const nlohmann::json& env);
+    void expect_unpaired(Session& s, Seq seq, const std::string& reply_type);
+    bool take_unpaired(Session& s, Seq seq, std::uint8_t code);
     bool awaits_reply(const std::string& pile, const std::string& type) const;
     void send(const SessionPtr& s, const std::string& type, nlohmann::json data, std::optional<Seq> seq = std::nullopt);
     void time_sync(const SessionPtr& s);
@@ -68,6 +71,8 @@ private:
     // An error a charger caused, rate-limited per session; `make` builds its JSON when it is published.
     template <typename Make>
     void report(const SessionPtr& s, Make&& make);
+    template <typename Make>
+    void report(ErrorBudget& budget, const std::string& pile, Make&& make);
     void publish_availability(const SessionPtr& s, bool online);
     void publish_health();
     // `state`: the frame's data object (text), `n`: its gun
@@ -98,6 +103,7 @@ private:
     std::multimap<std::string, std::shared_ptr<Waiting>> waiting_;   // pile -> waiting for the backend
     std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> last_time_sync_;
     std::uint64_t next_session_id_ = 1;
+    ErrorBudget command_errors_;  // ykc/bridge/error for commands MQTT clients send to malformed piles
     unsigned serials_ = 0;  // the counter of the transaction serials the bridge makes up
     bool stopping_ = false;
     struct {

@@ -242,7 +242,8 @@ std::vector<Setting<Config>> make_config_settings() {
                    "per pile; more get status \"error\", error \"busy\""),
         integer<C>("limits.error_reports_per_second", 1, 100000, YKC_AT(limits.error_reports_per_second),
                    "per connection (bursts of 4 s worth): errors a charger causes beyond it are counted, and the next report carries "
-                   "\"suppressed\""),
+                   "\"suppressed\"; commands for malformed pile numbers share one such budget for their ykc/bridge/error reports (each "
+                   "is still answered on its resp topic)"),
         choice<C>("policies.login", {"accept", "allowlist", "forward"}, YKC_AT(policies.login),
                   "accept any pile, only those in allowlist, or forward (publish, wait for cmd/login_reply)"),
         allowlist(),

@@ -176,6 +176,12 @@ std::string commands_markdown(const Codec& codec) {
          "`limits.output_queue` is still waiting for the charger's socket; or "
          "`login_reply` found no login waiting |\n"
          "| `timeout` | no reply within `limits.command_timeout` seconds |\n\n"
+         "**How a reply is paired.** A reply answers a waiting command of the same pile when its type is the command's reply and "
+         "its match fields (below, per command: the gun, the serial …) carry the values sent; a value sent as zeros "
+         "(`balance_update`'s card `0`: whoever charges) matches any. Among the commands it matches, the reply answers the one whose "
+         "sequence number it echoes, as the spec has chargers do; a charger that does not echo is paired with the oldest. A reply "
+         "that echoes a frame no command waits for answers none: a command that timed out (for another `limits.command_timeout`), "
+         "a `raw` frame, or the bridge's own `time_sync`. Every reply is also published on `ykc/<pile>/<type>`.\n\n"
          "The bridge always fills the pile (from the topic) and the sequence number (the session's next one, or the echoed one of "
          "the request a command answers). It also fills, for the commands below, what a command leaves out:\n\n"
          "| command | fields | filled with |\n|---|---|---|\n";

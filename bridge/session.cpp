@@ -36,20 +36,26 @@ void Session::start() { read(); }
 void Session::read() {
     socket_.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
         if (!self->open_) return;
-        for (int i = 0; !ec && self->open_ && i < reads_per_wakeup; ++i) {
-            const std::size_t n = self->socket_.read_some(asio::buffer(read_buf), ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) {
-                ec = {};
-                break;
+        try {
+            for (int i = 0; !ec && self->open_ && i < reads_per_wakeup; ++i) {
+                const std::size_t n = self->socket_.read_some(asio::buffer(read_buf), ec);
+                if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                    ec = {};
+                    break;
+                }
+                if (ec) break;
+                self->consume(std::span(read_buf).first(n));
+                if (n < read_buf.size()) break;  // drained: the next read would only say "would block"
             }
-            if (ec) break;
-            self->consume(std::span(read_buf).first(n));
-            if (n < read_buf.size()) break;  // drained: the next read would only say "would block"
-        }
-        if (!self->open_) return;
-        if (ec == asio::error::eof) {
-            self->reader_.finish();  // a frame cut off by the close is reported, not silently gone
-            self->drain();
+            if (!self->open_) return;
+            if (ec == asio::error::eof) {
+                self->reader_.finish();  // a frame cut off by the close is reported, not silently gone
+                self->drain();
+            }
+        } catch (const std::exception& e) {
+            // beyond a frame (reporting one failed): a session without a read would hang until
+            // its idle timeout; closed now, the charger connects again
+            return self->close(std::string("internal error: ") + e.what());
         }
         if (ec) return self->close(ec == asio::error::eof ? "closed by the charger" : "read error: " + ec.message());
         self->read();
@@ -81,8 +87,15 @@ void Session::drain() {
     while (open_) {
         auto event = reader_.next();
         if (!event) break;
-        if (auto* frame = std::get_if<Frame>(&*event)) owner_.on_frame(shared_from_this(), std::move(*frame));
-        else owner_.on_dropped(shared_from_this(), std::get<DroppedBytes>(*event));
+        if (auto* frame = std::get_if<Frame>(&*event)) {
+            try {
+                owner_.on_frame(shared_from_this(), *frame);
+            } catch (const std::exception& e) {
+                owner_.on_frame_failed(shared_from_this(), *frame, e);
+            }
+        } else {
+            owner_.on_dropped(shared_from_this(), std::get<DroppedBytes>(*event));
+        }
     }
 }
 

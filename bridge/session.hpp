@@ -2,6 +2,7 @@
 // One charger's TCP connection: reads bytes into the frame reader, hands each frame or dropped
 // stretch to its owner, and writes frames from a bounded queue. All on the io_context thread.
 #include <chrono>
+#include <exception>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -16,13 +17,22 @@
 
 namespace ykc::bridge {
 
+// A token bucket for error reports (Bridge::report): what it holds back is counted.
+struct ErrorBudget {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point time{};
+    std::uint64_t suppressed = 0;
+};
+
 class Session;
 using SessionPtr = std::shared_ptr<Session>;
 
 class SessionOwner {
 public:
     virtual ~SessionOwner() = default;
-    virtual void on_frame(const SessionPtr& s, Frame frame) = 0;
+    virtual void on_frame(const SessionPtr& s, const Frame& frame) = 0;
+    // on_frame threw: the frame is lost, the session goes on with the next one
+    virtual void on_frame_failed(const SessionPtr& s, const Frame& frame, const std::exception& e) = 0;
     virtual void on_dropped(const SessionPtr& s, const DroppedBytes& dropped) = 0;
     virtual void on_closed(const SessionPtr& s, const std::string& reason) = 0;
 };
@@ -54,12 +64,19 @@ public:
     std::string pile;                       // empty until logged in
     bool logged_in = false;
     int frames_before_login = 0;
-    double error_tokens = 0;  // Bridge::report's rate limit
-    std::chrono::steady_clock::time_point error_time{};
-    std::uint64_t errors_suppressed = 0;
+    ErrorBudget errors;  // Bridge::report's rate limit
     CrcOrder crc_order = CrcOrder::low_first;  // answer in the order the pile uses
     std::string firmware, protocol_version, since;
     std::uint16_t next_seq = 0;
+    // Frames sent whose reply no command waits for: the bridge's own (time_sync), raw frames, and
+    // commands that timed out. A reply carrying one of these sequence numbers is not paired with a
+    // command that waits for the same type (Bridge::match_command). Bounded, and each expires.
+    struct Unpaired {
+        Seq seq{};
+        std::uint8_t reply_code = 0;
+        std::chrono::steady_clock::time_point until{};
+    };
+    std::vector<Unpaired> unpaired;
     // per gun: the hash of its last values (publish.gun_state on_change) and when its
     // gun/<n>/state was last published (publish.gun_state_min_interval_ms); a new connection
     // publishes its first frame again

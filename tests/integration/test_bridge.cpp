@@ -1110,3 +1110,113 @@ TEST_CASE("a SUBSCRIBE that Paho's file store kept for an earlier version is not
     CHECK(std::filesystem::exists(dir + "/c5-1.msg"));  // left alone: the operator decides
     CHECK(bridge.read_log().find(dir + " holds 1 message(s) of Paho's file store") != std::string::npos);
 }
+
+TEST_CASE("a reply is paired by the sequence number it echoes - two commands of one gun waiting") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker);
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    sub.publish("ykc/" + pile + "/cmd/remote_stop", R"({"id":"first","gun":1})");
+    auto first = c.receive_type("remote_stop");
+    REQUIRE(first);
+    sub.publish("ykc/" + pile + "/cmd/remote_stop", R"({"id":"second","gun":1})");
+    auto second = c.receive_type("remote_stop");
+    REQUIRE(second);
+    REQUIRE((*first)["seq"] != (*second)["seq"]);
+    // the answer to the second comes first: it answers the second, not the older one
+    c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, (*second)["seq"]);
+    auto r = sub.wait("ykc/" + pile + "/resp/remote_stop");
+    REQUIRE(r);
+    CHECK(r->j()["id"] == "second");
+    CHECK(r->j()["reply"]["seq"] == (*second)["seq"]);
+    c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, (*first)["seq"]);
+    auto both = sub.wait_all("ykc/" + pile + "/resp/remote_stop", [](const std::vector<Received>& v) { return v.size() >= 2; });
+    REQUIRE(both.size() == 2);
+    CHECK(both[1].j()["id"] == "first");
+    CHECK(both[1].j()["reply"]["seq"] == (*first)["seq"]);
+}
+
+TEST_CASE("a late reply to a timed-out command, or the reply to a raw frame, answers no other command") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker, {"--set", "limits.command_timeout=1"});
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    sub.publish("ykc/" + pile + "/cmd/remote_stop", R"({"id":"late","gun":1})");
+    auto late = c.receive_type("remote_stop");
+    REQUIRE(late);
+    auto t = sub.wait("ykc/" + pile + "/resp/remote_stop", {}, 5000ms);
+    REQUIRE(t);
+    CHECK(t->j()["status"] == "timeout");
+    // a raw remote stop for gun 1 with seq 7777
+    const auto raw = codec().encode({{"type", "remote_stop"}, {"pile", pile}, {"seq", "7777"}, {"data", {{"gun", 1}}}});
+    sub.publish("ykc/" + pile + "/cmd/raw", json{{"id", "raw"}, {"hex", ykc::to_hex(raw)}}.dump());
+    REQUIRE(c.receive_type("remote_stop"));
+    REQUIRE(sub.wait("ykc/" + pile + "/resp/raw"));
+    sub.publish("ykc/" + pile + "/cmd/remote_stop", R"({"id":"now","gun":1})");
+    auto now = c.receive_type("remote_stop");
+    REQUIRE(now);
+    // the late reply and the raw frame's reply come before the one to "now": both are published,
+    // neither answers "now"
+    c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, (*late)["seq"]);
+    c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, "7777");
+    c.send("remote_stop_reply", {{"gun", 1}, {"result", "failure"}}, (*now)["seq"]);
+    auto r = sub.wait("ykc/" + pile + "/resp/remote_stop", [](const Received& m) { return m.j()["id"] == "now"; });
+    REQUIRE(r);
+    CHECK(r->j()["status"] == "ok");
+    CHECK(r->j()["reply"]["seq"] == (*now)["seq"]);
+    CHECK(r->j()["reply"]["data"]["result"] == "failure");
+    CHECK(sub.wait_all("ykc/" + pile + "/remote_stop_reply", [](const std::vector<Received>& v) { return v.size() >= 3; }).size() == 3);
+    CHECK(sub.count_on("ykc/" + pile + "/resp/remote_stop") == 2);  // the timeout and "now"
+}
+
+TEST_CASE("the reply to the bridge's own time_sync does not answer a backend's time_sync command") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker, {"--set", "policies.time_sync=true"});
+    Charger c(bridge.port, pile);
+    c.send("login", login_data(), "0000");
+    REQUIRE(c.receive_type("login_reply"));
+    auto own = c.receive_type("time_sync");  // the bridge's, after the login
+    REQUIRE(own);
+    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    sub.publish("ykc/" + pile + "/cmd/time_sync", R"({"id":"backend"})");
+    auto cmd = c.receive_type("time_sync");
+    REQUIRE(cmd);
+    c.send("time_sync_reply", {{"time", (*own)["data"]["time"]}}, (*own)["seq"]);
+    c.send("time_sync_reply", {{"time", (*cmd)["data"]["time"]}}, (*cmd)["seq"]);
+    auto r = sub.wait("ykc/" + pile + "/resp/time_sync");
+    REQUIRE(r);
+    CHECK(r->j()["id"] == "backend");
+    CHECK(r->j()["reply"]["seq"] == (*cmd)["seq"]);
+}
+
+TEST_CASE("balance_update for card zero (whoever charges) is answered by a reply naming the real card") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker);
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    sub.publish("ykc/" + pile + "/cmd/balance_update", R"({"id":"bal","gun":1,"balance":12.5})");
+    auto cmd = c.receive_type("balance_update");
+    REQUIRE(cmd);
+    CHECK((*cmd)["data"]["card"] == "0000000000000000");
+    c.send("balance_update_reply", {{"card", "00000000D14B0A54"}, {"result", "success"}});  // the charger's own seq
+    auto r = sub.wait("ykc/" + pile + "/resp/balance_update");
+    REQUIRE(r);
+    CHECK(r->j()["status"] == "ok");
+    CHECK(r->j()["reply"]["data"]["card"] == "00000000D14B0A54");
+    // a named card is still matched by it
+    sub.publish("ykc/" + pile + "/cmd/balance_update", R"({"id":"named","gun":1,"card":"00000000E14C0A54","balance":1})");
+    auto named = c.receive_type("balance_update");
+    REQUIRE(named);
+    c.send("balance_update_reply", {{"card", "00000000D14B0A54"}, {"result", "card_mismatch"}}, (*named)["seq"]);
+    c.send("balance_update_reply", {{"card", "00000000E14C0A54"}, {"result", "success"}}, (*named)["seq"]);
+    auto n = sub.wait("ykc/" + pile + "/resp/balance_update", [](const Received& m) { return m.j()["id"] == "named"; });
+    REQUIRE(n);
+    CHECK(n->j()["reply"]["data"]["card"] == "00000000E14C0A54");
+}

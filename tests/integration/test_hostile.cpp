@@ -525,6 +525,28 @@ TEST_CASE("hostile commands: each gets the documented status and names what is w
     rig.serving();
 }
 
+TEST_CASE("hostile commands: a flood to malformed pile numbers is answered each, and its reports on ykc/bridge/error are rate-limited") {
+    Rig rig({"--set", "limits.error_reports_per_second=1"});
+    constexpr int flood = 100;
+    for (int i = 0; i < flood; ++i) rig.sub.publish("ykc/3201/cmd/reboot", R"({"id":)" + std::to_string(i) + R"(,"mode":"immediate"})");
+    const auto answers = rig.sub.wait_all("ykc/3201/resp/reboot", [](const auto& rs) { return rs.size() >= flood; }, 10000ms);
+    REQUIRE(answers.size() == flood);
+    CHECK(std::all_of(answers.begin(), answers.end(), [](const Received& r) { return r.j()["status"] == "invalid"; }));
+    std::this_thread::sleep_for(1100ms);  // a token is back: the next report carries the count
+    rig.sub.publish("ykc/3201/cmd/reboot", R"({"id":"last","mode":"immediate"})");
+    const auto accounted = [](const std::vector<Received>& rs) {
+        long n = 0;
+        for (const auto& r : rs) n += 1 + r.j().value("suppressed", 0L);
+        return n;
+    };
+    const auto reports = rig.sub.wait_all("ykc/bridge/error", [&](const auto& rs) { return accounted(rs) >= flood + 1; });
+    CHECK(accounted(reports) == flood + 1);  // each reported or counted
+    CHECK(reports.size() < flood / 2);
+    CHECK(reports.back().j()["suppressed"].get<long>() > 0);
+    CHECK(reports.back().j()["topic"] == "ykc/3201/cmd/reboot");
+    rig.serving();
+}
+
 TEST_CASE("hostile commands: a flood to one pile is bounded by limits.max_commands_in_flight, other piles unaffected") {
     Rig rig({"--set", "limits.max_commands_in_flight=4", "--set", "limits.command_timeout=30"});
     const std::string pile = "32010200000001";
