@@ -70,8 +70,11 @@ void follow_crc_order(Session& s, const Frame& frame) {
     if (b[b.size() - 2] != b[b.size() - 1]) s.crc_order = frame.crc_order;
 }
 
-// The session's next sequence number, little-endian on the wire.
+// The session's next sequence number, little-endian on the wire; from 1, and 0000 is skipped when
+// it wraps: a reply carrying 0000 (what chargers that do not echo often send) never looks like
+// the echo of one of the bridge's frames.
 Seq next_seq(Session& s) {
+    if (s.next_seq == 0) s.next_seq = 1;
     const std::uint16_t n = s.next_seq++;
     return Seq{static_cast<std::uint8_t>(n & 0xFF), static_cast<std::uint8_t>(n >> 8)};
 }
@@ -522,9 +525,12 @@ bool is_any(const json& v) { return v.is_string() && !v.get_ref<const std::strin
 void Bridge::expect_unpaired(Session& s, Seq seq, const std::string& reply_type) {
     const Message* reply = codec_.catalogue().find(reply_type);
     if (!reply) return;
-    constexpr std::size_t most = 8;
+    // every command that may time out at once, and a few more (raw frames, time_sync)
+    const std::size_t most = static_cast<std::size_t>(config_.limits.max_commands_in_flight) + 8;
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(s.unpaired, [&](const Session::Unpaired& u) { return u.until < now; });  // a charger that never answers them
     if (s.unpaired.size() >= most) s.unpaired.erase(s.unpaired.begin());
-    s.unpaired.push_back({seq, static_cast<std::uint8_t>(reply->code), std::chrono::steady_clock::now() + std::chrono::seconds(config_.limits.command_timeout)});
+    s.unpaired.push_back({seq, static_cast<std::uint8_t>(reply->code), now + std::chrono::seconds(config_.limits.command_timeout)});
 }
 
 // Whether a reply answers a frame that no command waits for (and forgets that frame, and those expired).
@@ -540,32 +546,36 @@ bool Bridge::take_unpaired(Session& s, Seq seq, std::uint8_t code) {
     return found;
 }
 
-// The reply goes to the waiting command of its type whose fields it matches (the gun, the serial
-// …) and, among those, to the one whose sequence number it echoes (the spec: a reply carries its
-// request's). A reply echoing a frame no command waits for — a command that timed out, a raw
-// frame, the bridge's own time_sync — answers none of them, even if it matches their fields.
+// The reply goes to a waiting command of its type whose fields it matches (the gun, the serial
+// …): the one whose sequence number it echoes (the spec: a reply carries its request's), else the
+// oldest that it matches exactly, else the oldest that it matches through a zero ("any") value.
+// A reply echoing a frame no command waits for — a command that timed out or was answered
+// already, a raw frame, the bridge's own time_sync — answers none of them.
 bool Bridge::match_command(const SessionPtr& s, Seq seq, const json& env) {
     const std::string type = env["type"];
+    const auto code = static_cast<std::uint8_t>(codec_.catalogue().find(type)->code);
+    enum Rank { none, through_any, exact, echoed };
     auto found = commands_.end();
-    for (auto it = commands_.lower_bound(s->pile); it != commands_.end() && it->first == s->pile; ++it) {
+    Rank best = none;
+    for (auto it = commands_.lower_bound(s->pile); it != commands_.end() && it->first == s->pile && best != echoed; ++it) {
         const Command& c = *it->second;
         if (c.reply_type != type) continue;
-        bool same = true;
+        Rank rank = exact;
         for (const auto& f : c.match)
-            if (c.sent.contains(f) && env["data"].contains(f) && c.sent[f] != env["data"][f] && !is_any(c.sent[f])) same = false;
-        if (!same) continue;
-        if (c.seq == seq) {
+            if (c.sent.contains(f) && env["data"].contains(f) && c.sent[f] != env["data"][f]) rank = is_any(c.sent[f]) && rank != none ? through_any : none;
+        if (rank == none) continue;
+        if (c.seq == seq) rank = echoed;
+        if (rank > best) {
             found = it;
-            break;
+            best = rank;
         }
-        if (found == commands_.end()) found = it;
     }
-    const bool echoed = found != commands_.end() && found->second->seq == seq;
-    if (!echoed && take_unpaired(*s, seq, static_cast<std::uint8_t>(codec_.catalogue().find(type)->code))) {
+    if (best != echoed && take_unpaired(*s, seq, code)) {
         spdlog::debug("pile {}: {} answers a frame no command waits for (seq {})", s->pile, type, to_hex(seq));
         return false;
     }
     if (found == commands_.end()) return false;
+    if (best == echoed) expect_unpaired(*s, seq, type);  // the same reply sent again answers nothing more
     auto cmd = found->second;
     commands_.erase(found);
     cmd->timer->cancel();

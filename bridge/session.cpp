@@ -56,6 +56,8 @@ void Session::read() {
             // beyond a frame (reporting one failed): a session without a read would hang until
             // its idle timeout; closed now, the charger connects again
             return self->close(std::string("internal error: ") + e.what());
+        } catch (...) {
+            return self->close("internal error");
         }
         if (ec) return self->close(ec == asio::error::eof ? "closed by the charger" : "read error: " + ec.message());
         self->read();

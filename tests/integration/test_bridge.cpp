@@ -1131,24 +1131,47 @@ TEST_CASE("a reply is paired by the sequence number it echoes - two commands of 
     REQUIRE(r);
     CHECK(r->j()["id"] == "second");
     CHECK(r->j()["reply"]["seq"] == (*second)["seq"]);
+    // the same reply again (a charger repeating itself) answers nothing more
+    c.send("remote_stop_reply", {{"gun", 1}, {"result", "failure"}}, (*second)["seq"]);
     c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, (*first)["seq"]);
     auto both = sub.wait_all("ykc/" + pile + "/resp/remote_stop", [](const std::vector<Received>& v) { return v.size() >= 2; });
     REQUIRE(both.size() == 2);
     CHECK(both[1].j()["id"] == "first");
     CHECK(both[1].j()["reply"]["seq"] == (*first)["seq"]);
+    CHECK(both[1].j()["reply"]["data"]["result"] == "success");
+}
+
+TEST_CASE("a charger that does not echo sequence numbers: its reply answers the oldest command it matches") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker);
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    for (const char* id : {"one", "two"}) {
+        sub.publish("ykc/" + pile + "/cmd/remote_stop", json{{"id", id}, {"gun", 1}}.dump());
+        REQUIRE(c.receive_type("remote_stop"));
+    }
+    c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, "0000");  // its own seq, not the command's
+    c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, "7F7F");
+    auto both = sub.wait_all("ykc/" + pile + "/resp/remote_stop", [](const std::vector<Received>& v) { return v.size() >= 2; });
+    REQUIRE(both.size() == 2);
+    CHECK(both[0].j()["id"] == "one");
+    CHECK(both[1].j()["id"] == "two");
 }
 
 TEST_CASE("a late reply to a timed-out command, or the reply to a raw frame, answers no other command") {
     Mosquitto broker;
     Subscriber sub(broker.url());
-    Bridge bridge(broker, {"--set", "limits.command_timeout=1"});
+    // (a timed-out command is remembered for another command_timeout: 3 s for the rest of the test)
+    Bridge bridge(broker, {"--set", "limits.command_timeout=3"});
     Charger c(bridge.port, pile);
     c.login();
     REQUIRE(sub.wait("ykc/" + pile + "/availability"));
     sub.publish("ykc/" + pile + "/cmd/remote_stop", R"({"id":"late","gun":1})");
     auto late = c.receive_type("remote_stop");
     REQUIRE(late);
-    auto t = sub.wait("ykc/" + pile + "/resp/remote_stop", {}, 5000ms);
+    auto t = sub.wait("ykc/" + pile + "/resp/remote_stop", {}, 8000ms);
     REQUIRE(t);
     CHECK(t->j()["status"] == "timeout");
     // a raw remote stop for gun 1 with seq 7777
@@ -1205,11 +1228,22 @@ TEST_CASE("balance_update for card zero (whoever charges) is answered by a reply
     auto cmd = c.receive_type("balance_update");
     REQUIRE(cmd);
     CHECK((*cmd)["data"]["card"] == "0000000000000000");
-    c.send("balance_update_reply", {{"card", "00000000D14B0A54"}, {"result", "success"}});  // the charger's own seq
+    c.send("balance_update_reply", {{"card", "00000000D14B0A54"}, {"result", "success"}}, "7F7F");  // the charger's own seq
     auto r = sub.wait("ykc/" + pile + "/resp/balance_update");
     REQUIRE(r);
     CHECK(r->j()["status"] == "ok");
     CHECK(r->j()["reply"]["data"]["card"] == "00000000D14B0A54");
+    // card zero and a named card waiting: a reply without the echo that names the card answers that one
+    sub.publish("ykc/" + pile + "/cmd/balance_update", R"({"id":"any","gun":1,"balance":2})");
+    REQUIRE(c.receive_type("balance_update"));
+    sub.publish("ykc/" + pile + "/cmd/balance_update", R"({"id":"exact","gun":1,"card":"00000000D14B0A54","balance":3})");
+    REQUIRE(c.receive_type("balance_update"));
+    c.send("balance_update_reply", {{"card", "00000000D14B0A54"}, {"result", "success"}}, "7F7E");
+    auto exact = sub.wait("ykc/" + pile + "/resp/balance_update", [](const Received& m) { return m.j()["id"] != "bal"; });
+    REQUIRE(exact);
+    CHECK(exact->j()["id"] == "exact");
+    c.send("balance_update_reply", {{"card", "00000000D14B0A54"}, {"result", "success"}}, "7F7D");
+    REQUIRE(sub.wait("ykc/" + pile + "/resp/balance_update", [](const Received& m) { return m.j()["id"] == "any"; }));
     // a named card is still matched by it
     sub.publish("ykc/" + pile + "/cmd/balance_update", R"({"id":"named","gun":1,"card":"00000000E14C0A54","balance":1})");
     auto named = c.receive_type("balance_update");

@@ -528,11 +528,14 @@ TEST_CASE("hostile commands: each gets the documented status and names what is w
 TEST_CASE("hostile commands: a flood to malformed pile numbers is answered each, and its reports on ykc/bridge/error are rate-limited") {
     Rig rig({"--set", "limits.error_reports_per_second=1"});
     constexpr int flood = 100;
-    for (int i = 0; i < flood; ++i) rig.sub.publish("ykc/3201/cmd/reboot", R"({"id":)" + std::to_string(i) + R"(,"mode":"immediate"})");
-    const auto answers = rig.sub.wait_all("ykc/3201/resp/reboot", [](const auto& rs) { return rs.size() >= flood; }, 10000ms);
+    // two malformed pile numbers: one budget for both
+    for (int i = 0; i < flood; ++i) rig.sub.publish(i % 2 ? "ykc/3201/cmd/reboot" : "ykc/3202/cmd/reboot", R"({"id":)" + std::to_string(i) + R"(,"mode":"immediate"})");
+    const auto is_answer = [](const Received& r) { return r.topic == "ykc/3201/resp/reboot" || r.topic == "ykc/3202/resp/reboot"; };
+    auto answers = rig.sub.wait_prefix("ykc/320", [&](const auto& rs) { return std::count_if(rs.begin(), rs.end(), is_answer) >= flood; }, 10000ms);
+    std::erase_if(answers, [&](const Received& r) { return !is_answer(r); });  // the commands themselves
     REQUIRE(answers.size() == flood);
     CHECK(std::all_of(answers.begin(), answers.end(), [](const Received& r) { return r.j()["status"] == "invalid"; }));
-    std::this_thread::sleep_for(1100ms);  // a token is back: the next report carries the count
+    std::this_thread::sleep_for(1100ms);  // a token is back: the next report is published
     rig.sub.publish("ykc/3201/cmd/reboot", R"({"id":"last","mode":"immediate"})");
     const auto accounted = [](const std::vector<Received>& rs) {
         long n = 0;
@@ -542,7 +545,9 @@ TEST_CASE("hostile commands: a flood to malformed pile numbers is answered each,
     const auto reports = rig.sub.wait_all("ykc/bridge/error", [&](const auto& rs) { return accounted(rs) >= flood + 1; });
     CHECK(accounted(reports) == flood + 1);  // each reported or counted
     CHECK(reports.size() < flood / 2);
-    CHECK(reports.back().j()["suppressed"].get<long>() > 0);
+    // (the count goes with the next report published: the last one, unless the flood's own last
+    // command found a token, when a slow machine spread the flood over more than a second)
+    CHECK(std::any_of(reports.begin(), reports.end(), [](const Received& r) { return r.j().value("suppressed", 0L) > 0; }));
     CHECK(reports.back().j()["topic"] == "ykc/3201/cmd/reboot");
     rig.serving();
 }
