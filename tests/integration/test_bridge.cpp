@@ -20,6 +20,17 @@ json transaction_data(const std::string& serial) {
             {"total_amount", 26.65}, {"vin", ""}, {"trade_type", "app"}, {"trade_time", "2024-11-24T11:00:00+08:00"},
             {"stop_reason", "app_stop"}, {"card", "0"}};
 }
+// A broker, a subscriber to everything, a bridge and a charger of `pile` logged in and announced online.
+struct OnlinePile {
+    Mosquitto broker;
+    Subscriber sub{broker.url()};
+    Bridge bridge;
+    Charger c{bridge.port, pile};
+    explicit OnlinePile(std::vector<std::string> extra = {}) : bridge(broker, std::move(extra)) {
+        c.login();
+        REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    }
+};
 // A logged-in charger on a bridge whose broker has gone away. The bridge reconnects every 2 s,
 // so a test's subscriber is on the broker that comes back (on mqtt_port) before the bridge.
 struct BrokerGone {
@@ -1112,12 +1123,9 @@ TEST_CASE("a SUBSCRIBE that Paho's file store kept for an earlier version is not
 }
 
 TEST_CASE("a reply is paired by the sequence number it echoes - two commands of one gun waiting") {
-    Mosquitto broker;
-    Subscriber sub(broker.url());
-    Bridge bridge(broker);
-    Charger c(bridge.port, pile);
-    c.login();
-    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    OnlinePile online;
+    auto& sub = online.sub;
+    auto& c = online.c;
     sub.publish("ykc/" + pile + "/cmd/remote_stop", R"({"id":"first","gun":1})");
     auto first = c.receive_type("remote_stop");
     REQUIRE(first);
@@ -1142,12 +1150,9 @@ TEST_CASE("a reply is paired by the sequence number it echoes - two commands of 
 }
 
 TEST_CASE("a charger that does not echo sequence numbers: its reply answers the oldest command it matches") {
-    Mosquitto broker;
-    Subscriber sub(broker.url());
-    Bridge bridge(broker);
-    Charger c(bridge.port, pile);
-    c.login();
-    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    OnlinePile online;
+    auto& sub = online.sub;
+    auto& c = online.c;
     for (const char* id : {"one", "two"}) {
         sub.publish("ykc/" + pile + "/cmd/remote_stop", json{{"id", id}, {"gun", 1}}.dump());
         REQUIRE(c.receive_type("remote_stop"));
@@ -1161,13 +1166,10 @@ TEST_CASE("a charger that does not echo sequence numbers: its reply answers the 
 }
 
 TEST_CASE("a late reply to a timed-out command, or the reply to a raw frame, answers no other command") {
-    Mosquitto broker;
-    Subscriber sub(broker.url());
     // (a timed-out command is remembered for another command_timeout: 3 s for the rest of the test)
-    Bridge bridge(broker, {"--set", "limits.command_timeout=3"});
-    Charger c(bridge.port, pile);
-    c.login();
-    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    OnlinePile online({"--set", "limits.command_timeout=3"});
+    auto& sub = online.sub;
+    auto& c = online.c;
     sub.publish("ykc/" + pile + "/cmd/remote_stop", R"({"id":"late","gun":1})");
     auto late = c.receive_type("remote_stop");
     REQUIRE(late);
@@ -1218,12 +1220,9 @@ TEST_CASE("the reply to the bridge's own time_sync does not answer a backend's t
 }
 
 TEST_CASE("balance_update for card zero (whoever charges) is answered by a reply naming the real card") {
-    Mosquitto broker;
-    Subscriber sub(broker.url());
-    Bridge bridge(broker);
-    Charger c(bridge.port, pile);
-    c.login();
-    REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    OnlinePile online;
+    auto& sub = online.sub;
+    auto& c = online.c;
     sub.publish("ykc/" + pile + "/cmd/balance_update", R"({"id":"bal","gun":1,"balance":12.5})");
     auto cmd = c.receive_type("balance_update");
     REQUIRE(cmd);
