@@ -26,7 +26,9 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
   chmod 777 "$dir"
   printf 'listener 1883 127.0.0.1\nallow_anonymous true\npersistence false\n' > "$dir/mosquitto.conf"
   echo "run.sh: nothing listens on 127.0.0.1:1883: starting a private Mosquitto (log $dir/mosquitto.log)"
-  mosquitto -c "$dir/mosquitto.conf" > "$dir/mosquitto.log" 2>&1 &
+  # its own session: a Ctrl-C reaches the bridge only, which shuts down while the broker still
+  # takes its last publishes; the broker is stopped after it (cleanup)
+  setsid mosquitto -c "$dir/mosquitto.conf" > "$dir/mosquitto.log" 2>&1 &
   mosquitto_pid=$!
   for _ in $(seq 1 50); do
     (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break
@@ -35,6 +37,6 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
 fi
 "$bin" run -c config.yaml "$@" &
 bridge_pid=$!
-trap 'kill -TERM "$bridge_pid" 2>/dev/null || true' INT TERM
+trap 'kill -TERM "$bridge_pid" 2>/dev/null || true' INT TERM HUP
 wait "$bridge_pid" || true
 wait "$bridge_pid" 2>/dev/null || true
