@@ -455,13 +455,24 @@ void Bridge::auto_reply(const SessionPtr& s, const Frame& frame, const json& env
             w->key = data.value("parallel_id", "");
             w->env = env;
             const std::string pile = s->pile;
+            // The same request again (a charger repeats it until it is answered) takes the waiting
+            // one's place: the backend's answer goes to the newest, with its sequence bytes, and the
+            // older one is not refused when its time runs out. Another card on the gun is a new request.
+            for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile; ++it)
+                if (const Waiting& old = *it->second; old.kind == Waiting::Kind::card_auth && old.reply_type == w->reply_type && old.gun == w->gun &&
+                                                      old.key == w->key && old.env["data"] == data) {
+                    it->second->timer->cancel();
+                    waiting_.erase(it);
+                    break;
+                }
             w->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(config_.policies.card_auth_timeout));
             w->timer->async_wait([this, pile, w](boost::system::error_code ec) {
                 if (ec || !erase_entry(waiting_, pile, w)) return;
                 auto sp = w->session.lock();
                 if (!sp || !sp->open()) return;
                 spdlog::warn("pile {}: no {} within policies.card_auth_timeout: refusing", pile, w->reply_type);
-                json refusal = {{"serial", "0"}, {"gun", w->gun}, {"logical_card", "0"}, {"balance", 0}, {"result", "failure"}};
+                // the gun as decoded (a byte that is not BCD comes back as it was, not as -1)
+                json refusal = {{"serial", "0"}, {"gun", w->env["data"]["gun"]}, {"logical_card", "0"}, {"balance", 0}, {"result", "failure"}};
                 if (w->reply_type == "parallel_card_auth_reply") refusal["parallel_id"] = w->key;
                 send(sp, w->reply_type, refusal, w->seq);
                 publish_error(pile, {{"error", "no " + w->reply_type + " from the backend within " + std::to_string(config_.policies.card_auth_timeout) + " s: refused"},

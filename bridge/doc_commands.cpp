@@ -23,8 +23,9 @@ const std::map<std::string, std::string>& notes() {
         {"card_auth_reply",
          "Answers a `card_auth` (0x31) the bridge published: the frame echoes the sequence bytes of that request (the first one waiting "
          "of this pile with the same `gun`), or, with none waiting, carries a new sequence number. An answer that is `invalid` (a field "
-         "missing or wrong) leaves the request waiting for a valid one. Without an answer within "
-         "`policies.card_auth_timeout` the bridge refuses the card itself."},
+         "missing or wrong) leaves the request waiting for a valid one. A request the charger sends again while it waits (the same "
+         "gun and data) takes its place: the answer echoes the newest, the wait starts again, and the older one is not refused. "
+         "Without an answer within `policies.card_auth_timeout` the bridge refuses the card itself."},
         {"parallel_card_auth_reply",
          "Answers a `parallel_card_auth` (0xA1) like `card_auth_reply` answers 0x31: the sequence bytes of the waiting request with "
          "the same `gun` and `parallel_id` are echoed, and the bridge refuses by itself after `policies.card_auth_timeout`."},

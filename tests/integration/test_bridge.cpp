@@ -490,6 +490,48 @@ TEST_CASE("card auth is forwarded - without an answer the charger gets a refusal
     CHECK((*refused)["data"]["result"] == "failure");
 }
 
+TEST_CASE("card auth sent again while the backend decides: one answer, to the newest, and no refusal after it") {
+    OnlinePile online({"--set", "policies.card_auth_timeout=1"});
+    auto& sub = online.sub;
+    auto& c = online.c;
+    const json swipe = {{"gun", 1}, {"start_mode", "card"}, {"password_required", false}, {"card", "D14B0A54"}, {"password", ""}, {"vin", ""}};
+    c.send("card_auth", swipe, "0400");
+    c.send("card_auth", swipe, "0500");  // the same swipe again
+    REQUIRE(sub.wait_all("ykc/" + pile + "/card_auth", [](const std::vector<Received>& v) { return v.size() >= 2; }).size() == 2);
+    sub.publish("ykc/" + pile + "/cmd/card_auth_reply",
+                json({{"id", "auth"}, {"serial", serial}, {"gun", 1}, {"logical_card", "1000000573"}, {"balance", 88.8}, {"result", "success"}}).dump());
+    auto ok = c.receive_type("card_auth_reply");
+    REQUIRE(ok);
+    CHECK((*ok)["seq"] == "0500");
+    CHECK((*ok)["data"]["result"] == "success");
+    auto resp = sub.wait("ykc/" + pile + "/resp/card_auth_reply");
+    REQUIRE(resp);
+    CHECK(resp->j()["status"] == "ok");
+    // the first request's time runs out (1 s) without a refusal: the charger hears one answer
+    CHECK(!c.receive_type("card_auth_reply", 2500ms));
+    CHECK(sub.count_on("ykc/" + pile + "/error") == 0);
+    // another card on the same gun is a request of its own, refused when nobody answers it
+    json other = swipe;
+    other["card"] = "E14C0A54";
+    c.send("card_auth", other, "0600");
+    auto refused = c.receive_type("card_auth_reply", 4000ms);
+    REQUIRE(refused);
+    CHECK((*refused)["seq"] == "0600");
+    CHECK((*refused)["data"]["result"] == "failure");
+}
+
+TEST_CASE("card auth from a gun byte that is not BCD: the refusal carries the byte as it came, never silence") {
+    OnlinePile online({"--set", "policies.card_auth_timeout=1"});
+    auto& c = online.c;
+    c.send("card_auth", {{"gun", "1A"}, {"start_mode", "card"}, {"password_required", false}, {"card", "D14B0A54"}, {"password", ""}, {"vin", ""}},
+           "0700");
+    auto refused = c.receive_type("card_auth_reply", 4000ms);
+    REQUIRE(refused);
+    CHECK((*refused)["seq"] == "0700");
+    CHECK((*refused)["data"]["gun"] == "1A");
+    CHECK((*refused)["data"]["result"] == "failure");
+}
+
 namespace {
 // A 0xA1 start request by VIN for `gun`, and the backend's 0xA2 answer accepting it.
 json parallel_swipe(int gun, const char* role, const char* parallel_id) {
