@@ -59,6 +59,18 @@ bool erase_entry(Map& map, const std::string& key, const V& value) {
     return false;
 }
 
+// The first entry of `key` for which pred holds, taken out of the map (null when there is none).
+template <typename Map, typename Pred>
+typename Map::mapped_type take_entry_if(Map& map, const std::string& key, Pred pred) {
+    for (auto it = map.lower_bound(key); it != map.end() && it->first == key; ++it)
+        if (pred(*it->second)) {
+            auto value = std::move(it->second);
+            map.erase(it);
+            return value;
+        }
+    return {};
+}
+
 // Frames a charger sends periodically while charging (realtime 0x13, BMS demand 0x23, BMS
 // info 0x25): they wait behind what a backend is waiting for (MqttLink's lanes).
 bool is_telemetry(std::uint8_t code) { return code == 0x13 || code == 0x23 || code == 0x25; }
@@ -360,14 +372,8 @@ void Bridge::handle_login(const SessionPtr& s, const Frame& frame, const json& e
     // forward: the backend decides with cmd/login_reply. A login that comes again while one of
     // the pile waits (a charger repeats it until it is answered, or connects anew) takes its
     // place: the answer goes to the newest, with its sequence bytes, and the wait starts again.
-    std::shared_ptr<Waiting> previous;
-    for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile; ++it)
-        if (it->second->kind == Waiting::Kind::login) {
-            previous = it->second;
-            waiting_.erase(it);  // cmd/login_reply stays subscribed, for the new one
-            break;
-        }
-    if (previous) {
+    // (cmd/login_reply stays subscribed, for the new one)
+    if (auto previous = take_entry_if(waiting_, pile, [](const Waiting& x) { return x.kind == Waiting::Kind::login; })) {
         previous->timer->cancel();
         if (auto other = previous->session.lock(); other && other != s && other->open() && !other->logged_in)
             other->close("replaced by a new login from " + s->remote());
@@ -458,13 +464,10 @@ void Bridge::auto_reply(const SessionPtr& s, const Frame& frame, const json& env
             // The same request again (a charger repeats it until it is answered) takes the waiting
             // one's place: the backend's answer goes to the newest, with its sequence bytes, and the
             // older one is not refused when its time runs out. Another card on the gun is a new request.
-            for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile; ++it)
-                if (const Waiting& old = *it->second; old.kind == Waiting::Kind::card_auth && old.reply_type == w->reply_type && old.gun == w->gun &&
-                                                      old.key == w->key && old.env["data"] == data) {
-                    it->second->timer->cancel();
-                    waiting_.erase(it);
-                    break;
-                }
+            if (auto old = take_entry_if(waiting_, pile, [&](const Waiting& x) {
+                    return x.kind == Waiting::Kind::card_auth && x.reply_type == w->reply_type && x.gun == w->gun && x.key == w->key && x.env["data"] == data;
+                }))
+                old->timer->cancel();
             w->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(config_.policies.card_auth_timeout));
             w->timer->async_wait([this, pile, w](boost::system::error_code ec) {
                 if (ec || !erase_entry(waiting_, pile, w)) return;

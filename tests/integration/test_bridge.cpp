@@ -20,6 +20,16 @@ json transaction_data(const std::string& serial) {
             {"total_amount", 26.65}, {"vin", ""}, {"trade_type", "app"}, {"trade_time", "2024-11-24T11:00:00+08:00"},
             {"stop_reason", "app_stop"}, {"card", "0"}};
 }
+// The bridge's own refusal of a card request (policies.card_auth_timeout): a 0x32 failure that
+// echoes `seq`. Returns it.
+json expect_card_refusal(Charger& c, const std::string& seq) {
+    auto refused = c.receive_type("card_auth_reply", 4000ms);
+    REQUIRE(refused);
+    CHECK((*refused)["seq"] == seq);
+    CHECK((*refused)["data"]["result"] == "failure");
+    return *refused;
+}
+
 // A broker, a subscriber to everything, a bridge and a charger of `pile` logged in and announced online.
 struct OnlinePile {
     Mosquitto broker;
@@ -484,10 +494,7 @@ TEST_CASE("card auth is forwarded - without an answer the charger gets a refusal
     CHECK((*ok)["data"]["result"] == "success");
     CHECK((*ok)["data"]["balance"].dump() == "88.8");
     c.send("card_auth", swipe, "0500");
-    auto refused = c.receive_type("card_auth_reply", 4000ms);
-    REQUIRE(refused);
-    CHECK((*refused)["seq"] == "0500");
-    CHECK((*refused)["data"]["result"] == "failure");
+    expect_card_refusal(c, "0500");
 }
 
 TEST_CASE("card auth sent again while the backend decides: one answer, to the newest, and no refusal after it") {
@@ -514,10 +521,7 @@ TEST_CASE("card auth sent again while the backend decides: one answer, to the ne
     json other = swipe;
     other["card"] = "E14C0A54";
     c.send("card_auth", other, "0600");
-    auto refused = c.receive_type("card_auth_reply", 4000ms);
-    REQUIRE(refused);
-    CHECK((*refused)["seq"] == "0600");
-    CHECK((*refused)["data"]["result"] == "failure");
+    expect_card_refusal(c, "0600");
 }
 
 TEST_CASE("card auth from a gun byte that is not BCD: the refusal carries the byte as it came, never silence") {
@@ -525,11 +529,7 @@ TEST_CASE("card auth from a gun byte that is not BCD: the refusal carries the by
     auto& c = online.c;
     c.send("card_auth", {{"gun", "1A"}, {"start_mode", "card"}, {"password_required", false}, {"card", "D14B0A54"}, {"password", ""}, {"vin", ""}},
            "0700");
-    auto refused = c.receive_type("card_auth_reply", 4000ms);
-    REQUIRE(refused);
-    CHECK((*refused)["seq"] == "0700");
-    CHECK((*refused)["data"]["gun"] == "1A");
-    CHECK((*refused)["data"]["result"] == "failure");
+    CHECK(expect_card_refusal(c, "0700")["data"]["gun"] == "1A");
 }
 
 namespace {
