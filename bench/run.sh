@@ -31,7 +31,7 @@ done
 log=$(mktemp /tmp/ykc-bench-build.XXXXXX)
 if ! { cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" \
          -DYKC_BUILD_TESTS=OFF -DYKC_BUILD_BENCH=ON &&
-       cmake --build "$build" --target ykc-bridge ykc-sim ykc_bench_load -j"$(nproc)"; } >"$log" 2>&1; then
+       cmake --build "$build" --target ykc-bridge ykc-sim ykc_bench_load ykc_bench_paho_sync -j"$(nproc)"; } >"$log" 2>&1; then
   cat "$log" >&2; rm -f "$log"; exit 1
 fi
 rm -f "$log"
@@ -39,6 +39,7 @@ bridge_bin=${BRIDGE_BIN:-$build/bridge/ykc-bridge}  # BRIDGE_BIN: another build 
 read -r -a bridge_extra <<<"${BRIDGE_ARGS:-}"          # BRIDGE_ARGS: more arguments for every bridge, e.g. --set k=v
 sim_bin=$build/tools/ykc-sim
 load_bin=$build/bench/ykc_bench_load
+sync_bin=$build/bench/ykc_bench_paho_sync
 
 # 10,000 piles need ~10,000 descriptors in the bridge: raise the soft limit to the hard one
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -141,6 +142,7 @@ EOF
   sleep 0.5  # MQTT connect and the command subscription
 }
 load() { "$load_bin" "$@" --broker "tcp://127.0.0.1:$broker_port" --id "bench-$$-$RANDOM"; }
+load_sync() { "$sync_bin" "$@" --broker "tcp://127.0.0.1:$broker_port" --id "bench-$$-$RANDOM"; }
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 m() { printf '%s\n' "$@" | median; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -289,7 +291,7 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 scenario_piles10k() {
   local load0; load0=$(loadavg)
-  local idle=() loaded=() per=() cpu=() floor=() threads=() hz; hz=$(getconf CLK_TCK)
+  local idle=() loaded=() per=() cpu=() floor=() floor_sync=() pacing=() threads=() hz; hz=$(getconf CLK_TCK)
   # what the piles send: a heartbeat per gun every 10 s, real-time data per gun every 15 s
   local hb_rate=$((BIG_PILES * 2 / 10)) rt_rate=$((BIG_PILES * 2 / 15))
   for r in $(seq 1 "$RUNS"); do
@@ -319,23 +321,33 @@ scenario_piles10k() {
     stop_all
     # the floor: a bare Paho client publishing what the bridge published here (heartbeats at QoS 0,
     # realtime at QoS 1, one message at a time), on a fresh broker with nothing else running; the
-    # two kinds in two runs (mixed, Paho C's QoS 1 acknowledgements fall behind the window)
-    local fl=0 kind
+    # two kinds in two runs (mixed, Paho C's QoS 1 acknowledgements fall behind the window). Three
+    # clients each: Paho C++ as the bridge uses it, Paho C's synchronous client (no hand-off to a
+    # send thread: the cheapest Paho there is), and the paced loop without publishing (its own cost,
+    # included in both).
+    local fl=0 fs=0 fp=0 kind client out
     for kind in "--qos0-rate $hb_rate" "--rate $rt_rate"; do
-      start_broker
-      # shellcheck disable=SC2086
-      load paho --piles "$BIG_PILES" $kind --duration 15 >"$run_dir/paho.out" 2>>"$run_dir/load.err" || true
-      say "piles10k run $r: bare Paho client, $kind: $(tail -n1 "$run_dir/paho.out")"
-      fl=$(awk -v a="$fl" -v b="$(field cpu_pct "$(tail -n1 "$run_dir/paho.out")")" 'BEGIN {printf "%.1f", a + b}')
-      stop_all
+      for client in "load paho" "load_sync" "load_sync --pacing-only"; do
+        start_broker
+        # shellcheck disable=SC2086
+        $client --piles "$BIG_PILES" $kind --duration 15 >"$run_dir/paho.out" 2>>"$run_dir/load.err" || true
+        out=$(tail -n1 "$run_dir/paho.out")
+        say "piles10k run $r: bare Paho ($client), $kind: $out"
+        case $client in
+          "load paho") fl=$(awk -v a="$fl" -v b="$(field cpu_pct "$out")" 'BEGIN {printf "%.1f", a + b}') ;;
+          load_sync) fs=$(awk -v a="$fs" -v b="$(field cpu_pct "$out")" 'BEGIN {printf "%.1f", a + b}') ;;
+          *) fp=$(awk -v a="$fp" -v b="$(field cpu_pct "$out")" 'BEGIN {printf "%.1f", a + b}') ;;
+        esac
+        stop_all
+      done
     done
-    floor+=("$fl")
+    floor+=("$fl"); floor_sync+=("$fs"); pacing+=("$fp")
   done
   local mper mcpu
   mper=$(printf '%s\n' "${per[@]}" | median); mcpu=$(printf '%s\n' "${cpu[@]}" | median)
   row piles10k "$BIG_PILES piles x 2 guns, heartbeat 10 s, realtime 15 s: bridge RSS idle $(printf '%s\n' "${idle[@]}" | median) kB, loaded $(printf '%s\n' "${loaded[@]}" | median) kB" \
-    "$mper kB/pile, CPU $mcpu % of one core (a bare Paho client publishing the same messages: $(printf '%s\n' "${floor[@]}" | median) %)" \
-    "kB/pile: ${per[*]}; CPU %: ${cpu[*]}; Paho alone %: ${floor[*]}; bridge threads: $(IFS='|'; echo "${threads[*]}" | sed 's/|/; /g')" \
+    "$mper kB/pile, CPU $mcpu % of one core (bare Paho publishing the same messages: C++ as the bridge $(m "${floor[@]}") %, C synchronous $(m "${floor_sync[@]}") %, of which the paced loop itself $(m "${pacing[@]}") %)" \
+    "kB/pile: ${per[*]}; CPU %: ${cpu[*]}; Paho C++ alone %: ${floor[*]}; Paho C synchronous %: ${floor_sync[*]}; paced loop %: ${pacing[*]}; bridge threads: $(IFS='|'; echo "${threads[*]}" | sed 's/|/; /g')" \
     "$(awk -v k="$mper" -v c="$mcpu" 'BEGIN {print ((k <= 10 ? "<= 10 KB/pile: met" : "<= 10 KB/pile: MISSED") ", " (c < 15 ? "< 15 %: met" : "< 15 %: MISSED"))}')" "load $load0"
 }
 

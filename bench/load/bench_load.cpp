@@ -11,6 +11,7 @@
 //            up) publishes what the bridge publishes for a fleet, one message at a time, paced:
 //            --rate QoS 1 realtime messages/s and --qos0-rate QoS 0 heartbeats/s over --piles
 //            topics, for --duration s; prints its own CPU (getrusage) per message and in % of a core.
+//            --pacing-only: the same loop without publishing (what the pacing itself costs).
 //   command  publishes <base>/<pile>/cmd/remote_stop at --rate per second over --piles piles and
 //            matches <base>/<pile>/resp/remote_stop by id (command round trip).
 //
@@ -38,7 +39,6 @@
 #include <vector>
 
 #include <utility>
-#include <sys/resource.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -47,6 +47,7 @@
 #include <mqtt/async_client.h>
 #include <nlohmann/json.hpp>
 
+#include "floor.hpp"
 #include "ykc/codec.hpp"
 #include "ykc/cp56.hpp"
 #include "ykc/frame.hpp"
@@ -81,6 +82,7 @@ struct Options {
     double rate = 0;                          // frames (commands) per second; 0 = window-limited
     double qos0_rate = 0;                     // paho: QoS 0 heartbeats per second besides --rate
     int burst = 1;                            // paho: messages handed to Paho back to back per wake-up
+    bool pacing_only = false;                 // paho: the paced loop without publishing (its own cost)
     std::size_t window = 500;                 // frames sent and not yet delivered, at most
     std::size_t inflight = 16;                // direct publisher: unacknowledged QoS>=1 publishes
     double warmup = 2, duration = 10, drain = 10, timeout = 60;
@@ -92,7 +94,7 @@ struct Options {
               << "usage: ykc_bench_load uplink|watch|command|paho [--via bridge|direct] [--bridge HOST:PORT] [--broker URL]\n"
                  "       [--base ykc] [--piles N] [--pile-start NUMBER] [--qos 0|1] [--mqtt-version 5|3]\n"
                  "       [--rate R] [--qos0-rate R] [--window W] [--inflight N] [--burst N] [--warmup S] [--duration S] [--drain S] [--timeout S]\n"
-                 "       [--direct-persist DIR] [--direct-state] [--id CLIENT_ID]\n";
+                 "       [--direct-persist DIR] [--direct-state] [--pacing-only] [--id CLIENT_ID]\n";
     std::exit(2);
 }
 
@@ -131,6 +133,7 @@ Options parse(int argc, char** argv) {
         else if (a == "--timeout") o.timeout = std::stod(v());
         else if (a == "--direct-persist") o.direct_persist = v();
         else if (a == "--direct-state") o.direct_state = true;
+        else if (a == "--pacing-only") o.pacing_only = true;
         else if (a == "--id") o.id = v();
         else usage("unknown option " + a);
     }
@@ -582,25 +585,18 @@ int command(const Options& o) {
 
 // ---- paho (the floor) --------------------------------------------------------------------------
 
-double cpu_seconds() {
-    rusage u{};
-    ::getrusage(RUSAGE_SELF, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
 int paho_floor(const Options& o) {
-    ykc::Codec codec;
-    // the payloads the bridge publishes: a decoded 0x13 and 0x03 envelope with "ts"
-    const json realtime_env = {{"pile", pile_number(o, 0)}, {"type", "realtime"}, {"code", "0x13"}, {"seq", "0000"},
-                               {"data", {{"serial", pile_number(o, 0) + "012411241030000001"}, {"gun", 1}, {"status", "idle"},
-                                         {"gun_returned", "yes"}, {"plugged", false}, {"voltage", 0.0}, {"current", 0.0},
-                                         {"gun_temperature", 25}, {"gun_line_code", "0000000000000000"}, {"soc", 0},
-                                         {"battery_max_temperature", 0}, {"charging_minutes", 0}, {"remaining_minutes", 0},
-                                         {"energy", 0.0}, {"energy_with_loss", 0.0}, {"amount", 0.0}, {"hardware_faults", json::array()}}},
-                               {"ts", "2026-12-01T12:00:00.000+08:00"}};
-    const json heartbeat_env = {{"pile", pile_number(o, 0)}, {"type", "heartbeat"}, {"code", "0x03"}, {"seq", "0000"},
-                                {"data", {{"gun", 1}, {"gun_status", "normal"}}}, {"ts", "2026-12-01T12:00:00.000+08:00"}};
-    const std::string realtime = realtime_env.dump(), heartbeat = heartbeat_env.dump();
+    floor_bench::Mix m;
+    m.rate = o.rate;
+    m.qos0_rate = o.qos0_rate;
+    m.duration = o.duration;
+    m.piles = o.piles;
+    m.pile_start = o.pile_start;
+    m.base = o.direct_base;
+    m.burst = o.burst;
+    m.inflight = o.inflight;
+    m.pacing_only = o.pacing_only;
+    if (m.rate + m.qos0_rate <= 0) usage("paho needs --rate or --qos0-rate");
     auto create = mqtt::create_options_builder()
                       .mqtt_version(o.mqtt_version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1)
                       .send_while_disconnected(false)
@@ -621,43 +617,19 @@ int paho_floor(const Options& o) {
     } listener;
     listener.n = &inflight;
     listener.failed = &failed;
-    const double total_rate = o.rate + o.qos0_rate;
-    if (total_rate <= 0) usage("paho needs --rate or --qos0-rate");
-    // one wake-up per --burst messages: what handing Paho a batch at a time would cost
-    const auto gap = std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 * o.burst / total_rate));
-    std::uint64_t sent1 = 0, sent0 = 0, stalls = 0;
-    double share = 0;  // QoS 1 messages owed by the mix
-    const double c0 = cpu_seconds();
-    const auto t0 = Clock::now(), end = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
-    auto due = t0;
-    for (std::uint64_t k = 0; due < end; ++k) {
-        if (k % static_cast<std::uint64_t>(o.burst) == 0) {
-            std::this_thread::sleep_until(due);
-            due += gap;
-        }
-        const std::string topic = o.direct_base + "/" + pile_number(o, static_cast<int>(k % static_cast<std::uint64_t>(o.piles)));
-        share += o.rate / total_rate;
-        if (share >= 1) {
-            share -= 1;
-            if (inflight.load() >= static_cast<std::int64_t>(o.inflight)) {
-                ++stalls;  // the link would queue it: the broker is behind
-                continue;
+    const auto r = floor_bench::run(
+        m,
+        [&](const std::string& topic, const std::string& payload, int qos) {
+            if (qos == 0) {
+                pub.publish(mqtt::message::create(topic, payload, 0, false));
+                return;
             }
             ++inflight;
-            pub.publish(mqtt::message::create(topic + "/realtime", realtime, 1, false), nullptr, listener);
-            ++sent1;
-        } else {
-            pub.publish(mqtt::message::create(topic + "/heartbeat", heartbeat, 0, false));
-            ++sent0;
-        }
-    }
-    const double wall = std::chrono::duration<double>(Clock::now() - t0).count(), cpu = cpu_seconds() - c0;
+            pub.publish(mqtt::message::create(topic, payload, 1, false), nullptr, listener);
+        },
+        [&] { return inflight.load(); });
     for (int i = 0; i < 1000 && inflight.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    std::printf("qos1_rate=%.0f qos0_rate=%.0f sent_qos1=%llu sent_qos0=%llu failed=%llu stalls=%llu cpu_pct=%.1f us_per_msg=%.1f\n",
-                static_cast<double>(sent1) / wall, static_cast<double>(sent0) / wall, static_cast<unsigned long long>(sent1),
-                static_cast<unsigned long long>(sent0), static_cast<unsigned long long>(failed.load()), static_cast<unsigned long long>(stalls),
-                cpu / wall * 100, cpu / static_cast<double>(sent1 + sent0) * 1e6);
-    std::fflush(stdout);
+    floor_bench::print(r, failed.load());
     try {
         pub.disconnect()->wait_for(std::chrono::seconds(2));
     } catch (const std::exception&) {
