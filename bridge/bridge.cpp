@@ -59,16 +59,22 @@ bool erase_entry(Map& map, const std::string& key, const V& value) {
     return false;
 }
 
-// The first entry of `key` for which pred holds, taken out of the map (null when there is none).
+// The first entry of `key` in a multimap for which pred holds (end() when there is none).
+template <typename Map, typename Pred>
+typename Map::iterator find_entry_if(Map& map, const std::string& key, Pred pred) {
+    for (auto it = map.lower_bound(key); it != map.end() && it->first == key; ++it)
+        if (pred(*it->second)) return it;
+    return map.end();
+}
+
+// The same, taken out of the map (null when there is none).
 template <typename Map, typename Pred>
 typename Map::mapped_type take_entry_if(Map& map, const std::string& key, Pred pred) {
-    for (auto it = map.lower_bound(key); it != map.end() && it->first == key; ++it)
-        if (pred(*it->second)) {
-            auto value = std::move(it->second);
-            map.erase(it);
-            return value;
-        }
-    return {};
+    const auto it = find_entry_if(map, key, pred);
+    if (it == map.end()) return {};
+    auto value = std::move(it->second);
+    map.erase(it);
+    return value;
 }
 
 // Frames a charger sends periodically while charging (realtime 0x13, BMS demand 0x23, BMS
@@ -82,9 +88,10 @@ void follow_crc_order(Session& s, const Frame& frame) {
     if (b[b.size() - 2] != b[b.size() - 1]) s.crc_order = frame.crc_order;
 }
 
-// The session's next sequence number, little-endian on the wire; from 1, and 0000 is skipped when
-// it wraps: a reply carrying 0000 (what chargers that do not echo often send) never looks like
-// the echo of one of the bridge's frames.
+// The session's next sequence number, little-endian on the wire; each session starts at a random
+// one (a late reply to a frame of the pile's previous session seldom looks like the echo of one of
+// this session's), and 0000 is skipped: a reply carrying 0000 (what chargers that do not echo
+// often send) never looks like the echo of one of the bridge's frames.
 Seq next_seq(Session& s) {
     if (s.next_seq == 0) s.next_seq = 1;
     const std::uint16_t n = s.next_seq++;
@@ -225,6 +232,7 @@ void Bridge::accept() {
         } else {
             auto s = std::make_shared<Session>(std::move(socket), *this, next_session_id_++,
                                                static_cast<std::size_t>(config_.limits.output_queue));
+            s->next_seq = static_cast<std::uint16_t>(seq_random_());
             sessions_.emplace(s->id(), s);
             spdlog::debug("connection from {}", s->remote());
             s->expect_traffic_within(std::chrono::seconds(config_.limits.pre_login_timeout));
@@ -563,22 +571,26 @@ bool Bridge::take_unpaired(Session& s, Seq seq, std::uint8_t code) {
 // The reply goes to a waiting command of its type whose fields it matches (the gun, the serial
 // …): the one whose sequence number it echoes (the spec: a reply carries its request's), else the
 // oldest that it matches exactly, else the oldest that it matches through a zero ("any") value.
-// A reply echoing a frame no command waits for — a command that timed out or was answered
-// already, a raw frame, the bridge's own time_sync — answers none of them.
+// A reply that matches none by its fields but echoes one's sequence number answers that one with
+// status "mismatch", naming the fields that differ (a balance_update answered card_mismatch with
+// the charger's own card used to time out). A reply echoing a frame no command waits for — a command
+// that timed out or was answered already, a raw frame, the bridge's own time_sync — answers none.
 bool Bridge::match_command(const SessionPtr& s, Seq seq, const json& env) {
     const std::string type = env["type"];
     const auto code = static_cast<std::uint8_t>(codec_.catalogue().find(type)->code);
-    enum Rank { none, through_any, exact, echoed };
+    enum Rank { none, echoed_only, through_any, exact, echoed };
     auto found = commands_.end();
     Rank best = none;
+    const json& data = env["data"];
+    auto differs = [&](const Command& c, const std::string& f) { return c.sent.contains(f) && data.contains(f) && c.sent[f] != data[f]; };
     for (auto it = commands_.lower_bound(s->pile); it != commands_.end() && it->first == s->pile && best != echoed; ++it) {
         const Command& c = *it->second;
         if (c.reply_type != type) continue;
         Rank rank = exact;
         for (const auto& f : c.match)
-            if (c.sent.contains(f) && env["data"].contains(f) && c.sent[f] != env["data"][f]) rank = is_any(c.sent[f]) && rank != none ? through_any : none;
+            if (differs(c, f)) rank = is_any(c.sent[f]) && rank != none ? through_any : none;
+        if (c.seq == seq) rank = rank == none ? echoed_only : echoed;
         if (rank == none) continue;
-        if (c.seq == seq) rank = echoed;
         if (rank > best) {
             found = it;
             best = rank;
@@ -589,11 +601,24 @@ bool Bridge::match_command(const SessionPtr& s, Seq seq, const json& env) {
         return false;
     }
     if (found == commands_.end()) return false;
-    if (best == echoed) expect_unpaired(*s, seq, type);  // the same reply sent again answers nothing more
+    if (best == echoed || best == echoed_only) expect_unpaired(*s, seq, type);  // the same reply sent again answers nothing more
     auto cmd = found->second;
     commands_.erase(found);
     cmd->timer->cancel();
-    respond(s->pile, cmd->name, {{"id", cmd->id}, {"status", "ok"}, {"reply", env}}, cmd->response_topic, cmd->correlation);
+    json resp = {{"id", cmd->id}, {"status", "ok"}, {"reply", env}};
+    if (best == echoed_only) {  // the charger answered this command, but about something else
+        json mismatch = json::array();
+        std::string what;
+        for (const auto& f : cmd->match)
+            if (differs(*cmd, f)) {
+                mismatch.push_back(f);
+                what += (what.empty() ? "" : ", ") + f + " " + dump_text(data[f]) + " instead of " + dump_text(cmd->sent[f]);
+            }
+        resp["status"] = "mismatch";
+        resp["error"] = type + " echoes this command's sequence number but carries " + what;
+        resp["mismatch"] = std::move(mismatch);
+    }
+    respond(s->pile, cmd->name, std::move(resp), cmd->response_topic, cmd->correlation);
     return true;
 }
 
@@ -802,9 +827,8 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     // (a request is taken from waiting_ only once its answer is known to be valid: an invalid one
     // leaves it waiting for a valid answer or its timeout)
     auto find_waiting = [&](Waiting::Kind kind, auto pred) -> std::shared_ptr<Waiting> {
-        for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile; ++it)
-            if (it->second->kind == kind && pred(*it->second)) return it->second;
-        return nullptr;
+        const auto it = find_entry_if(waiting_, pile, [&](const Waiting& x) { return x.kind == kind && pred(x); });
+        return it == waiting_.end() ? nullptr : it->second;
     };
     auto take = [&](const std::shared_ptr<Waiting>& w) {
         erase_entry(waiting_, pile, w);

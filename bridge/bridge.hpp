@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -103,6 +104,7 @@ private:
     std::multimap<std::string, std::shared_ptr<Waiting>> waiting_;   // pile -> waiting for the backend
     std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> last_time_sync_;
     std::uint64_t next_session_id_ = 1;
+    std::minstd_rand seq_random_{std::random_device{}()};  // a session's first sequence number
     ErrorBudget command_errors_;  // ykc/bridge/error for commands MQTT clients send to malformed piles
     unsigned serials_ = 0;  // the counter of the transaction serials the bridge makes up
     bool stopping_ = false;

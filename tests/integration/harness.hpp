@@ -364,6 +364,18 @@ inline const ykc::Codec& codec() {
     return c;
 }
 
+// A sequence number that echoes neither `frame` (one the bridge sent) nor the frames the bridge
+// sent shortly before or after it: a session numbers its frames on from a random start, so this
+// is half the range away (+ k, for several). For the replies of a charger that does not echo.
+inline std::string not_echo(const json& frame, unsigned k = 0) {
+    const std::string s = frame["seq"];  // low byte first
+    unsigned v = (std::stoul(s.substr(2, 2), nullptr, 16) << 8 | std::stoul(s.substr(0, 2), nullptr, 16)) + 0x8000 + k;
+    v &= 0xFFFF;
+    char out[5];
+    std::snprintf(out, sizeof out, "%02X%02X", v & 0xFF, v >> 8);
+    return out;
+}
+
 // The data of a login 0x01 of a 2-gun DC pile.
 inline json login_data() {
     return {{"pile_type", "dc"}, {"gun_count", 2}, {"protocol_version", 1.6}, {"program_version", "IT1.0"},

@@ -146,6 +146,7 @@ TEST_CASE("heartbeat answered with the request's seq bytes - billing model verif
     c.send("billing_model_request", json::object(), "0D00");
     auto m = c.receive_type("billing_model");
     REQUIRE(m);
+    CHECK((*m)["seq"] == "0D00");
     CHECK((*m)["data"]["model_id"] == "0100");
     CHECK((*m)["data"]["sharp_energy_price"].dump() == "1.2");
     CHECK((*m)["data"]["periods"].size() == 48);
@@ -315,8 +316,8 @@ TEST_CASE("remote start and stop: commands reach the socket, replies come back o
     sub.publish("ykc/" + pile + "/cmd/remote_stop", R"({"id":7,"gun":1})");
     auto stop = c.receive_type("remote_stop");
     REQUIRE(stop);
-    // a reply for another gun does not answer it
-    c.send("remote_stop_reply", {{"gun", 2}, {"result", "success"}}, (*stop)["seq"]);
+    // a reply for another gun, without the echo, does not answer it
+    c.send("remote_stop_reply", {{"gun", 2}, {"result", "success"}}, not_echo(*stop));
     c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, (*stop)["seq"]);
     auto r = sub.wait("ykc/" + pile + "/resp/remote_stop");
     REQUIRE(r);
@@ -1195,12 +1196,14 @@ TEST_CASE("a charger that does not echo sequence numbers: its reply answers the 
     OnlinePile online;
     auto& sub = online.sub;
     auto& c = online.c;
+    std::optional<json> sent;
     for (const char* id : {"one", "two"}) {
         sub.publish("ykc/" + pile + "/cmd/remote_stop", json{{"id", id}, {"gun", 1}}.dump());
-        REQUIRE(c.receive_type("remote_stop"));
+        sent = c.receive_type("remote_stop");
+        REQUIRE(sent);
     }
     c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, "0000");  // its own seq, not the command's
-    c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, "7F7F");
+    c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, not_echo(*sent));
     auto both = sub.wait_all("ykc/" + pile + "/resp/remote_stop", [](const std::vector<Received>& v) { return v.size() >= 2; });
     REQUIRE(both.size() == 2);
     CHECK(both[0].j()["id"] == "one");
@@ -1218,8 +1221,9 @@ TEST_CASE("a late reply to a timed-out command, or the reply to a raw frame, ans
     auto t = sub.wait("ykc/" + pile + "/resp/remote_stop", {}, 8000ms);
     REQUIRE(t);
     CHECK(t->j()["status"] == "timeout");
-    // a raw remote stop for gun 1 with seq 7777
-    const auto raw = codec().encode({{"type", "remote_stop"}, {"pile", pile}, {"seq", "7777"}, {"data", {{"gun", 1}}}});
+    // a raw remote stop for gun 1 with a seq of its own
+    const std::string raw_seq = not_echo(*late);
+    const auto raw = codec().encode({{"type", "remote_stop"}, {"pile", pile}, {"seq", raw_seq}, {"data", {{"gun", 1}}}});
     sub.publish("ykc/" + pile + "/cmd/raw", json{{"id", "raw"}, {"hex", ykc::to_hex(raw)}}.dump());
     REQUIRE(c.receive_type("remote_stop"));
     REQUIRE(sub.wait("ykc/" + pile + "/resp/raw"));
@@ -1229,7 +1233,7 @@ TEST_CASE("a late reply to a timed-out command, or the reply to a raw frame, ans
     // the late reply and the raw frame's reply come before the one to "now": both are published,
     // neither answers "now"
     c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, (*late)["seq"]);
-    c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, "7777");
+    c.send("remote_stop_reply", {{"gun", 1}, {"result", "success"}}, raw_seq);
     c.send("remote_stop_reply", {{"gun", 1}, {"result", "failure"}}, (*now)["seq"]);
     auto r = sub.wait("ykc/" + pile + "/resp/remote_stop", [](const Received& m) { return m.j()["id"] == "now"; });
     REQUIRE(r);
@@ -1269,7 +1273,7 @@ TEST_CASE("balance_update for card zero (whoever charges) is answered by a reply
     auto cmd = c.receive_type("balance_update");
     REQUIRE(cmd);
     CHECK((*cmd)["data"]["card"] == "0000000000000000");
-    c.send("balance_update_reply", {{"card", "00000000D14B0A54"}, {"result", "success"}}, "7F7F");  // the charger's own seq
+    c.send("balance_update_reply", {{"card", "00000000D14B0A54"}, {"result", "success"}}, not_echo(*cmd));  // the charger's own seq
     auto r = sub.wait("ykc/" + pile + "/resp/balance_update");
     REQUIRE(r);
     CHECK(r->j()["status"] == "ok");
@@ -1279,19 +1283,74 @@ TEST_CASE("balance_update for card zero (whoever charges) is answered by a reply
     REQUIRE(c.receive_type("balance_update"));
     sub.publish("ykc/" + pile + "/cmd/balance_update", R"({"id":"exact","gun":1,"card":"00000000D14B0A54","balance":3})");
     REQUIRE(c.receive_type("balance_update"));
-    c.send("balance_update_reply", {{"card", "00000000D14B0A54"}, {"result", "success"}}, "7F7E");
+    c.send("balance_update_reply", {{"card", "00000000D14B0A54"}, {"result", "success"}}, not_echo(*cmd, 1));
     auto exact = sub.wait("ykc/" + pile + "/resp/balance_update", [](const Received& m) { return m.j()["id"] != "bal"; });
     REQUIRE(exact);
     CHECK(exact->j()["id"] == "exact");
-    c.send("balance_update_reply", {{"card", "00000000D14B0A54"}, {"result", "success"}}, "7F7D");
+    c.send("balance_update_reply", {{"card", "00000000D14B0A54"}, {"result", "success"}}, not_echo(*cmd, 2));
     REQUIRE(sub.wait("ykc/" + pile + "/resp/balance_update", [](const Received& m) { return m.j()["id"] == "any"; }));
-    // a named card is still matched by it
+    CHECK(!exact->j().contains("mismatch"));
+    CHECK(!r->j().contains("mismatch"));  // a zero card is not a mismatch
+    // without the echo, a reply naming another card does not answer a named card
     sub.publish("ykc/" + pile + "/cmd/balance_update", R"({"id":"named","gun":1,"card":"00000000E14C0A54","balance":1})");
-    auto named = c.receive_type("balance_update");
-    REQUIRE(named);
-    c.send("balance_update_reply", {{"card", "00000000D14B0A54"}, {"result", "card_mismatch"}}, (*named)["seq"]);
-    c.send("balance_update_reply", {{"card", "00000000E14C0A54"}, {"result", "success"}}, (*named)["seq"]);
+    REQUIRE(c.receive_type("balance_update"));
+    c.send("balance_update_reply", {{"card", "00000000D14B0A54"}, {"result", "card_mismatch"}}, not_echo(*cmd, 3));
+    c.send("balance_update_reply", {{"card", "00000000E14C0A54"}, {"result", "success"}}, not_echo(*cmd, 4));
     auto n = sub.wait("ykc/" + pile + "/resp/balance_update", [](const Received& m) { return m.j()["id"] == "named"; });
     REQUIRE(n);
     CHECK(n->j()["reply"]["data"]["card"] == "00000000E14C0A54");
+}
+
+TEST_CASE("a reply that matches no command by its fields answers the one whose sequence number it echoes, as a mismatch") {
+    OnlinePile online;
+    auto& sub = online.sub;
+    auto& c = online.c;
+    // the charger refuses a named card with card_mismatch and the card it holds
+    sub.publish("ykc/" + pile + "/cmd/balance_update", R"({"id":"e","gun":1,"card":"00000000E14C0A54","balance":1})");
+    auto e = c.receive_type("balance_update");
+    REQUIRE(e);
+    const json refusal = {{"card", "00000000D14B0A54"}, {"result", "card_mismatch"}};
+    c.send("balance_update_reply", refusal, (*e)["seq"]);
+    auto re = sub.wait("ykc/" + pile + "/resp/balance_update");
+    REQUIRE(re);
+    CHECK(re->j()["id"] == "e");
+    CHECK(re->j()["status"] == "mismatch");
+    CHECK(re->j()["mismatch"] == json::array({"card"}));
+    CHECK(re->j()["error"] == R"(balance_update_reply echoes this command's sequence number but carries card "00000000D14B0A54" instead of "00000000E14C0A54")");
+    CHECK(re->j()["reply"]["seq"] == (*e)["seq"]);
+    CHECK(re->j()["reply"]["data"]["result"] == "card_mismatch");
+    // the same reply again answers nothing more: not a command for whoever charges, which waits for its own
+    sub.publish("ykc/" + pile + "/cmd/balance_update", R"({"id":"z","gun":1,"balance":2})");
+    auto z = c.receive_type("balance_update");
+    REQUIRE(z);
+    c.send("balance_update_reply", refusal, (*e)["seq"]);
+    c.send("balance_update_reply", {{"card", "00000000D14B0A54"}, {"result", "success"}}, (*z)["seq"]);
+    auto rz = sub.wait("ykc/" + pile + "/resp/balance_update", [](const Received& m) { return m.j()["id"] == "z"; });
+    REQUIRE(rz);
+    CHECK(rz->j()["status"] == "ok");
+    CHECK(rz->j()["reply"]["data"]["result"] == "success");
+    CHECK(!rz->j().contains("mismatch"));
+    // a remote_stop answered, with the echo, for another gun
+    sub.publish("ykc/" + pile + "/cmd/remote_stop", R"({"id":"stop","gun":1})");
+    auto stop = c.receive_type("remote_stop");
+    REQUIRE(stop);
+    c.send("remote_stop_reply", {{"gun", 2}, {"result", "success"}, {"failure_reason", "none"}}, (*stop)["seq"]);
+    auto rs = sub.wait("ykc/" + pile + "/resp/remote_stop");
+    REQUIRE(rs);
+    CHECK(rs->j()["id"] == "stop");
+    CHECK(rs->j()["status"] == "mismatch");
+    CHECK(rs->j()["reply"]["data"]["gun"] == 2);
+    CHECK(rs->j()["mismatch"] == json::array({"gun"}));
+    // a command the reply matches by its fields comes first (firmware that echoes the wrong frame's seq)
+    sub.publish("ykc/" + pile + "/cmd/remote_stop", R"({"id":"one","gun":1})");
+    auto one = c.receive_type("remote_stop");
+    REQUIRE(one);
+    sub.publish("ykc/" + pile + "/cmd/remote_stop", R"({"id":"two","gun":2})");
+    REQUIRE(c.receive_type("remote_stop"));
+    c.send("remote_stop_reply", {{"gun", 2}, {"result", "success"}, {"failure_reason", "none"}}, (*one)["seq"]);
+    auto r2 = sub.wait("ykc/" + pile + "/resp/remote_stop", [](const Received& m) { return m.j()["id"] != "stop"; });
+    REQUIRE(r2);
+    CHECK(r2->j()["id"] == "two");
+    CHECK(r2->j()["status"] == "ok");
+    CHECK(sub.count_on("ykc/" + pile + "/resp/balance_update") == 2);
 }

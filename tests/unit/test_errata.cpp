@@ -137,11 +137,15 @@ TEST_CASE("stop reasons come from table 13.1") {
 
 TEST_CASE("VIN: reversed on the wire in 0x31 and 0xA1, forward in 0x3B and 0x15") {
     const std::string vin = "LGAG4PY33S6013235";
-    std::string reversed_hex;
-    for (auto it = vin.rbegin(); it != vin.rend(); ++it) {
-        reversed_hex.push_back(hex_digits_upper[static_cast<unsigned char>(*it) >> 4]);
-        reversed_hex.push_back(hex_digits_upper[*it & 15]);
-    }
+    auto hex_of = [](auto first, auto last) {
+        std::string h;
+        for (; first != last; ++first) {
+            h.push_back(hex_digits_upper[static_cast<unsigned char>(*first) >> 4]);
+            h.push_back(hex_digits_upper[*first & 15]);
+        }
+        return h;
+    };
+    const std::string reversed_hex = hex_of(vin.rbegin(), vin.rend()), forward_hex = hex_of(vin.begin(), vin.end());
     const std::string f31 = test::build("0004 00 31 32010200000001 01 03 00 0000000000000000 00000000000000000000000000000000 " + reversed_hex);
     auto d = test::decode(f31);
     CHECK(d["data"]["vin"] == vin);
@@ -151,6 +155,23 @@ TEST_CASE("VIN: reversed on the wire in 0x31 and 0xA1, forward in 0x3B and 0x15"
     // 0x3B: the real record carries the VIN forward
     auto t = test::decode("68A2077A003B181200000002660116430696294154241812000000026601204E0E0C120A19F0D21C0D120A19000000006879370000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000009AA9534F0002238B4F006879370000000000000000004C4741473450593333533630313332333501F0D21C0D120A19410150BE785B3E781B4733");
     CHECK(t["data"]["vin"] == vin);
+    // 0xA1 (parallel card auth) reverses it like 0x31
+    const std::string fa1 = test::build("0005 00 A1 32010200000001 02 03 00 0000000000000000 00000000000000000000000000000000 " + reversed_hex +
+                                        " 01 241202103000");
+    auto a = test::decode(fa1);
+    CHECK(a["data"]["vin"] == vin);
+    CHECK(a["data"]["gun"] == 2);
+    CHECK(a["data"]["role"] == "auxiliary");
+    CHECK(a["data"]["parallel_id"] == "241202103000");
+    CHECK(test::encode_hex(a) == fa1);
+    // 0x15 (BMS handshake) carries it forward, as BIN 17
+    const std::string f15 = test::build("0006 00 15 32010200000001012411241030000001 32010200000001 01 010100 03 C800 1027 43415444 01020304 27 0C 01 0A0000 01 00 " +
+                                        forward_hex + " 0102030405060708");
+    auto b = test::decode(f15);
+    CHECK(b["data"]["vin"] == vin);
+    CHECK(b["data"]["battery_vendor"] == "CATD");
+    CHECK(b["data"]["production_year"] == 2024);
+    CHECK(test::encode_hex(b) == f15);
 }
 
 TEST_CASE("card numbers are the 8 bytes as sent, uppercase hex") {
