@@ -137,6 +137,8 @@ private:
     void schedule_flush();
     void flush_journal();
     void requeue_inflight();
+    void release_heap();
+    static constexpr std::size_t trim_after_backlog = 4096;  // queued publishes, at the peak
     void put_back(Pending p, bool was_sent);
     void restore();
     void connect_failed(const std::string& why);
@@ -169,6 +171,7 @@ private:
     bool stopping_ = false;
     bool flush_posted_ = false;  // a journal flush is posted
     std::deque<Pending> control_, telemetry_;
+    std::size_t backlog_peak_ = 0;  // the most queued since the queue was last empty after a large backlog
     std::unordered_map<std::string, std::string> latest_;  // topic -> newest payload of a queued latest value
     std::map<std::uint64_t, Pending> waiting_;  // id -> QoS>=1 handed to Paho, not yet acknowledged (id order = send order)
     struct Subscription {
