@@ -69,8 +69,9 @@ public:
     std::string firmware, protocol_version, since;
     std::uint16_t next_seq = 0;
     // Frames sent whose reply no command waits for: the bridge's own (time_sync), raw frames,
-    // commands that timed out, and commands already answered (a reply sent again). A reply carrying one of these sequence numbers is not paired with a
-    // command that waits for the same type (Bridge::match_command). Bounded, and each expires.
+    // commands that timed out, and commands already answered (a reply sent again). A reply
+    // carrying one of these sequence numbers is not paired with a command that waits for the same
+    // type (Bridge::match_command). Bounded, and each expires.
     struct Unpaired {
         Seq seq{};
         std::uint8_t reply_code = 0;
