@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "command_fill.hpp"
+#include "transaction_check.hpp"
 #include "ykc/cp56.hpp"
 #include "ykc/hex.hpp"
 #include "ykc/json_member.hpp"
@@ -22,6 +23,8 @@ struct Bridge::Command {
     json sent;  // data sent, for matching the reply
     std::vector<std::string> match;
     Seq seq{};  // as sent: a pile that echoes it in its reply is paired by it
+    int timeout = 0;  // seconds: limits.command_timeout, or the catalogue's reply_timeout
+    bool across_reconnects = false;  // a reply_timeout's command waits through the pile's reconnects
     std::weak_ptr<Session> session;
     std::unique_ptr<asio::steady_timer> timer;
 };
@@ -303,6 +306,8 @@ void Bridge::on_frame(const SessionPtr& s, const Frame& frame) {
         codec_.decode_to(frame.view(), text);
     } catch (const DecodeError& e) {
         ++counters_.errors;
+        const Message* m = codec_.catalogue().find(frame.type());
+        if (m && m->record && s->logged_in) return unreadable_record(s, frame, *m, e.what());  // published, never confirmed
         report(s, [&] { return frame_error(s, frame, e.what()); });
         return;
     }
@@ -311,7 +316,8 @@ void Bridge::on_frame(const SessionPtr& s, const Frame& frame) {
         handle_login(s, frame, env, std::move(text));
         return;
     }
-    const std::string& type = codec_.catalogue().find(frame.type())->name;  // decoded, so in the catalogue
+    const Message& msg = *codec_.catalogue().find(frame.type());  // decoded, so in the catalogue
+    const std::string& type = msg.name;
     if (const auto pile = json_member(text, "pile"); !pile.empty() && pile.front() == '"' && json_plain_string(pile) != s->pile) {
         ++counters_.errors;
         report(s, [&] { return frame_error(s, frame, "frame for pile " + json::parse(pile).get<std::string>() + " on the socket of pile " + s->pile); });
@@ -325,8 +331,8 @@ void Bridge::on_frame(const SessionPtr& s, const Frame& frame) {
     // that a command waits for, are parsed for their answers and for matching.
     const bool periodic = frame.type() == 0x13 || frame.type() == 0x03;
     const json env = periodic && !awaits_reply(s->pile, type) ? json() : json::parse(text);
-    if (frame.type() == 0x3B) {
-        publish_transaction(s, frame, env, std::move(text));  // confirms only when safe
+    if (msg.record) {
+        publish_record(s, frame, msg, env, std::move(text));  // confirms only when safe
         return;
     }
     const std::string_view data = periodic ? json_member(text, "data") : std::string_view{};
@@ -341,7 +347,7 @@ void Bridge::on_frame(const SessionPtr& s, const Frame& frame) {
         publish_frame(s->pile, type, std::move(text), config_.mqtt.qos, {}, MqttLink::Lane::telemetry);
         if (!state.empty()) publish_gun_state(*s, gun_name, std::move(state));
     } else {
-        publish_frame(s->pile, type, std::move(text), config_.mqtt.qos, {}, is_telemetry(frame.type()) ? MqttLink::Lane::telemetry : MqttLink::Lane::control);
+        publish_frame(s->pile, msg.topic, std::move(text), config_.mqtt.qos, {}, is_telemetry(frame.type()) ? MqttLink::Lane::telemetry : MqttLink::Lane::control);
     }
     if (env.is_null()) return;
     match_command(s, frame.seq(), env);
@@ -425,6 +431,7 @@ void Bridge::finish_login(const SessionPtr& s, const Frame& frame, const json& e
     s->logged_in = true;
     s->since = now_iso();
     s->firmware = env["data"].value("program_version", "");
+    s->gun_count = env["data"].value("gun_count", json(0)).is_number_unsigned() ? env["data"]["gun_count"].get<int>() : 0;
     s->protocol_version = env["data"].contains("protocol_version") ? env["data"]["protocol_version"].dump() : "";
     piles_[pile] = s;
     // "online" is published once cmd/# is in place (and again after every reconnect), so a
@@ -497,16 +504,34 @@ void Bridge::auto_reply(const SessionPtr& s, const Frame& frame, const json& env
     }
 }
 
-void Bridge::publish_transaction(const SessionPtr& s, const Frame& frame, const json& env, std::string text) {
+// A billing record (catalogue `record`: 0x3B, 0x3D): published at QoS 1 at least with its raw
+// frame and the result of its check, then confirmed with its reply (0x40) once the broker holds it
+// (policies.transaction after_publish) or when the backend says so (forward). A record that does
+// not add up is never confirmed by the bridge: the charger keeps it and sends it again, and the
+// backend may confirm it with cmd/transaction_confirm.
+void Bridge::publish_record(const SessionPtr& s, const Frame& frame, const Message& m, const json& env, std::string text) {
     const json& data = env["data"];
-    const std::string serial = data["serial"];
-    const int qos = std::max(1, config_.mqtt.qos);
+    const std::string serial = data.value("serial", "");
     const std::string pile = s->pile;
     const Seq seq = frame.seq();
+    std::vector<std::string> why;
+    if (config_.policies.transaction_check == "strict") why = check_transaction(data, m, pile, s->gun_count);
+    text.pop_back();  // the envelope gets what the backend needs to judge the record itself
+    text += ",\"raw\":\"" + to_hex(frame.bytes) + "\",\"check\":\"";
+    text += config_.policies.transaction_check == "off" ? "off\"" : why.empty() ? "ok\"" : "failed\",\"reasons\":" + dump_text(why);
+    text += '}';
+    if (!why.empty()) {
+        refuse_record(s, frame, m, serial, std::move(text), why);
+        return;
+    }
+    const int qos = std::max(1, config_.mqtt.qos);
     if (config_.policies.transaction == "after_publish") {
         // 0x40 only once the broker holds the record: the charger deletes it on 0x40
+        json reply = json::object();
+        for (const auto& f : m.match) reply[f] = data.value(f, json());
+        reply["result"] = "success";
         std::weak_ptr<Session> weak = s;
-        publish_frame(pile, "transaction", std::move(text), qos, [this, weak, serial, seq, pile](bool ok) {
+        publish_frame(pile, m.topic, std::move(text), qos, [this, weak, serial, seq, pile, reply_type = m.reply, reply](bool ok) {
             if (!ok) {
                 spdlog::error("pile {}: transaction {} not confirmed: the publish failed; the charger will resend it", pile, serial);
                 return;
@@ -517,25 +542,65 @@ void Bridge::publish_transaction(const SessionPtr& s, const Frame& frame, const 
                 if (it == piles_.end()) return;  // the charger resends after reconnecting
                 sp = it->second;
             }
-            send(sp, "transaction_reply", {{"serial", serial}, {"result", "success"}}, seq);
+            send(sp, reply_type, reply, seq);
         });
     } else {
-        publish_frame(pile, "transaction", std::move(text), qos);
-        // until cmd/transaction_confirm; the charger resends meanwhile: one entry per serial
-        for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile; ++it)
-            if (it->second->kind == Waiting::Kind::transaction && it->second->key == serial) {
-                it->second->session = s;
-                it->second->seq = seq;
-                return;
-            }
-        auto w = std::make_shared<Waiting>();
-        w->kind = Waiting::Kind::transaction;
-        w->session = s;
-        w->seq = seq;
-        w->key = serial;
-        w->reply_type = "transaction_reply";
-        waiting_.emplace(pile, w);
+        publish_frame(pile, m.topic, std::move(text), qos);
+        wait_for_confirm(s, serial, seq);
     }
+}
+
+// A record that does not add up: published with its reasons, reported, left to the backend.
+void Bridge::refuse_record(const SessionPtr& s, const Frame& frame, const Message& m, const std::string& serial, std::string text,
+                           const std::vector<std::string>& why) {
+    std::string reasons;
+    for (const auto& w : why) reasons += (reasons.empty() ? "" : "; ") + w;
+    spdlog::warn("pile {}: {} {} not confirmed: {}", s->pile, m.name, serial, reasons);
+    publish_frame(s->pile, m.topic, std::move(text), std::max(1, config_.mqtt.qos));
+    json e = frame_error(s, frame, m.name + " " + serial + " not confirmed: " + reasons + " (the charger keeps it; cmd/transaction_confirm confirms it)");
+    e["serial"] = serial;
+    e["reasons"] = why;
+    publish_error(s->pile, std::move(e));
+    wait_for_confirm(s, serial, frame.seq());
+}
+
+// A record the decoder cannot read (a body length the catalogue does not know, a time that
+// cannot be): published with the serial, when its bytes are there, and the reason.
+void Bridge::unreadable_record(const SessionPtr& s, const Frame& frame, const Message& m, const std::string& why) {
+    const auto body = frame.view().body();
+    std::string serial;
+    if (m.serial_offset >= 0 && body.size() >= static_cast<std::size_t>(m.serial_offset) + 16)
+        serial = to_hex(body.subspan(static_cast<std::size_t>(m.serial_offset), 16));
+    if (m.pile_offset >= 0 && body.size() >= static_cast<std::size_t>(m.pile_offset) + 7 &&
+        to_hex(body.subspan(static_cast<std::size_t>(m.pile_offset), 7)) != s->pile) {
+        report(s, [&] { return frame_error(s, frame, why + "; and its pile is not " + s->pile); });
+        return;
+    }
+    json env = {{"pile", s->pile}, {"type", m.name}, {"code", hex_code(m.code)}, {"seq", to_hex(frame.seq())}, {"data", json::object()}};
+    if (!serial.empty()) env["data"]["serial"] = serial;
+    env["raw"] = to_hex(frame.bytes);
+    env["check"] = "failed";
+    env["reasons"] = json::array({why});
+    refuse_record(s, frame, m, serial, dump_text(env), {why});
+}
+
+// Until cmd/transaction_confirm: the charger resends meanwhile, one entry per serial, answered
+// with the newest's sequence bytes.
+void Bridge::wait_for_confirm(const SessionPtr& s, const std::string& serial, Seq seq) {
+    const std::string& pile = s->pile;
+    for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile; ++it)
+        if (it->second->kind == Waiting::Kind::transaction && it->second->key == serial) {
+            it->second->session = s;
+            it->second->seq = seq;
+            return;
+        }
+    auto w = std::make_shared<Waiting>();
+    w->kind = Waiting::Kind::transaction;
+    w->session = s;
+    w->seq = seq;
+    w->key = serial;
+    w->reply_type = "transaction_reply";
+    waiting_.emplace(pile, w);
 }
 
 namespace {
@@ -643,8 +708,13 @@ void Bridge::on_closed(const SessionPtr& s, const std::string& reason) {
     if (ha_) ha_->closed(s->pile);  // homeassistant hook
     publish_availability(s, false);
     unlisten_commands(s->pile, "cmd/#");
-    // commands waiting for this pile's reply will not get one
+    // commands waiting for this pile's reply will not get one (but those whose reply comes after a
+    // restart: firmware_update)
     for (auto c = commands_.lower_bound(s->pile); c != commands_.end() && c->first == s->pile;) {
+        if (c->second->across_reconnects) {
+            ++c;
+            continue;
+        }
         c->second->timer->cancel();
         respond(s->pile, c->second->name, {{"id", c->second->id}, {"status", "offline"}, {"error", "the charger disconnected: " + reason}},
                 c->second->response_topic, c->second->correlation);
@@ -954,11 +1024,15 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     c->sent = std::move(sent);
     c->seq = *seq;
     c->session = s;
-    c->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(config_.limits.command_timeout));
+    // a reply that comes once the action has run (firmware_update: download, install, restart) has
+    // its own time in the catalogue, and is waited for across the pile's reconnects
+    c->timeout = msg->reply_timeout ? msg->reply_timeout : config_.limits.command_timeout;
+    c->across_reconnects = msg->reply_timeout != 0;
+    c->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(c->timeout));
     c->timer->async_wait([this, pile, c](boost::system::error_code ec) {
         if (ec || !erase_entry(commands_, pile, c)) return;
         if (auto sp = c->session.lock(); sp && sp->open()) expect_unpaired(*sp, c->seq, c->reply_type);  // a late reply answers nothing
-        respond(pile, c->name, {{"id", c->id}, {"status", "timeout"}, {"error", "no " + c->reply_type + " within " + std::to_string(config_.limits.command_timeout) + " s"}},
+        respond(pile, c->name, {{"id", c->id}, {"status", "timeout"}, {"error", "no " + c->reply_type + " within " + std::to_string(c->timeout) + " s"}},
                 c->response_topic, c->correlation);
     });
     commands_.emplace(pile, c);

@@ -48,7 +48,11 @@ private:
     void accept();
     nlohmann::json frame_error(const SessionPtr& s, const Frame& frame, std::string why) const;
     void handle_login(const SessionPtr& s, const Frame& frame, const nlohmann::json& env, std::string text);
-    void publish_transaction(const SessionPtr& s, const Frame& frame, const nlohmann::json& env, std::string text);
+    void publish_record(const SessionPtr& s, const Frame& frame, const Message& m, const nlohmann::json& env, std::string text);
+    void refuse_record(const SessionPtr& s, const Frame& frame, const Message& m, const std::string& serial, std::string text,
+                       const std::vector<std::string>& why);
+    void unreadable_record(const SessionPtr& s, const Frame& frame, const Message& m, const std::string& why);
+    void wait_for_confirm(const SessionPtr& s, const std::string& serial, Seq seq);
     void finish_login(const SessionPtr& s, const Frame& frame, const nlohmann::json& env, bool accepted, const std::string& why);
     void auto_reply(const SessionPtr& s, const Frame& frame, const nlohmann::json& env);
     bool match_command(const SessionPtr& s, Seq seq, const nlohmann::json& env);

@@ -90,6 +90,7 @@ struct Config {
         std::vector<std::string> allowlist;
         int login_timeout = 10;                // forward: s to wait for cmd/login_reply
         std::string transaction = "after_publish";  // after_publish | forward
+        std::string transaction_check = "strict";   // strict | off (transaction_check.hpp)
         int card_auth_timeout = 10;            // s to wait for cmd/card_auth_reply
         bool time_sync = true;
         int time_sync_interval = 86400;        // s

@@ -250,6 +250,9 @@ std::vector<Setting<Config>> make_config_settings() {
         integer<C>("policies.login_timeout", 1, 3600, YKC_AT(policies.login_timeout), "forward: seconds to wait for cmd/login_reply, then refuse"),
         choice<C>("policies.transaction", {"after_publish", "forward"}, YKC_AT(policies.transaction),
                   "after_publish: 0x40 once the broker acknowledged the record; forward: 0x40 when the backend sends cmd/transaction_confirm"),
+        choice<C>("policies.transaction_check", {"strict", "off"}, YKC_AT(policies.transaction_check),
+                  "strict: a record that does not add up (segments vs totals, meter readings, times, gun, serial) is published with "
+                  "\"check\":\"failed\" and its reasons, reported on ykc/<pile>/error and not confirmed by the bridge; off: no check"),
         integer<C>("policies.card_auth_timeout", 1, 3600, YKC_AT(policies.card_auth_timeout),
                    "seconds to wait for cmd/card_auth_reply, then refuse (0x32 failure)"),
         boolean<C>("policies.time_sync", YKC_AT(policies.time_sync), "send 0x56 after login and every time_sync_interval"),

@@ -30,8 +30,9 @@ const std::map<std::string, std::string>& notes() {
          "Answers a `parallel_card_auth` (0xA1) like `card_auth_reply` answers 0x31: the sequence bytes of the waiting request with "
          "the same `gun` and `parallel_id` are echoed, and the bridge refuses by itself after `policies.card_auth_timeout`."},
         {"transaction_reply",
-         "The bridge confirms transaction records itself (`policies.transaction`); with `policies.transaction: forward` use "
-         "`transaction_confirm`, which also echoes the record's sequence bytes."},
+         "The bridge confirms transaction records itself (`policies.transaction`) when they pass their check; with "
+         "`policies.transaction: forward`, and for a record that failed its check, use `transaction_confirm`, which also echoes the "
+         "record's sequence bytes."},
         {"time_sync", "The bridge also sends it after every login and every `policies.time_sync_interval` (`policies.time_sync`)."},
     };
     return n;
@@ -51,9 +52,11 @@ std::vector<CommandDoc> own_commands() {
          "`ok` once decided; `error` when no login of this pile waits for an answer; `offline` when the charger disconnected meanwhile.",
          {{"id", "l1"}, {"result", "success"}}},
         {"transaction_confirm",
-         "With `policies.transaction: forward` the bridge publishes a transaction record (0x3B) without confirming it; this command sends "
-         "the confirmation (0x40 `transaction_reply`), echoing the sequence bytes of the waiting record with this serial. The charger "
-         "deletes the record when it has the confirmation.",
+         "With `policies.transaction: forward` the bridge publishes a transaction record (0x3B, or 0x3D from a V1.7 pile) without "
+         "confirming it; so it does, whatever the policy, with a record that failed its check (`\"check\":\"failed\"`, see "
+         "[topics.md](topics.md#transaction)) or could not be decoded. This command sends the confirmation (0x40 `transaction_reply`), "
+         "echoing the sequence bytes of the waiting record with this serial. The charger deletes the record when it has the "
+         "confirmation: confirm only what the backend has stored and checked, or refuse it with `invalid_record`.",
          nullptr,
          {{"serial", "bcd, 32 digits", "yes", "the record's `serial`"},
           {"result", "text", "no", "`success` (the default) or `invalid_record` (非法账单: the platform refuses the record)"}},

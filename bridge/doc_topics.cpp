@@ -5,6 +5,8 @@
 
 #include "doc_text.hpp"
 #include "docs.hpp"
+#include "transaction_check.hpp"
+#include "ykc/hex.hpp"
 #include "ykc/json_member.hpp"
 #include "ykc/reference.hpp"
 
@@ -19,9 +21,6 @@ const std::map<std::string, std::string>& notes() {
         {"login", "The bridge answers per `policies.login` (with `forward`: after `cmd/login_reply`); the pile's `availability` follows."},
         {"heartbeat", "Published only with `publish.heartbeats`, at `publish.heartbeat_qos`; the bridge answers every heartbeat."},
         {"realtime", "Also sets the retained `ykc/<pile>/gun/<n>/state` of its gun (the second example)."},
-        {"transaction",
-         "Published with QoS 1 at least. With `policies.transaction: after_publish` the bridge confirms it (0x40) once the broker has "
-         "acknowledged this publish; with `forward` the backend confirms with `cmd/transaction_confirm`."},
         {"card_auth", "Waits for `cmd/card_auth_reply`; refused by the bridge after `policies.card_auth_timeout`."},
         {"parallel_card_auth", "Waits for `cmd/parallel_card_auth_reply`; refused by the bridge after `policies.card_auth_timeout`."},
         {"billing_model_verify", "The bridge answers it from the configured billing model."},
@@ -30,11 +29,49 @@ const std::map<std::string, std::string>& notes() {
     return n;
 }
 
+// What the bridge does with a billing record (catalogue `record`: transaction, metered_transaction).
+std::string record_note() {
+    return std::string(
+               "Published with QoS 1 at least, with `raw` (the whole frame as hex, so that a backend can read it again should the "
+               "catalogue be wrong) and `check`: `ok`, `failed` with `reasons`, or `off` (`policies.transaction_check`). A record that "
+               "passes is confirmed (0x40) by the bridge once the broker has acknowledged this publish (`policies.transaction: "
+               "after_publish`), or by the backend with `cmd/transaction_confirm` (`forward`).\n\n"
+               "**A record that does not add up is never confirmed by the bridge**, whatever the policy: it is published with "
+               "`\"check\":\"failed\"` and `reasons` (one line each), reported on `ykc/<pile>/error` with the same reasons, and the "
+               "charger keeps it and sends it again until a backend confirms it with `cmd/transaction_confirm` (the charger deletes "
+               "what is confirmed: a record read wrong and confirmed is money lost). So is a record that cannot be decoded at all — a "
+               "body length the catalogue does not know, a time that cannot be —: its `data` then holds only the `serial`, and "
+               "`reasons` the decode error. The checks of `policies.transaction_check: strict` (the default):\n\n"
+               "- the tariff segments' energies (sharp, peak, flat, valley, and deep valley in the 174-byte layout) add up to "
+               "`total_energy`, and their amounts to `total_amount`, within ") +
+           energy_tolerance + " kWh and " + amount_tolerance +
+           " yuan (a charger rounds each segment and the total apart);\n"
+           "- `meter_end` − `meter_start` equals `total_energy`, within " +
+           energy_tolerance +
+           " kWh;\n"
+           "- `start_time`, `end_time` and `trade_time` are there (not all zero), and `start_time` is not after `end_time` (every "
+           "time is a date that can be, or the frame does not decode);\n"
+           "- the gun is 1 … the `gun_count` of the pile's login;\n"
+           "- the `serial` begins with the pile number (spec 3.3 builds serials from it).\n\n"
+           "Example of a record that failed, as published:\n\n```json\n"
+           "{\"pile\":\"" + example_pile + "\",\"type\":\"transaction\",\"code\":\"0x3B\",\"seq\":\"0100\",\"data\":{…},\"raw\":\"68A20100003B…\","
+           "\"check\":\"failed\",\"reasons\":[\"segment energies (sharp + peak + flat + valley) add up to 12.5 kWh, total_energy is 3.2 kWh\"],"
+           "\"ts\":\"" + example_time + "\"}\n```\n\nand on `ykc/<pile>/error`:\n\n```json\n"
+           "{\"error\":\"transaction " + example_pile + "01240501083000" + "0001 not confirmed: segment energies (sharp + peak + flat + valley) add up "
+           "to 12.5 kWh, total_energy is 3.2 kWh (the charger keeps it; cmd/transaction_confirm confirms it)\",\"code\":\"0x3B\","
+           "\"type\":\"transaction\",\"hex\":\"68A20100003B…\",\"remote\":\"10.0.0.7:50312\",\"serial\":\"" + example_pile + "01240501083000" +
+           "0001\",\"reasons\":[\"segment energies (sharp + peak + flat + valley) add up to 12.5 kWh, total_energy is 3.2 kWh\"]}\n```";
+}
+
 // The decoded envelope of a frame built from sample data, as the bridge publishes it (with ts).
 std::string example_payload(const Codec& codec, const Message& m) {
     const auto body = codec.encode_body(m, sample_data(m, Sample::all_fields), example_pile);
     const auto frame = write_frame(m.code, Seq{0x01, 0x00}, 0, body);
     std::string text = codec.decode_text(FrameView{frame, CrcOrder::low_first});
+    if (m.record) {  // as Bridge::publish_record adds them
+        append_plain_string_member(text, "raw", to_hex(frame));
+        append_plain_string_member(text, "check", "ok");
+    }
     append_plain_string_member(text, "ts", example_time);
     return text;
 }
@@ -47,7 +84,8 @@ const std::string& topic_table() {
         "|---|---|---|---|---|\n"
         "| `ykc/<pile>/<type>` | up | no | `mqtt.qos` (heartbeats `publish.heartbeat_qos`, transactions at least 1) | one decoded frame, "
         "`type` is the catalogue name (`login`, `heartbeat`, `realtime`, `transaction`, `remote_start_reply`, …): the decode envelope "
-        "plus `ts` |\n"
+        "plus `ts`; transaction records (0x3B, and V1.7's 0x3D `metered_transaction`, both on `ykc/<pile>/transaction`) also carry "
+        "`raw`, `check` and, when it failed, `reasons`: one that does not add up is not confirmed |\n"
         "| `ykc/<pile>/gun/<n>/state` | up | yes | `mqtt.qos` | latest `realtime` data of a gun, flat, with `ts`; published when a value changes, at most about once a second per gun (`publish.gun_state`, `publish.gun_state_min_interval_ms`) |\n"
         "| `ykc/<pile>/availability` | up | yes | 1 | `{\"state\":\"online\"\\|\"offline\",\"since\",\"remote\",\"firmware\",\"protocol_version\"}` |\n"
         "| `ykc/<pile>/error` | up | no | `mqtt.qos` | what failed on this pile's socket: bad CRC, undecodable or encrypted frames, unknown "
@@ -56,7 +94,7 @@ const std::string& topic_table() {
         "| `ykc/<pile>/cmd/<command>` | down | no | 1 (subscription) | a command: `{\"id\":…, …fields…}`; `<command>` is a downlink "
         "catalogue name (`remote_start`, `remote_stop`, `time_sync`, `billing_model_set`, `reboot`, …), or `raw` "
         "(`{\"hex\":\"…\",\"keep_crc\":false}`), `card_auth_reply`, `login_reply` (login policy `forward`), `transaction_confirm` "
-        "(transaction policy `forward`); see `docs/commands.md` |\n"
+        "(transaction policy `forward`, or a record that failed its check); see `docs/commands.md` |\n"
         "| `ykc/<pile>/resp/<command>` | up | no | `mqtt.qos` | `{\"id\",\"status\":\"ok\"\\|\"mismatch\"\\|\"error\"\\|\"timeout\"\\|\"offline\"\\|\"invalid\","
         "\"error\":…,\"reply\":{…}}`; `reply` is the charger's decoded answer, paired by the catalogue (e.g. gun and serial) and the "
         "echoed sequence number (`mismatch`: a reply paired by its echo only, the fields that differ listed). With MQTT 5 "
@@ -86,15 +124,16 @@ std::string topics_markdown(const Codec& codec) {
         std::string answers;
         for (const auto& d : cat.messages())
             if (d.reply == m.name) answers += (answers.empty() ? "" : ", ") + ("`cmd/" + d.name + "`");
-        o << "| [`ykc/<pile>/" << m.name << "`](#" << m.name << ") | " << hex_code(m.code) << " | " << answers << " |\n";
+        o << "| [`ykc/<pile>/" << m.topic << "`](#" << m.name << ") | " << hex_code(m.code) << " | " << answers << " |\n";
     }
     for (const auto& m : cat.messages()) {
         if (m.direction != Direction::up) continue;
-        o << "\n### " << m.name << "\n\n`ykc/<pile>/" << m.name << "` — **" << hex_code(m.code) << "** [" << m.name << "](messages.md#"
+        o << "\n### " << m.name << "\n\n`ykc/<pile>/" << m.topic << "` — **" << hex_code(m.code) << "** [" << m.name << "](messages.md#"
           << m.name << ") " << m.title << (m.doc.empty() ? "" : ": " + m.doc) << "\n\n";
         if (auto n = notes().find(m.name); n != notes().end()) o << n->second << "\n\n";
         const std::string payload = example_payload(codec, m);
         o << "```json\n" << payload << "\n```\n";
+        if (m.record) o << "\n" << record_note() << "\n";
         if (m.name == "realtime") {
             // as Bridge::publish_gun_state makes it: the data object as decoded, plus ts
             std::string state(json_member(payload, "data"));

@@ -67,6 +67,7 @@ public:
     ErrorBudget errors;  // Bridge::report's rate limit
     CrcOrder crc_order = CrcOrder::low_first;  // answer in the order the pile uses
     std::string firmware, protocol_version, since;
+    int gun_count = 0;  // the login's (0: not said)
     std::uint16_t next_seq = 0;
     // Frames sent whose reply no command waits for: the bridge's own (time_sync), raw frames,
     // commands that timed out, and commands already answered (a reply sent again). A reply

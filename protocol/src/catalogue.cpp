@@ -53,6 +53,13 @@ const Field* Message::field(std::string_view n) const noexcept {
     return nullptr;
 }
 
+int Message::layout_for(std::size_t size) const noexcept {
+    if (layouts.empty()) return 0;
+    for (std::size_t i = 0; i < layouts.size(); ++i)
+        if (layouts[i].body == size) return static_cast<int>(i);
+    return -1;
+}
+
 CatalogueError::CatalogueError(const std::string& source_, int line_, const std::string& message_,
                                const std::string& field_, const std::string& what)
     : std::runtime_error(source_ + ":" + std::to_string(line_) + ": " +
@@ -203,7 +210,7 @@ Field parse_field(Ctx ctx, const YAML::Node& n, const EnumList& enums, bool bits
         if (f.width == 0) ctx.fail(n["width"], "width must be at least 1");
     } else {
         check_keys(ctx, n, {"name", "type", "size", "scale", "offset", "enum", "unit", "doc", "bits", "fields", "count",
-                            "max", "min", "reserved", "reverse", "pad", "default"});
+                            "max", "min", "reserved", "reverse", "pad", "default", "null_if", "layout"});
         if (!n["type"]) ctx.fail(n, "field without type");
         const std::string t = scalar(ctx, n["type"], "type");
         static const std::map<std::string, FieldType> types = {
@@ -284,6 +291,10 @@ Field parse_field(Ctx ctx, const YAML::Node& n, const EnumList& enums, bool bits
         else ctx.fail(n["pad"], "pad is nul or space");
     }
     if (n["default"]) f.default_value = yaml_scalar_to_json(ctx, n["default"]);
+    if (n["null_if"]) {
+        if (f.type != FieldType::uint || f.enums || f.count != Count::one) ctx.fail(n["null_if"], "null_if applies to a numeric uint field");
+        f.null_if = parse_uint(ctx, n["null_if"], "null_if", raw_max);
+    }
 
     if (f.type == FieldType::bits || f.type == FieldType::group) {
         const YAML::Node members = n["fields"];
@@ -377,7 +388,8 @@ void Catalogue::load(std::string_view text, const std::string& source, bool is_o
     if (list) for (const auto& n : list) {
         Ctx mctx{source, "", ""};
         if (!n.IsMap()) mctx.fail(n, "a message must be a map");
-        check_keys(mctx, n, {"code", "name", "title", "section", "doc", "direction", "reply", "match", "fields"});
+        check_keys(mctx, n, {"code", "name", "title", "section", "doc", "direction", "reply", "match", "fields", "layouts", "topic",
+                             "record", "reply_timeout"});
         if (!n["code"] || !n["name"] || !n["direction"] || !n["fields"]) mctx.fail(n, "a message needs code, name, direction and fields");
         Message m;
         m.source = source;
@@ -399,13 +411,50 @@ void Catalogue::load(std::string_view text, const std::string& source, bool is_o
             if (!mt.IsSequence()) mctx.fail(mt, "match must be a list of field names");
             for (const auto& x : mt) m.match.push_back(scalar(mctx, x, "match"));
         }
+        m.topic = m.name;
+        if (n["topic"]) {
+            m.topic = scalar(mctx, n["topic"], "topic");
+            if (!is_identifier(m.topic)) mctx.fail(n["topic"], "topic must be snake_case");
+        }
+        if (n["record"]) m.record = parse_bool(mctx, n["record"], "record");
+        if (m.record && (m.direction != Direction::up || m.reply.empty() || m.match.empty()))
+            mctx.fail(n["record"], "a record goes up and names its reply and the fields that match it (the serial)");
+        if (n["reply_timeout"]) {
+            if (m.direction != Direction::down || m.reply.empty()) mctx.fail(n["reply_timeout"], "reply_timeout applies to a command with a reply");
+            m.reply_timeout = static_cast<int>(parse_uint(mctx, n["reply_timeout"], "reply_timeout", 86400));
+            if (m.reply_timeout == 0) mctx.fail(n["reply_timeout"], "reply_timeout must be at least 1 second");
+        }
+        if (const YAML::Node ls = n["layouts"]) {
+            if (!ls.IsMap() || ls.size() < 2 || ls.size() > 8) mctx.fail(ls, "layouts is a map of 2 to 8 body lengths to names");
+            for (const auto& kv : ls) {
+                Layout l{scalar(mctx, kv.second, "layout name"), static_cast<std::size_t>(parse_uint(mctx, kv.first, "body length", max_body_size))};
+                if (!is_identifier(l.name)) mctx.fail(kv.second, "layout name must be snake_case");
+                for (const auto& o : m.layouts)
+                    if (o.name == l.name || o.body == l.body) mctx.fail(kv.first, "layout " + l.name + " given twice (name or length)");
+                m.layouts.push_back(std::move(l));
+            }
+        }
         if (!n["fields"].IsSequence()) mctx.fail(n["fields"], "fields must be a list");
         std::set<std::string> keys;
-        bool after_variable = false;
+        bool after_variable = false, after_layout_field = false;
         for (const auto& fn : n["fields"]) {
             Field f = parse_field(mctx, fn, enums_, false);
             Ctx fctx = mctx;
             fctx.field = f.name;
+            if (const YAML::Node l = fn["layout"]) {
+                if (m.layouts.empty()) fctx.fail(l, "layout: the message has no layouts");
+                const auto add = [&](const YAML::Node& x) {
+                    const std::string name = scalar(fctx, x, "layout");
+                    const auto it = std::find_if(m.layouts.begin(), m.layouts.end(), [&](const Layout& y) { return y.name == name; });
+                    if (it == m.layouts.end()) fctx.fail(x, "no layout named \"" + name + "\"");
+                    f.layouts = static_cast<std::uint8_t>(f.layouts | 1u << (it - m.layouts.begin()));
+                };
+                if (l.IsSequence()) for (const auto& x : l) add(x);
+                else add(l);
+            }
+            if (f.layouts && (f.count == Count::byte || f.count == Count::rest)) fctx.fail(fn, "a field of some layouts cannot have a variable count");
+            after_layout_field = after_layout_field || f.layouts != 0;
+            if (after_layout_field && (f.name == "pile" || f.name == "serial")) fctx.fail(fn, "pile and serial come before any field of some layouts");
             if (after_variable && m.fields.back().count == Count::rest) fctx.fail(fn, "nothing can follow a count: rest field");
             const std::size_t items = f.count == Count::fixed ? f.count_fixed : 1;
             if (!after_variable) {
@@ -415,7 +464,7 @@ void Catalogue::load(std::string_view text, const std::string& source, bool is_o
             if (f.count == Count::byte || f.count == Count::rest) {
                 after_variable = true;
                 m.variable = true;
-            } else if (!after_variable) {
+            } else if (!after_variable && f.in_layout(0)) {
                 m.fixed_size += f.size * items;
             }
             auto add_key = [&](const std::string& k, int line) {
@@ -431,6 +480,14 @@ void Catalogue::load(std::string_view text, const std::string& source, bool is_o
             m.fields.push_back(std::move(f));
         }
         if (m.fixed_size > max_body_size) mctx.fail(n["fields"], "fields need " + std::to_string(m.fixed_size) + " bytes; a frame body holds 251");
+        for (std::size_t i = 0; i < m.layouts.size(); ++i) {
+            if (m.variable) mctx.fail(n["layouts"], "a message with layouts has fixed-size fields only");
+            std::size_t size = 0;
+            for (const auto& f : m.fields)
+                if (f.in_layout(i)) size += f.size * (f.count == Count::fixed ? f.count_fixed : 1);
+            if (size != m.layouts[i].body)
+                mctx.fail(n["layouts"], "layout " + m.layouts[i].name + " says " + std::to_string(m.layouts[i].body) + " bytes; its fields take " + std::to_string(size));
+        }
         m.keys.push_back("extra");
         std::sort(m.keys.begin(), m.keys.end());  // looked up by binary search when encoding
         char code_text[8];

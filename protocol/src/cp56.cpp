@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 namespace ykc {
 namespace {
@@ -72,6 +73,21 @@ bool digits(std::string_view text, std::size_t& i, int n, unsigned& value) {
 }
 
 }  // namespace
+
+std::string cp56_invalid(std::span<const std::uint8_t> b) {
+    if ((b[0] | b[1] | b[2] | b[3] | b[4] | b[5] | b[6]) == 0) return {};
+    const unsigned ms = static_cast<unsigned>(b[0] | b[1] << 8);
+    const unsigned minute = b[2] & 0x3F, hour = b[3] & 0x1F, day = b[4] & 0x1F, month = b[5] & 0x0F;
+    const int year = 2000 + (b[6] & 0x7F);
+    if (month < 1 || month > 12) return "month " + std::to_string(month) + " (1 … 12)";
+    if (day < 1 || day > days_in_month(year, month))
+        return "day " + std::to_string(day) + " of " + std::to_string(year) + "-" + (month < 10 ? "0" : "") + std::to_string(month) +
+               " (1 … " + std::to_string(days_in_month(year, month)) + ")";
+    if (hour > 23) return "hour " + std::to_string(hour) + " (0 … 23)";
+    if (minute > 59) return "minute " + std::to_string(minute) + " (0 … 59)";
+    if (ms > 59999) return "milliseconds " + std::to_string(ms) + " (0 … 59999)";
+    return {};
+}
 
 char* format_cp56_json(char* out, std::span<const std::uint8_t> b, int utc_offset_minutes) {
     if ((b[0] | b[1] | b[2] | b[3] | b[4] | b[5] | b[6]) == 0) {

@@ -8,6 +8,7 @@
 #include "ykc/cp56.hpp"
 #include "ykc/decimal.hpp"
 #include "ykc/hex.hpp"
+#include "ykc/reference.hpp"
 
 namespace ykc {
 
@@ -131,6 +132,7 @@ struct Decoder {
     Sink& out;
 
     void number(const Field& f, std::uint64_t raw) const {
+        if (f.null_if && raw == *f.null_if) return out.lit("null");  // "0 means not applicable"
         if (f.enums) {
             if (const std::string* name = f.enums->name_of(raw)) return append_name(out, *name);
             return append_u64(out, raw);
@@ -184,6 +186,9 @@ struct Decoder {
             case FieldType::ascii: return append_ascii(out, p, f.size, f.pad, f.reverse);
             case FieldType::hex: return append_quoted_hex(out, p, f.size);
             case FieldType::cp56:
+                if (const std::string why = cp56_invalid({p, 7}); !why.empty())
+                    throw DecodeError(DecodeError::Kind::bad_value, m.code, m.name, f.name,
+                                      m.name + ": field " + f.name + ": not a time that can be: " + why + " (bytes " + to_hex({p, 7}) + ")");
                 out.done(format_cp56_json(out.room(max_cp56_json_chars), {p, 7}, opt.utc_offset_minutes));
                 return;
             case FieldType::group: {
@@ -237,10 +242,19 @@ struct Decoder {
     void data(std::span<const std::uint8_t> body) const {
         const std::uint8_t* p = body.data();
         const std::size_t n = body.size();
+        const int layout = m.layout_for(n);
+        if (layout < 0) {
+            std::string known;
+            for (const auto& l : m.layouts)
+                known += (known.empty() ? "" : " or ") + std::to_string(l.body) + " (" + l.name + ")";
+            throw DecodeError(DecodeError::Kind::bad_length, m.code, m.name, "",
+                              m.name + ": body is " + std::to_string(n) + " bytes (length byte " + hex_code(static_cast<std::uint8_t>(n + 4)) + "); the catalogue knows " + known);
+        }
         std::size_t off = 0;
         bool first = true;
         out.lit("\"data\":{");
         for (const Field& f : m.fields) {
+            if (!f.in_layout(static_cast<std::size_t>(layout))) continue;
             if (f.count == Count::one) {
                 if (off + f.size > n) short_body(f, off, f.size, n);
                 if (!(static_cast<int>(off) == m.pile_offset && f.name == "pile")) one(f, p + off, first);

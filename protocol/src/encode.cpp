@@ -91,6 +91,7 @@ struct Encoder {
                 fail(path, "code out of range (0 … " + std::to_string(raw_max) + "): " + describe(v));
             return v.get<std::uint64_t>();
         }
+        if (v.is_null() && f.null_if) return *f.null_if;  // "not applicable"
         const wide_int units = decimal(v, f.scale, path);
         if ((f.min && units < *f.min) || (f.max && units > *f.max))
             fail(path, "out of range (" + range_text(f, raw_max) + "): " + describe(v));
@@ -222,8 +223,24 @@ struct Encoder {
         return it == obj.end() ? nullptr : &*it;
     }
 
-    void fields(const std::vector<Field>& fs, const json& obj, const Path* parent, std::string_view pile) const {
+    // The layout that has every field `data` gives, the first such in the catalogue's order (0x3B
+    // without deep_valley_* fields: the standard one); 0 for a message with one layout.
+    std::size_t layout(const json& data) const {
+        for (std::size_t i = 0; i < m.layouts.size(); ++i) {
+            bool fits = true;
+            for (const auto& f : m.fields)
+                if (!f.in_layout(i) && data.contains(f.name)) fits = false;
+            if (fits) return i;
+        }
+        if (m.layouts.empty()) return 0;
+        std::string names;
+        for (const auto& l : m.layouts) names += (names.empty() ? "" : ", ") + l.name;
+        fail("", "the fields given belong to no single layout (" + names + ")");
+    }
+
+    void fields(const std::vector<Field>& fs, const json& obj, const Path* parent, std::string_view pile, std::size_t layout = 0) const {
         for (const Field& f : fs) {
+            if (!parent && !f.in_layout(layout)) continue;
             const Path path{parent, &f.name};
             if (f.type == FieldType::bits) {
                 std::uint64_t raw = 0;
@@ -308,7 +325,7 @@ std::vector<std::uint8_t> Codec::encode_body(const Message& m, const json& data,
     enc.check_unknown(m.fields, data, nullptr);
     if (auto p = data.find("pile"); p != data.end() && !pile.empty() && !(p->is_string() && p->get<std::string>() == pile))
         enc.fail("pile", "differs from the envelope's pile " + std::string(pile));
-    enc.fields(m.fields, data, nullptr, pile);
+    enc.fields(m.fields, data, nullptr, pile, enc.layout(data));
     if (auto extra = data.find("extra"); extra != data.end()) {
         if (!extra->is_string()) enc.fail("extra", "expected hex, got " + describe(*extra));
         auto bytes = from_hex(extra->get<std::string>());
@@ -325,7 +342,9 @@ std::vector<std::uint8_t> Codec::encode(const json& env) const {
     const Message* m = nullptr;
     envelope_code(*catalogue_, env, m);
     for (const auto& [k, _] : env.items())
-        if (k != "type" && k != "code" && k != "pile" && k != "seq" && k != "data" && k != "crc_order" && k != "ts")
+        // ts, raw, check and reasons: what the bridge adds to what it publishes
+        if (k != "type" && k != "code" && k != "pile" && k != "seq" && k != "data" && k != "crc_order" && k != "ts" && k != "raw" &&
+            k != "check" && k != "reasons")
             throw EncodeError(m->name, k, "unknown envelope key");
     Seq seq{0, 0};
     if (auto s = env.find("seq"); s != env.end()) {

@@ -36,8 +36,15 @@ std::string enum_text(const Field& f, bool bit_names) {
     return s;
 }
 
-std::string notes(const Field& f) {
+std::string notes(const Field& f, const Message* m) {
     std::vector<std::string> parts;
+    if (m && f.layouts) {
+        std::string names;
+        for (std::size_t i = 0; i < m->layouts.size(); ++i)
+            if (f.in_layout(i)) names += (names.empty() ? "" : ", ") + m->layouts[i].name + " (" + std::to_string(m->layouts[i].body) + " bytes)";
+        parts.push_back("only in layout " + names);
+    }
+    if (f.null_if) parts.push_back("raw " + std::to_string(*f.null_if) + " is `null` (not applicable)");
     if (f.scale) {
         std::string r = "0.";
         r += std::string(static_cast<std::size_t>(f.scale - 1), '0') + "1";
@@ -69,7 +76,7 @@ std::string notes(const Field& f) {
     return markdown_cell(s);
 }
 
-void field_rows(std::ostringstream& o, const Field& f, const std::string& prefix, const ExtraColumn& extra) {
+void field_rows(std::ostringstream& o, const Field& f, const std::string& prefix, const ExtraColumn& extra, const Message* msg) {
     auto end = [&](const Field& x, const std::string& path) {
         if (extra.cell) o << " " << markdown_cell(extra.cell(x, path)) << " |";
         o << "\n";
@@ -80,16 +87,16 @@ void field_rows(std::ostringstream& o, const Field& f, const std::string& prefix
         o << "\n";
         for (const auto& b : f.fields) {
             o << "| " << prefix << b.name << " | bits " << int(b.shift) << "…" << int(b.shift + b.width - 1) << " | | " << markdown_cell(b.unit) << " | "
-              << notes(b) << " |";
+              << notes(b, nullptr) << " |";
             end(b, prefix + b.name);
         }
         return;
     }
     const std::string type = f.type == FieldType::group ? "group" : to_string(f.type);
-    o << "| " << prefix << f.name << " | " << type << " | " << f.size << " | " << markdown_cell(f.unit) << " | " << notes(f) << " |";
+    o << "| " << prefix << f.name << " | " << type << " | " << f.size << " | " << markdown_cell(f.unit) << " | " << notes(f, msg) << " |";
     end(f, prefix + f.name);
     if (f.type == FieldType::group)
-        for (const auto& m : f.fields) field_rows(o, m, prefix + f.name + "[]." , extra);
+        for (const auto& m : f.fields) field_rows(o, m, prefix + f.name + "[].", extra, nullptr);
 }
 
 }  // namespace
@@ -107,7 +114,13 @@ std::string Catalogue::reference_markdown() const {
          "Field types: `bcd` digits as a string; `bcd_int` a BCD number; `uint` little-endian "
          "unsigned, scaled exactly; `bool` true/false; `flags` array of set-bit names; `bits` packed "
          "sub-fields; `ascii` text (padding stripped); `hex` raw bytes as uppercase hex; `cp56` "
-         "CP56Time2a time; `group` repeated records.\n\n";
+         "CP56Time2a time; `group` repeated records. A time that cannot be (month 14, 31 June, hour 25) is a "
+         "decode error naming the field, never a date.\n\n"
+         "Physical card numbers (`card`, 8 bytes): the spec contradicts itself on their byte order. Its tables "
+         "declare them BIN (which elsewhere in the spec means little-endian) \"padded with 0 to 8 bytes\", while "
+         "every sample shows the UID big-endian after leading zeros (`00000000D14B0A54`, 物理卡号 D14B0A54). "
+         "Chargers differ, so `card` is kept as sent: the 8 bytes in wire order as hex, and a command's "
+         "`card` is written back in the same order.\n\n";
     o << "| code | name | dir | reply | spec | title |\n|---|---|---|---|---|---|\n";
     for (const auto& m : messages_) {
         o << "| " << hex_code(m.code) << " | [" << m.name << "](#" << m.name << ") | " << (m.direction == Direction::up ? "up" : "down")
@@ -127,7 +140,20 @@ std::string Catalogue::reference_markdown() const {
         }
         for (const auto& other : messages_)
             if (other.reply == m.name) o << "; answers `" << other.name << "` (" << hex_code(other.code) << ")";
-        o << ". Body: " << m.fixed_size << (m.variable ? "+ bytes (variable)" : " bytes") << ".\n\n";
+        if (m.layouts.empty()) {
+            o << ". Body: " << m.fixed_size << (m.variable ? "+ bytes (variable)" : " bytes") << ".";
+        } else {
+            o << ". Body: ";
+            for (std::size_t i = 0; i < m.layouts.size(); ++i)
+                o << (i == 0 ? "" : i + 1 == m.layouts.size() ? " or " : ", ") << m.layouts[i].body << " bytes (layout `" << m.layouts[i].name << "`)";
+            o << ", told apart by the length; a body of any other length is a decode error.";
+        }
+        if (m.topic != m.name) o << " Published on `ykc/<pile>/" << m.topic << "`.";
+        if (m.record)
+            o << " A billing record: the charger keeps it until `" << m.reply << "` confirms it; the bridge publishes it with its raw frame, checks that it adds up "
+                 "and confirms it as `policies.transaction` says (see docs/topics.md).";
+        if (m.reply_timeout) o << " The bridge waits " << m.reply_timeout << " s for its reply (not `limits.command_timeout`).";
+        o << "\n\n";
         if (!m.doc.empty()) o << m.doc << "\n\n";
         o << field_table(m);
     }
@@ -139,7 +165,7 @@ std::string field_table(const Message& m, const ExtraColumn& extra) {
     o << "| field | type | bytes | unit | notes |";
     if (extra.cell) o << " " << extra.header << " |";
     o << "\n|---|---|---|---|---|" << (extra.cell ? "---|" : "") << "\n";
-    for (const auto& f : m.fields) field_rows(o, f, "", extra);
+    for (const auto& f : m.fields) field_rows(o, f, "", extra, &m);
     return o.str();
 }
 

@@ -31,7 +31,7 @@ messages:
 TEST_CASE("every request names its reply as the issue lists them") {
     const std::vector<std::pair<int, int>> pairs = {
         {0x01, 0x02}, {0x03, 0x04}, {0x05, 0x06}, {0x09, 0x0A}, {0x12, 0x13}, {0x31, 0x32}, {0x34, 0x33},
-        {0x36, 0x35}, {0x3B, 0x40}, {0x42, 0x41}, {0x44, 0x43}, {0x46, 0x45}, {0x48, 0x47}, {0x52, 0x51},
+        {0x36, 0x35}, {0x3B, 0x40}, {0x3D, 0x40}, {0x42, 0x41}, {0x44, 0x43}, {0x46, 0x45}, {0x48, 0x47}, {0x52, 0x51},
         {0x56, 0x55}, {0x58, 0x57}, {0x62, 0x63}, {0x92, 0x91}, {0x94, 0x93}, {0xA1, 0xA2}, {0xA4, 0xA3}};
     const auto& cat = *Catalogue::builtin();
     int with_reply = 0;
@@ -61,7 +61,8 @@ TEST_CASE("consistent field names: gun, serial, pile") {
     for (const auto& m : Catalogue::builtin()->messages()) {
         CAPTURE(m.name);
         for (const auto& f : m.fields) {
-            if (f.name == "gun") CHECK(f.type == FieldType::bcd_int);
+            // BCD everywhere but in the parking-lock frames, whose tables say BIN
+            if (f.name == "gun") CHECK(f.type == (m.code >= 0x61 && m.code <= 0x63 ? FieldType::uint : FieldType::bcd_int));
             if (f.name == "serial") CHECK((f.type == FieldType::bcd && f.size == 16));
             if (f.name == "pile") CHECK((f.type == FieldType::bcd && f.size == 7));
         }
@@ -112,6 +113,30 @@ messages:
           - {name: a, shift: 0, width: 4}
           - {name: b, shift: 2, width: 2}
 )");
+    // layouts: lengths that the fields make, names that exist, pile and serial before them
+    const std::string layouts = R"(
+messages:
+  - code: 0x3B
+    name: record
+    direction: up
+    layouts: {8: short, 12: long}
+    fields:
+      - {name: pile, type: bcd, size: 7}
+      - {name: a, type: uint, size: 1}
+)";
+    CHECK(std::string(load_error(layouts + "      - {name: b, type: uint, size: 5, layout: long}\n").what()) ==
+          "vendor.yaml:6: message record: layout long says 12 bytes; its fields take 13");
+    CHECK(std::string(load_error(layouts + "      - {name: b, type: uint, size: 4}\n").what()) ==
+          "vendor.yaml:6: message record: layout short says 8 bytes; its fields take 12");
+    CHECK(std::string(load_error(layouts + "      - {name: b, type: uint, size: 4, layout: longer}\n").what()) ==
+          "vendor.yaml:10: message record: field b: no layout named \"longer\"");
+    CHECK(std::string(load_error(layouts + "      - {name: b, type: uint, size: 4, layout: long}\n      - {name: serial, type: bcd, size: 16}\n").what())
+              .find("pile and serial come before any field of some layouts") != std::string::npos);
+    CHECK(std::string(load_error(std::string(ok_message) + "      - {name: b, type: uint, size: 1, layout: long}\n").what())
+              .find("layout: the message has no layouts") != std::string::npos);
+    CHECK(std::string(load_error(std::string(ok_message) + "    record: true\n").what()).find("a record goes up and names its reply") != std::string::npos);
+    CHECK(std::string(load_error(std::string(ok_message) + "      - {name: t, type: uint, size: 1, offset: -50, null_if: 256}\n").what())
+              .find("null_if out of range") != std::string::npos);
     CHECK(bits.field == "status.b");
     CHECK(bits.line == 12);
     CHECK(std::string(bits.what()).find("overlap") != std::string::npos);
@@ -123,7 +148,7 @@ TEST_CASE("an overlay adds a vendor message and replaces a built-in one") {
 enums:
   vendor_state: {0: idle, 1: busy}
 messages:
-  - code: 0x3D
+  - code: 0x3F
     name: vendor_status
     direction: up
     fields:
@@ -140,15 +165,15 @@ messages:
       - {name: gun, type: bcd_int, size: 1}
       - {name: gun_status, type: uint, size: 1, enum: {0: normal, 1: fault, 2: maintenance}}
 )", "vendor.yaml");
-    CHECK(cat.messages().size() == 52);
+    CHECK(cat.messages().size() == 53);
     Codec codec(std::make_shared<const Catalogue>(cat));
-    auto v = codec.decode(test::frame(test::build("0001 00 3D 32010200000001 02 01 E803")).view());
+    auto v = codec.decode(test::frame(test::build("0001 00 3F 32010200000001 02 01 E803")).view());
     CHECK(v["type"] == "vendor_status");
     CHECK(v["data"] == json::parse(R"({"gun":2,"state":"busy","power":100})"));
     auto h = codec.decode(test::frame(test::build("0001 00 03 32010200000001 01 02")).view());
     CHECK(h["data"]["gun_status"] == "maintenance");
     // the built-in catalogue is untouched
-    CHECK(Catalogue::builtin()->find(0x3D) == nullptr);
+    CHECK(Catalogue::builtin()->find(0x3F) == nullptr);
 }
 
 TEST_CASE("the message reference lists every message") {

@@ -102,7 +102,7 @@ TEST_CASE("unknown fields and unknown messages") {
     auto u = encode_error({{"type", "launch"}, {"data", json::object()}});
     CHECK(u.field == "type");
     CHECK(u.reason == "unknown message \"launch\"");
-    CHECK(encode_error({{"code", "0x3D"}, {"data", json::object()}}).reason.find("unknown frame type") == 0);
+    CHECK(encode_error({{"code", "0x3F"}, {"data", json::object()}}).reason.find("unknown frame type") == 0);
     CHECK(encode_error({{"type", "heartbeat"}, {"code", "0x13"}, {"data", json::object()}}).field == "code");
     CHECK(encode_error({{"data", json::object()}}).reason == "missing (a message name, or code)");
     CHECK(encode_error({{"type", "reboot"}, {"pile", "32010200000001"}, {"colour", "red"}, {"data", {{"mode", 1}}}}).field == "colour");

@@ -60,21 +60,67 @@ TEST_CASE("CP56Time2a weekday bits are masked on decode and zero on encode") {
     CHECK(test::encode_hex(w) == real);  // weekday written as zero
 }
 
-TEST_CASE("0x3B of length 0xB2 (fifth tariff segment) decodes what is known and keeps the rest") {
-    const std::string real = "68A28001003B18220000000155021673797553635328182200000001550208CF1C16170A19D0841517170A19400D0300000000000000000000000000400D0300000000000000000000000000400D0300000000000000000000000000A85B01007375000000000000876800000A000000007D75000000737500000000000087680000000000000000000000000000000000000001D0841517170A19450000000000000000A5B3";
-    auto base = test::bytes(real);
-    std::vector<std::uint8_t> body(base.begin() + 6, base.end() - 2);
-    const std::string fifth = "A85B0100010000000200000003000000";
-    auto extra = test::bytes(fifth);
-    body.insert(body.end(), extra.begin(), extra.end());
-    const auto b2 = write_frame(0x3B, {0x80, 0x01}, 0, body);
-    CHECK(b2[1] == 0xB2);
-    auto d = test::codec().decode(test::frame(to_hex(b2)).view());
-    CHECK(d["data"]["serial"] == "18220000000155021673797553635328");
-    CHECK(d["data"]["total_energy"].dump() == "3.0067");
-    CHECK(d["data"]["stop_reason"] == "manual_stop");
-    CHECK(d["data"]["extra"] == fifth);
-    CHECK(test::encode_hex(d) == to_hex(b2));
+TEST_CASE("0x3B of length 0xB2: the fifth tariff segment (deep valley) sits right after valley, and everything adds up") {
+    // a real record (tests/fixtures/real-frames.tsv), worked out by hand from its bytes: after the
+    // four segments of 16 bytes (price u32 /10^5, energy, energy with loss, amount u32 /10^4):
+    //   valley       50C30000 7E4E0100 00000000 30A70000 -> 0.5 yuan/kWh, 8.563 kWh, 0, 4.28 yuan
+    //   deep valley  F8A70000 1E320000 00000000 18150000 -> 0.43 yuan/kWh, 1.283 kWh, 0, 0.54 yuan
+    //   meter_start 76A91E0800 = 136227190 -> 13622.719; meter_end 122A200800 = 136325650 -> 13632.565
+    //   total_energy 9C800100 = 98460 -> 9.846 = 8.563 + 1.283 = 13632.565 - 13622.719; total_amount
+    //   48BC0000 = 48200 -> 4.82 = 4.28 + 0.54
+    const std::string real =
+        "68B217F3003B1812000000017001159733514595532818120000000170019065170A0A0A19E880060B0A0A19E022020000000000000000000000000048E8010000"
+        "0000000000000000000000D853010000000000000000000000000050C300007E4E01000000000030A70000F8A700001E320000000000001815000076A91E0800"
+        "122A2008009C8001000000000048BC00004C4233373041444E32534A31383832383801E880060B0A0A194002607F8F42D86D1BBD5A";
+    const auto d = test::decode(real)["data"];
+    CHECK(d["valley_price"].dump() == "0.5");
+    CHECK(d["valley_energy"].dump() == "8.563");
+    CHECK(d["valley_amount"].dump() == "4.28");
+    CHECK(d["deep_valley_price"].dump() == "0.43");
+    CHECK(d["deep_valley_energy"].dump() == "1.283");
+    CHECK(d["deep_valley_energy_with_loss"].dump() == "0");
+    CHECK(d["deep_valley_amount"].dump() == "0.54");
+    CHECK(d["meter_start"].dump() == "13622.719");
+    CHECK(d["meter_end"].dump() == "13632.565");
+    CHECK(d["total_energy"].dump() == "9.846");
+    CHECK(d["total_amount"].dump() == "4.82");
+    CHECK(d["vin"] == "LB370ADN2SJ188288");
+    CHECK(d["trade_time"] == "2025-10-10T11:06:33+08:00");
+    CHECK(d["stop_reason"] == "app_stop");
+    CHECK(d["card"] == "02607F8F42D86D1B");
+    CHECK_FALSE(d.contains("extra"));
+    CHECK(test::encode_hex(test::decode(real)) == real);  // the deep_valley fields pick the 174-byte layout back
+
+    // the same record without the deep-valley fields is the standard 158-byte layout
+    json four = test::decode(real);
+    for (const char* k : {"deep_valley_price", "deep_valley_energy", "deep_valley_energy_with_loss", "deep_valley_amount"}) four["data"].erase(k);
+    const auto a2 = test::bytes(test::encode_hex(four));
+    CHECK(a2[1] == 0xA2);
+    CHECK(test::decode(ykc::to_hex(a2))["data"] == four["data"]);
+}
+
+TEST_CASE("0x3B bodies of another length than 158 or 174 are a decode error naming the frame and the length") {
+    const std::string real = "68A2077A003B181200000002660116430696294154241812000000026601204E0E0C120A19F0D21C0D120A19000000006879370000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000009AA9534F0002238B4F006879370000000000000000004C4741473450593333533630313332333501F0D21C0D120A19410150BE785B3E781B4733";
+    auto bytes = test::bytes(real);
+    std::vector<std::uint8_t> body(bytes.begin() + 6, bytes.end() - 2);
+    body.resize(170);  // what a 0xB2 record of another dialect would carry: 12 more bytes at the end
+    try {
+        test::codec().decode(FrameView{write_frame(0x3B, {1, 0}, 0, body)});
+        FAIL("decoded");
+    } catch (const DecodeError& e) {
+        CHECK(e.kind == DecodeError::Kind::bad_length);
+        CHECK(e.message == "transaction");
+        CHECK(std::string(e.what()) == "transaction: body is 170 bytes (length byte 0xAE); the catalogue knows 158 (standard) or 174 (five_segment)");
+    }
+    // one deep-valley field picks the 174-byte layout, which needs all four
+    json some = test::decode(real);
+    some["data"]["deep_valley_amount"] = 1;
+    try {
+        test::codec().encode(some);
+        FAIL("encoded");
+    } catch (const EncodeError& e) {
+        CHECK(std::string(e.what()) == "transaction: field deep_valley_price: missing");
+    }
 }
 
 TEST_CASE("lengths the spec samples get wrong: the catalogue uses what the fields need") {

@@ -33,10 +33,10 @@ TEST_CASE("a body shorter than the layout names the message and the field") {
 }
 
 TEST_CASE("unknown frame types are reported with their code") {
-    auto e = decode_error(test::build("0000 00 3D 32010200000001 01"));
+    auto e = decode_error(test::build("0000 00 3F 32010200000001 01"));
     CHECK(e.kind == DecodeError::Kind::unknown_type);
-    CHECK(e.code == 0x3D);
-    CHECK(std::string(e.what()) == "unknown frame type 0x3D");
+    CHECK(e.code == 0x3F);
+    CHECK(std::string(e.what()) == "unknown frame type 0x3F");
 }
 
 TEST_CASE("an encryption flag other than 0 and 1") {

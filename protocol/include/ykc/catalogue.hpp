@@ -48,7 +48,17 @@ struct Field {
     std::optional<nlohmann::json> default_value;
     std::string unit, doc;
     std::string enum_name;  // shared enum this field refers to, if any
+    std::optional<std::uint64_t> null_if;  // the raw value that means "not applicable": decodes as null
+    std::uint8_t layouts = 0;  // bit i: present in the message's layout i; 0: in every layout
     int line = 0;
+
+    bool in_layout(std::size_t i) const noexcept { return layouts == 0 || (layouts >> i & 1u); }
+};
+
+// One body layout of a message that has several, told apart by the body's length.
+struct Layout {
+    std::string name;
+    std::size_t body = 0;  // bytes
 };
 
 struct Message {
@@ -58,7 +68,13 @@ struct Message {
     std::string reply;               // name of the answering message, or empty
     std::vector<std::string> match;  // fields equal in request and reply
     std::vector<Field> fields;
-    std::size_t fixed_size = 0;  // body bytes before any variable-length field
+    // Several layouts, picked by the body's length (0x3B: 158 standard, 174 with a fifth tariff
+    // segment); a body of any other length is a decode error. Empty: one layout.
+    std::vector<Layout> layouts;
+    std::string topic;           // the uplink topic's last level (ykc/<pile>/<topic>); the name unless given
+    bool record = false;         // a billing record the charger keeps until `reply` confirms it
+    int reply_timeout = 0;       // seconds to wait for `reply` when the bridge sends this; 0: limits.command_timeout
+    std::size_t fixed_size = 0;  // body bytes before any variable-length field (several layouts: the first's)
     bool variable = false;       // has a count: byte/rest field
     int pile_offset = -1;        // body offset of the 7-byte pile number, -1 if none
     int serial_offset = -1;      // body offset of the 16-byte transaction serial, -1 if none
@@ -68,6 +84,8 @@ struct Message {
     int line = 0;
 
     const Field* field(std::string_view name) const noexcept;  // top level or bits member
+    // The layout of a body of `size` bytes: 0 when there is one layout, -1 when no layout has that length.
+    int layout_for(std::size_t size) const noexcept;
 };
 
 // A mistake in a catalogue file: names the file, the line, the message and the field.

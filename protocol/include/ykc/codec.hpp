@@ -27,7 +27,9 @@ struct CodecOptions {
 
 class DecodeError : public std::runtime_error {
 public:
-    enum class Kind { unknown_type, encrypted, bad_flag, short_body, bad_count };
+    // bad_length: a message with several layouts (catalogue `layouts`) and a body of none of their
+    // lengths; bad_value: a value that cannot be (a CP56Time2a time of month 14).
+    enum class Kind { unknown_type, encrypted, bad_flag, short_body, bad_count, bad_length, bad_value };
     DecodeError(Kind kind, std::uint8_t code, std::string message, std::string field, const std::string& what);
     Kind kind;
     std::uint8_t code;

@@ -21,6 +21,10 @@ void append_cp56_json(std::string& out, std::span<const std::uint8_t> bytes, int
 inline constexpr std::size_t max_cp56_json_chars = 40;
 char* format_cp56_json(char* p, std::span<const std::uint8_t> bytes, int utc_offset_minutes);
 
+// Why seven bytes are not a time that can be (month 14, 31 June, minute 61), or empty when they
+// are one (all zero, "no time", is one).
+std::string cp56_invalid(std::span<const std::uint8_t> bytes);
+
 // Parses "YYYY-MM-DD[T| ]HH:MM[:SS[.fff]][Z|±HH:MM|±HHMM]" into CP56Time2a at the given offset
 // (a time in another zone is converted; none given means the configured offset).
 std::optional<Cp56> parse_time_cp56(std::string_view text, int utc_offset_minutes, std::string* error);
