@@ -305,9 +305,9 @@ void Bridge::on_frame(const SessionPtr& s, const Frame& frame) {
     try {
         codec_.decode_to(frame.view(), text);
     } catch (const DecodeError& e) {
-        ++counters_.errors;
         const Message* m = codec_.catalogue().find(frame.type());
-        if (m && m->record && s->logged_in) return unreadable_record(s, frame, *m, e.what());  // published, never confirmed
+        if (m && m->record) return unreadable_record(s, frame, *m, e.what());  // published, never confirmed
+        ++counters_.errors;
         report(s, [&] { return frame_error(s, frame, e.what()); });
         return;
     }
@@ -557,10 +557,13 @@ void Bridge::refuse_record(const SessionPtr& s, const Frame& frame, const Messag
     for (const auto& w : why) reasons += (reasons.empty() ? "" : "; ") + w;
     spdlog::warn("pile {}: {} {} not confirmed: {}", s->pile, m.name, serial, reasons);
     publish_frame(s->pile, m.topic, std::move(text), std::max(1, config_.mqtt.qos));
-    json e = frame_error(s, frame, m.name + " " + serial + " not confirmed: " + reasons + " (the charger keeps it; cmd/transaction_confirm confirms it)");
-    e["serial"] = serial;
-    e["reasons"] = why;
-    publish_error(s->pile, std::move(e));
+    ++counters_.errors;
+    report(s, [&] {
+        json e = frame_error(s, frame, m.name + " " + serial + " not confirmed: " + reasons + " (the charger keeps it; cmd/transaction_confirm confirms it)");
+        e["serial"] = serial;
+        e["reasons"] = why;
+        return e;
+    });
     wait_for_confirm(s, serial, frame.seq());
 }
 
@@ -573,6 +576,7 @@ void Bridge::unreadable_record(const SessionPtr& s, const Frame& frame, const Me
         serial = to_hex(body.subspan(static_cast<std::size_t>(m.serial_offset), 16));
     if (m.pile_offset >= 0 && body.size() >= static_cast<std::size_t>(m.pile_offset) + 7 &&
         to_hex(body.subspan(static_cast<std::size_t>(m.pile_offset), 7)) != s->pile) {
+        ++counters_.errors;
         report(s, [&] { return frame_error(s, frame, why + "; and its pile is not " + s->pile); });
         return;
     }

@@ -488,4 +488,17 @@ private:
     ykc::FrameReader reader_;
 };
 
+// A broker, a subscriber to everything, a bridge (with `extra` options) and a charger of `pile`
+// logged in and announced online.
+struct Online {
+    Mosquitto broker;
+    Subscriber sub{broker.url()};
+    Bridge bridge;
+    Charger c;
+    explicit Online(const std::string& pile, std::vector<std::string> extra = {}) : bridge(broker, std::move(extra)), c(bridge.port, pile) {
+        c.login();
+        REQUIRE(sub.wait("ykc/" + pile + "/availability"));
+    }
+};
+
 }  // namespace it

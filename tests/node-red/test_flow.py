@@ -255,6 +255,7 @@ def run(args, work):
         check(tx["total_energy"] == ended["energy"] and tx["total_amount"] == ended["amount"],
               "transaction %s, the charger's session %s" % (tx, ended))
         check(PILE in tx["summary"] and "app_stop" in tx["summary"], "transaction summary: %s" % tx)
+        check(tx["check"] == "ok" and tx["reasons"] == [] and "NOT CONFIRMED" not in tx["summary"], "transaction check: %s" % tx)
         sim.wait("transaction_confirmed", lambda e: e["serial"] == started["serial"])
         record.wait("gun 1 idle again", lambda t, p: t == "ykc/%s/gun/1/state" % PILE and p["status"] == "idle"
                     and p["ts"] > idle["ts"])

@@ -148,6 +148,11 @@ TEST_CASE("lengths the spec samples get wrong: the catalogue uses what the field
     // 0x61 with the parking-lock state the sample omits: 0x14
     auto ls = test::decode(test::build("0001 00 61 32010200000001 01 55 FF 50 00 00000000"));
     CHECK(ls["data"] == json::parse(R"({"gun":1,"lock_state":"raised","space":"occupied","battery":80,"alarm":"normal"})"));
+    // their gun is BIN (the tables of 0x61-0x63), unlike BCD elsewhere: gun 10 is 0x0A, and 0x10 is gun 16
+    CHECK(test::decode(test::build("0001 00 61 32010200000001 0A 55 FF 50 00 00000000"))["data"]["gun"] == 10);
+    CHECK(test::decode(test::build("0001 00 63 32010200000001 10 01 00000000"))["data"]["gun"] == 16);
+    CHECK(test::encode_hex({{"type", "lock_control"}, {"pile", "32010200000001"}, {"data", {{"gun", 10}, {"action", "raise"}}}}) ==
+          test::build("0000 00 62 32010200000001 0A 55 00000000"));
 }
 
 TEST_CASE("the trade serial is 16 BCD bytes (32 digits), not the samples' 31") {
