@@ -339,12 +339,12 @@ void Bridge::on_frame(const SessionPtr& s, const Frame& frame) {
     const std::string_view gun = json_member(data, "gun");
     if (frame.type() == 0x03) {
         const json gun_value = gun.empty() ? json() : json::parse(gun);
-        if (config_.publish.heartbeats) publish_frame(s->pile, type, std::move(text), config_.publish.heartbeat_qos);
+        if (config_.publish.heartbeats) publish_frame(s->pile, msg.topic, std::move(text), config_.publish.heartbeat_qos);
         send(s, "heartbeat_reply", {{"gun", gun_value}, {"ack", 0}}, frame.seq());
     } else if (frame.type() == 0x13) {
         std::string state = gun.empty() ? std::string() : std::string(data);
         std::string gun_name = !gun.empty() && gun.front() == '"' ? json::parse(gun).get<std::string>() : std::string(gun);
-        publish_frame(s->pile, type, std::move(text), config_.mqtt.qos, {}, MqttLink::Lane::telemetry);
+        publish_frame(s->pile, msg.topic, std::move(text), config_.mqtt.qos, {}, MqttLink::Lane::telemetry);
         if (!state.empty()) publish_gun_state(*s, gun_name, std::move(state));
     } else {
         publish_frame(s->pile, msg.topic, std::move(text), config_.mqtt.qos, {}, is_telemetry(frame.type()) ? MqttLink::Lane::telemetry : MqttLink::Lane::control);
@@ -546,7 +546,7 @@ void Bridge::publish_record(const SessionPtr& s, const Frame& frame, const Messa
         });
     } else {
         publish_frame(pile, m.topic, std::move(text), qos);
-        wait_for_confirm(s, serial, seq);
+        wait_for_confirm(s, m, serial, seq);
     }
 }
 
@@ -555,16 +555,17 @@ void Bridge::refuse_record(const SessionPtr& s, const Frame& frame, const Messag
                            const std::vector<std::string>& why) {
     std::string reasons;
     for (const auto& w : why) reasons += (reasons.empty() ? "" : "; ") + w;
-    spdlog::warn("pile {}: {} {} not confirmed: {}", s->pile, m.name, serial, reasons);
+    const std::string which = serial.empty() ? "(no serial)" : serial;
+    spdlog::warn("pile {}: {} {} not confirmed: {}", s->pile, m.name, which, reasons);
     publish_frame(s->pile, m.topic, std::move(text), std::max(1, config_.mqtt.qos));
     ++counters_.errors;
     report(s, [&] {
-        json e = frame_error(s, frame, m.name + " " + serial + " not confirmed: " + reasons + " (the charger keeps it; cmd/transaction_confirm confirms it)");
+        json e = frame_error(s, frame, m.name + " " + which + " not confirmed: " + reasons + " (the charger keeps it; cmd/transaction_confirm confirms it)");
         e["serial"] = serial;
         e["reasons"] = why;
         return e;
     });
-    wait_for_confirm(s, serial, frame.seq());
+    wait_for_confirm(s, m, serial, frame.seq());
 }
 
 // A record the decoder cannot read (a body length the catalogue does not know, a time that
@@ -577,7 +578,7 @@ void Bridge::unreadable_record(const SessionPtr& s, const Frame& frame, const Me
     if (m.pile_offset >= 0 && body.size() >= static_cast<std::size_t>(m.pile_offset) + 7 &&
         to_hex(body.subspan(static_cast<std::size_t>(m.pile_offset), 7)) != s->pile) {
         ++counters_.errors;
-        report(s, [&] { return frame_error(s, frame, why + "; and its pile is not " + s->pile); });
+        report(s, [&] { return frame_error(s, frame, why + "; and it is for another pile than " + s->pile + ": not published, not confirmed"); });
         return;
     }
     json env = {{"pile", s->pile}, {"type", m.name}, {"code", hex_code(m.code)}, {"seq", to_hex(frame.seq())}, {"data", json::object()}};
@@ -590,7 +591,7 @@ void Bridge::unreadable_record(const SessionPtr& s, const Frame& frame, const Me
 
 // Until cmd/transaction_confirm: the charger resends meanwhile, one entry per serial, answered
 // with the newest's sequence bytes.
-void Bridge::wait_for_confirm(const SessionPtr& s, const std::string& serial, Seq seq) {
+void Bridge::wait_for_confirm(const SessionPtr& s, const Message& m, const std::string& serial, Seq seq) {
     const std::string& pile = s->pile;
     for (auto it = waiting_.lower_bound(pile); it != waiting_.end() && it->first == pile; ++it)
         if (it->second->kind == Waiting::Kind::transaction && it->second->key == serial) {
@@ -603,7 +604,7 @@ void Bridge::wait_for_confirm(const SessionPtr& s, const std::string& serial, Se
     w->session = s;
     w->seq = seq;
     w->key = serial;
-    w->reply_type = "transaction_reply";
+    w->reply_type = m.reply;
     waiting_.emplace(pile, w);
 }
 
@@ -942,17 +943,19 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
         if (!data.contains("serial") || !data["serial"].is_string()) return reply("invalid", "field serial: missing, or not text (the record's 32 digits)");
         const std::string serial = data["serial"];
         const json d = {{"serial", serial}, {"result", data.value("result", json("success"))}};
+        // the waiting record's reply (the catalogue's: 0x40 for 0x3B and 0x3D), else 0x40
+        auto w = find_waiting(Waiting::Kind::transaction, [&](const Waiting& x) { return x.key == serial; });
+        const std::string reply_type = w ? w->reply_type : "transaction_reply";
         try {
-            codec_.encode_body(*codec_.catalogue().find("transaction_reply"), d, pile);  // what is wrong, before anything is sent
+            codec_.encode_body(*codec_.catalogue().find(reply_type), d, pile);  // what is wrong, before anything is sent
         } catch (const EncodeError& e) {
             return reply("invalid", e.what());
         }
         auto it = piles_.find(pile);
         if (it == piles_.end()) return reply("offline", "pile " + pile + " is not connected to this bridge");
         if (backlogged(*it->second)) return reply("error", "busy");
-        auto w = find_waiting(Waiting::Kind::transaction, [&](const Waiting& x) { return x.key == serial; });
         if (w) take(w);
-        send(it->second, "transaction_reply", d, w ? std::optional<Seq>(w->seq) : std::nullopt);
+        send(it->second, reply_type, d, w ? std::optional<Seq>(w->seq) : std::nullopt);
         return reply("ok", "");
     }
 
@@ -1035,7 +1038,10 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     c->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(c->timeout));
     c->timer->async_wait([this, pile, c](boost::system::error_code ec) {
         if (ec || !erase_entry(commands_, pile, c)) return;
-        if (auto sp = c->session.lock(); sp && sp->open()) expect_unpaired(*sp, c->seq, c->reply_type);  // a late reply answers nothing
+        // a late reply answers nothing (the pile's session now: a firmware_update's may be a new one)
+        auto sp = c->session.lock();
+        if (auto now = piles_.find(pile); c->across_reconnects && now != piles_.end()) sp = now->second;
+        if (sp && sp->open()) expect_unpaired(*sp, c->seq, c->reply_type);
         respond(pile, c->name, {{"id", c->id}, {"status", "timeout"}, {"error", "no " + c->reply_type + " within " + std::to_string(c->timeout) + " s"}},
                 c->response_topic, c->correlation);
     });

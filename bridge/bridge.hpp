@@ -52,7 +52,7 @@ private:
     void refuse_record(const SessionPtr& s, const Frame& frame, const Message& m, const std::string& serial, std::string text,
                        const std::vector<std::string>& why);
     void unreadable_record(const SessionPtr& s, const Frame& frame, const Message& m, const std::string& why);
-    void wait_for_confirm(const SessionPtr& s, const std::string& serial, Seq seq);
+    void wait_for_confirm(const SessionPtr& s, const Message& m, const std::string& serial, Seq seq);
     void finish_login(const SessionPtr& s, const Frame& frame, const nlohmann::json& env, bool accepted, const std::string& why);
     void auto_reply(const SessionPtr& s, const Frame& frame, const nlohmann::json& env);
     bool match_command(const SessionPtr& s, Seq seq, const nlohmann::json& env);

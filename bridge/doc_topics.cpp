@@ -48,11 +48,13 @@ std::string record_note() {
            " yuan (a charger rounds each segment and the total apart);\n"
            "- `meter_end` − `meter_start` equals `total_energy`, within " +
            energy_tolerance +
-           " kWh;\n"
+           " kWh, unless both are 0 (a pile that sends no meter readings);\n"
            "- `start_time`, `end_time` and `trade_time` are there (not all zero), and `start_time` is not after `end_time` (every "
            "time is a date that can be, or the frame does not decode);\n"
            "- the gun is 1 … the `gun_count` of the pile's login;\n"
-           "- the `serial` begins with the pile number (spec 3.3 builds serials from it).\n\n"
+           "- the `serial` begins with the pile number (spec 3.3 builds serials from it, and so does the bridge when it fills "
+           "`remote_start`'s; a backend that gives serials of another making has every record held: set "
+           "`policies.transaction_check: off` then, and check the records itself).\n\n"
            "Example of a record that failed, as published:\n\n```json\n"
            "{\"pile\":\"" + example_pile + "\",\"type\":\"transaction\",\"code\":\"0x3B\",\"seq\":\"0100\",\"data\":{…},\"raw\":\"68A20100003B…\","
            "\"check\":\"failed\",\"reasons\":[\"segment energies (sharp + peak + flat + valley) add up to 12.5 kWh, total_energy is 3.2 kWh\"],"

@@ -10,17 +10,20 @@ using json = nlohmann::json;
 
 namespace {
 
-// A decoded number of `field` in units of its scale, exactly (the decoder writes the exact decimal;
-// the shortest text of the double read back is that decimal).
+// Every amount and energy is compared in millionths, whatever the scale of its field (4 in the
+// built-in catalogue; an overlay with more than 6 decimals makes the record unreadable here).
+constexpr int scale = 6;
+
+// A decoded number of `field` in millionths, exactly (the decoder writes the exact decimal; the
+// shortest text of the double read back is that decimal for up to 15 digits: every built-in field).
 std::optional<wide_int> units(const json& data, const Message& m, const std::string& field) {
-    const Field* f = m.field(field);
     const auto it = data.find(field);
-    if (!f || it == data.end() || !it->is_number()) return std::nullopt;
+    if (!m.field(field) || it == data.end() || !it->is_number()) return std::nullopt;
     const std::string text = it->is_number_float() ? shortest_decimal(it->get<double>()) : it->dump();
-    return parse_decimal(text, f->scale, nullptr);
+    return parse_decimal(text, scale, nullptr);
 }
 
-std::string text(wide_int v, int scale) {
+std::string text(wide_int v) {
     std::string s;
     append_decimal(s, v, scale);
     return s;
@@ -37,11 +40,8 @@ std::pair<std::string, std::string> time_key(const std::string& t) {
 
 std::vector<std::string> check_transaction(const json& data, const Message& m, const std::string& pile, int gun_count) {
     std::vector<std::string> why;
-    const Field* total_energy = m.field("total_energy");
-    const Field* total_amount = m.field("total_amount");
-    const int energy_scale = total_energy ? total_energy->scale : 4, amount_scale = total_amount ? total_amount->scale : 4;
-    const wide_int energy_tol = *parse_decimal(energy_tolerance, energy_scale, nullptr);
-    const wide_int amount_tol = *parse_decimal(amount_tolerance, amount_scale, nullptr);
+    const wide_int energy_tol = parse_decimal(energy_tolerance, scale, nullptr).value();
+    const wide_int amount_tol = parse_decimal(amount_tolerance, scale, nullptr).value();
     auto near = [](wide_int a, wide_int b, wide_int tol) { return a - b <= tol && b - a <= tol; };
 
     // the tariff segments this record carries: sharp, peak, flat, valley (and deep_valley)
@@ -66,19 +66,20 @@ std::vector<std::string> check_transaction(const json& data, const Message& m, c
         why.push_back("the record has no readable total_energy, total_amount or segment energies and amounts");
     } else {
         if (!near(energy_sum, *total_e, energy_tol))
-            why.push_back("segment energies (" + segments + ") add up to " + text(energy_sum, energy_scale) + " kWh, total_energy is " +
-                          text(*total_e, energy_scale) + " kWh");
+            why.push_back("segment energies (" + segments + ") add up to " + text(energy_sum) + " kWh, total_energy is " +
+                          text(*total_e) + " kWh");
         if (!near(amount_sum, *total_a, amount_tol))
-            why.push_back("segment amounts (" + segments + ") add up to " + text(amount_sum, amount_scale) + " yuan, total_amount is " +
-                          text(*total_a, amount_scale) + " yuan");
+            why.push_back("segment amounts (" + segments + ") add up to " + text(amount_sum) + " yuan, total_amount is " +
+                          text(*total_a) + " yuan");
     }
+    // both readings 0: a pile without a meter reading ("0 means not applicable"); the segments still count
     const auto meter_start = units(data, m, "meter_start"), meter_end = units(data, m, "meter_end");
     if (!meter_start || !meter_end) {
         why.push_back("no meter_start or meter_end");
-    } else if (total_e && (*meter_end < *meter_start || !near(*meter_end - *meter_start, *total_e, energy_tol))) {
-        const int scale = m.field("meter_start")->scale;
-        why.push_back("meter_end − meter_start is " + text(*meter_end - *meter_start, scale) + " kWh (" + text(*meter_end, scale) + " − " +
-                      text(*meter_start, scale) + "), total_energy is " + text(*total_e, energy_scale) + " kWh");
+    } else if (total_e && (*meter_start != 0 || *meter_end != 0) &&
+               (*meter_end < *meter_start || !near(*meter_end - *meter_start, *total_e, energy_tol))) {
+        why.push_back("meter_end − meter_start is " + text(*meter_end - *meter_start) + " kWh (" + text(*meter_end) + " − " + text(*meter_start) +
+                      "), total_energy is " + text(*total_e) + " kWh");
     }
     // times: the decoder has checked that each is a date that can be; here they must be there
     bool times = true;

@@ -20,7 +20,7 @@ inline constexpr const char* amount_tolerance = "0.01";  // yuan: segment sum vs
 // Why the record's `data` (as decoded by message `m`) does not add up; empty when it does.
 //   - the segments (every `<s>_price` field of the message with `<s>_energy` and `<s>_amount`)
 //     add up to total_energy and total_amount;
-//   - meter_end − meter_start equals total_energy;
+//   - meter_end − meter_start equals total_energy (unless both are 0: a pile without readings);
 //   - start_time, end_time and trade_time are times, and start_time ≤ end_time;
 //   - the gun is 1 … gun_count (the login's; not checked when 0);
 //   - the serial begins with the pile number (spec 3.3).

@@ -306,6 +306,7 @@ Field parse_field(Ctx ctx, const YAML::Node& n, const EnumList& enums, bool bits
             Ctx sctx = ctx;
             sctx.field = f.name + "." + sub.name;
             if (!names.insert(sub.name).second) sctx.fail(m, "name given twice");
+            if (m["layout"]) sctx.fail(m["layout"], "layout applies to a message's own fields, not to a member");
             if (f.type == FieldType::bits) {
                 if (sub.shift + sub.width > f.size * 8) sctx.fail(m, "bits beyond the field's " + std::to_string(f.size * 8) + " bits");
                 const std::uint64_t mask = (sub.width >= 64 ? UINT64_MAX : ((std::uint64_t{1} << sub.width) - 1)) << sub.shift;
@@ -417,6 +418,8 @@ void Catalogue::load(std::string_view text, const std::string& source, bool is_o
             if (!is_identifier(m.topic)) mctx.fail(n["topic"], "topic must be snake_case");
         }
         if (n["record"]) m.record = parse_bool(mctx, n["record"], "record");
+        static const std::set<std::string> bridge_topics = {"error", "availability", "gun", "cmd", "resp", "state", "health"};
+        if (bridge_topics.count(m.topic)) mctx.fail(n["topic"] ? n["topic"] : n["name"], "\"" + m.topic + "\" is a topic of the bridge's own");
         if (m.record && (m.direction != Direction::up || m.reply.empty() || m.match.empty()))
             mctx.fail(n["record"], "a record goes up and names its reply and the fields that match it (the serial)");
         if (n["reply_timeout"]) {
@@ -451,6 +454,7 @@ void Catalogue::load(std::string_view text, const std::string& source, bool is_o
                 };
                 if (l.IsSequence()) for (const auto& x : l) add(x);
                 else add(l);
+                if (!f.layouts) fctx.fail(l, "layout: name at least one layout");
             }
             if (f.layouts && (f.count == Count::byte || f.count == Count::rest)) fctx.fail(fn, "a field of some layouts cannot have a variable count");
             after_layout_field = after_layout_field || f.layouts != 0;
@@ -516,6 +520,9 @@ void Catalogue::load(std::string_view text, const std::string& source, bool is_o
             if (!m.field(f)) throw CatalogueError(m.source, m.line, m.name, "match", "no field \"" + f + "\" in this message");
             if (!it->second->field(f)) throw CatalogueError(m.source, m.line, m.name, "match", "no field \"" + f + "\" in the reply " + m.reply);
         }
+        // the bridge confirms a record with its reply: the match fields and result "success"
+        if (const Field* r = it->second->field("result"); m.record && !(r && r->enums && r->enums->code_of("success")))
+            throw CatalogueError(m.source, m.line, m.name, "record", "the reply " + m.reply + " needs a field result with the value success");
     }
     reindex();
 }

@@ -97,6 +97,8 @@ struct Encoder {
             fail(path, "out of range (" + range_text(f, raw_max) + "): " + describe(v));
         const wide_int raw = units - f.offset;
         if (raw < 0 || raw > static_cast<wide_int>(raw_max)) fail(path, "out of range (" + range_text(f, raw_max) + "): " + describe(v));
+        if (f.null_if && raw == static_cast<wide_int>(*f.null_if))  // it would read back as null
+            fail(path, describe(v) + " is sent as " + std::to_string(*f.null_if) + ", which means \"not applicable\" (null)");
         return static_cast<std::uint64_t>(raw);
     }
 
@@ -223,15 +225,22 @@ struct Encoder {
         return it == obj.end() ? nullptr : &*it;
     }
 
-    // The layout that has every field `data` gives, the first such in the catalogue's order (0x3B
-    // without deep_valley_* fields: the standard one); 0 for a message with one layout.
+    // The layout that has every field `data` gives and is given every field of its own (0x3B with
+    // the deep_valley_* fields: the 174-byte one; without: the standard one), whatever their order
+    // in the catalogue; else the first that has every field given (encoding then names what is
+    // missing); 0 for a message with one layout.
     std::size_t layout(const json& data) const {
+        std::optional<std::size_t> fits_given;
         for (std::size_t i = 0; i < m.layouts.size(); ++i) {
-            bool fits = true;
-            for (const auto& f : m.fields)
+            bool fits = true, complete = true;
+            for (const auto& f : m.fields) {
                 if (!f.in_layout(i) && data.contains(f.name)) fits = false;
-            if (fits) return i;
+                if (f.layouts && f.in_layout(i) && !data.contains(f.name) && !f.default_value && !f.reserved) complete = false;
+            }
+            if (fits && complete) return i;
+            if (fits && !fits_given) fits_given = i;
         }
+        if (fits_given) return *fits_given;
         if (m.layouts.empty()) return 0;
         std::string names;
         for (const auto& l : m.layouts) names += (names.empty() ? "" : ", ") + l.name;

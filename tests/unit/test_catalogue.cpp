@@ -135,6 +135,38 @@ messages:
     CHECK(std::string(load_error(std::string(ok_message) + "      - {name: b, type: uint, size: 1, layout: long}\n").what())
               .find("layout: the message has no layouts") != std::string::npos);
     CHECK(std::string(load_error(std::string(ok_message) + "    record: true\n").what()).find("a record goes up and names its reply") != std::string::npos);
+    CHECK(std::string(load_error(layouts + "      - {name: b, type: uint, size: 4, layout: []}\n").what()).find("name at least one layout") != std::string::npos);
+    CHECK(std::string(load_error(std::string(ok_message) + "    topic: error\n").what()).find("\"error\" is a topic of the bridge's own") != std::string::npos);
+    CHECK(std::string(load_error(R"(
+messages:
+  - code: 0x3B
+    name: record
+    direction: up
+    reply: record_reply
+    match: [serial]
+    record: true
+    fields:
+      - {name: serial, type: bcd, size: 16}
+  - code: 0x40
+    name: record_reply
+    direction: down
+    fields:
+      - {name: serial, type: bcd, size: 16}
+)").what()).find("the reply record_reply needs a field result with the value success") != std::string::npos);
+    CHECK(std::string(load_error(R"(
+messages:
+  - code: 0x45
+    name: cards
+    direction: up
+    layouts: {7: none, 12: one}
+    fields:
+      - {name: pile, type: bcd, size: 7}
+      - name: items
+        type: group
+        count: 1
+        fields:
+          - {name: x, type: uint, size: 5, layout: one}
+)").what()).find("layout applies to a message's own fields, not to a member") != std::string::npos);
     CHECK(std::string(load_error(std::string(ok_message) + "      - {name: t, type: uint, size: 1, offset: -50, null_if: 256}\n").what())
               .find("null_if out of range") != std::string::npos);
     CHECK(bits.field == "status.b");

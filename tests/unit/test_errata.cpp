@@ -112,6 +112,22 @@ TEST_CASE("0x3B bodies of another length than 158 or 174 are a decode error nami
         CHECK(e.message == "transaction");
         CHECK(std::string(e.what()) == "transaction: body is 170 bytes (length byte 0xAE); the catalogue knows 158 (standard) or 174 (five_segment)");
     }
+    // the layout follows the fields given, whatever the order of the catalogue's layouts
+    Catalogue reversed = *Catalogue::builtin();
+    reversed.overlay(R"(
+messages:
+  - code: 0x3F
+    name: vendor_record
+    direction: up
+    layouts: {12: long, 8: short}
+    fields:
+      - {name: pile, type: bcd, size: 7}
+      - {name: a, type: uint, size: 1}
+      - {name: b, type: uint, size: 4, layout: long}
+)", "vendor.yaml");
+    const Codec rc(std::make_shared<const Catalogue>(reversed));
+    CHECK(rc.encode({{"type", "vendor_record"}, {"pile", "32010200000001"}, {"data", {{"a", 1}}}}).size() == 8 + 8);
+    CHECK(rc.encode({{"type", "vendor_record"}, {"pile", "32010200000001"}, {"data", {{"a", 1}, {"b", 2}}}}).size() == 12 + 8);
     // one deep-valley field picks the 174-byte layout, which needs all four
     json some = test::decode(real);
     some["data"]["deep_valley_amount"] = 1;

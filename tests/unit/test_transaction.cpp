@@ -87,6 +87,15 @@ TEST_CASE("the check names each thing that does not add up") {
                      "gun 3, but the pile logged in with 2 guns",
                      "serial 32010200000001011597335145955328 does not begin with the pile number 18120000000170 (spec 3.3)"});
     CHECK(check(bad, 0).size() == 5);  // a login without a gun count: the gun is not checked
+    // a pile without meter readings (both 0): the segments and the total still have to agree
+    json no_meter = good;
+    no_meter["data"]["meter_start"] = 0;
+    no_meter["data"]["meter_end"] = 0;
+    CHECK(check(no_meter).empty());
+    no_meter["data"]["meter_end"] = 9.846;
+    CHECK(check(no_meter).empty());
+    no_meter["data"]["meter_end"] = 9.9;
+    CHECK(check(no_meter) == std::vector<std::string>{"meter_end − meter_start is 9.9 kWh (9.9 − 0), total_energy is 9.846 kWh"});
     json start_after_end = good;
     start_after_end["data"]["start_time"] = "2025-10-10T11:06:33.500+08:00";
     CHECK(check(start_after_end) == std::vector<std::string>{"start_time 2025-10-10T11:06:33.500+08:00 is after end_time 2025-10-10T11:06:33+08:00"});
@@ -152,6 +161,15 @@ TEST_CASE("0 means not applicable: an idle or AC gun's temperatures are null, no
     CHECK(d["battery_max_temperature"] == nullptr);
     CHECK(d["soc"] == 0);  // a reading: 0 %
     CHECK(test::encode_hex(test::decode(idle)) == idle);
+    // -50 °C would be sent as 0 and read back as null: refused, not silently changed
+    json minus50 = test::decode(idle);
+    minus50["data"]["gun_temperature"] = -50;
+    try {
+        test::codec().encode(minus50);
+        FAIL("encoded");
+    } catch (const EncodeError& e) {
+        CHECK(std::string(e.what()) == "realtime: field gun_temperature: -50 is sent as 0, which means \"not applicable\" (null)");
+    }
     // raw 1 is -49 °C
     const std::string cold = test::build("0001 00 13 00000000000000000000000000000000 32010200000001 01 03 00 01 0000 0000 01 0000000000000000 32 01 0000 0000 "
                                          "00000000 00000000 00000000 0000");
