@@ -37,14 +37,22 @@ void expect_no_confirm(Charger& c, std::chrono::milliseconds wait = 1500ms) {
     CHECK(c.receive_type("heartbeat_reply"));
 }
 
+// A pile of `pile` online, which sends `hex`: what the bridge published on its transaction topic.
+struct Record : Online {
+    std::optional<Received> published;
+    Record(const std::string& pile, const std::string& hex, std::vector<std::string> extra = {}) : Online(pile, std::move(extra)) {
+        c.write_bytes(bytes(hex));
+        published = sub.wait("ykc/" + pile + "/transaction");
+        REQUIRE(published);
+    }
+};
+
 }  // namespace
 
 TEST_CASE("a real five-segment 0x3B (length 0xB2) is published with every sum right and its raw frame, then confirmed") {
-    Online o(pile_b2);
-    auto& [broker, sub, bridge, c] = o;
-    c.write_bytes(bytes(b2));
-    auto t = sub.wait("ykc/" + pile_b2 + "/transaction");
-    REQUIRE(t);
+    Record o(pile_b2, b2);
+    auto& [broker, sub, bridge, c] = static_cast<Online&>(o);
+    auto& t = o.published;
     const json j = t->j();
     CHECK(j["check"] == "ok");
     CHECK_FALSE(j.contains("reasons"));
@@ -65,11 +73,9 @@ TEST_CASE("a real five-segment 0x3B (length 0xB2) is published with every sum ri
 }
 
 TEST_CASE("a real record whose times do not add up is published with its reasons and never confirmed - the backend may confirm it") {
-    Online o(pile_bad);
-    auto& [broker, sub, bridge, c] = o;
-    c.write_bytes(bytes(bad_times));
-    auto t = sub.wait("ykc/" + pile_bad + "/transaction");
-    REQUIRE(t);
+    Record o(pile_bad, bad_times);
+    auto& [broker, sub, bridge, c] = static_cast<Online&>(o);
+    auto& t = o.published;
     CHECK(t->j()["check"] == "failed");
     CHECK(t->j()["reasons"] == json::array({"start_time 2026-03-12T10:10:48+08:00 is after end_time 2026-03-12T05:39:02+08:00"}));
     CHECK(t->j()["raw"] == bad_times);
@@ -167,11 +173,9 @@ TEST_CASE("V1.7 0x3D: published on ykc/<pile>/transaction with its meter data, c
 }
 
 TEST_CASE("V1.7 0x3D under the strict check: the sample's foreign serial holds it back, a consistent one is confirmed") {
-    Online o(pile_v17);
-    auto& [broker, sub, bridge, c] = o;
-    c.write_bytes(bytes(v17));
-    auto t = sub.wait("ykc/" + pile_v17 + "/transaction");
-    REQUIRE(t);
+    Record o(pile_v17, v17);
+    auto& [broker, sub, bridge, c] = static_cast<Online&>(o);
+    auto& t = o.published;
     CHECK(t->j()["reasons"] == json::array({"serial 55031412782305012018061910262392 does not begin with the pile number 20231212000010 (spec 3.3)"}));
     expect_no_confirm(c);
     // the same record with the pile's own serial and 12.5 kWh on the flat segment
