@@ -9,6 +9,7 @@
 #include "ykc/cp56.hpp"
 #include "ykc/hex.hpp"
 #include "ykc/json_member.hpp"
+#include "ykc/pile.hpp"
 #include "ykc/reference.hpp"  // hex_code
 
 namespace ykc::bridge {
@@ -46,8 +47,6 @@ namespace {
 // JSON text of what may carry bytes from outside (error messages quoting a payload): invalid
 // UTF-8 becomes U+FFFD instead of an exception.
 std::string dump_text(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-bool is_pile_number(const std::string& p) { return p.size() == 14 && p.find_first_not_of("0123456789") == std::string::npos; }
 
 // Removes `value` from the entries of `key` in a multimap.
 template <typename Map, typename V>

@@ -11,8 +11,6 @@ namespace ykc::bridge {
 
 void fail(const Where& w, const std::string& key, const std::string& what) { throw ConfigError(w.text() + ": " + key + ": " + what); }
 
-bool is_pile_number(const std::string& p) { return p.size() == 14 && p.find_first_not_of("0123456789") == std::string::npos; }
-
 std::string env_name(const std::string& key) {
     std::string name = "YKC_";
     for (char ch : key) name += ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));

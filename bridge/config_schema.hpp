@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "ykc/pile.hpp"  // is_pile_number: allowlist entries, billing_model_overrides keys
 
 namespace ykc::bridge {
 
@@ -41,9 +42,6 @@ const Setting<Config>* find_setting(const std::string& key);
 
 // The comment above a top-level section of config.yaml (and its paragraph in the docs), or "".
 const std::string& section_doc(const std::string& section);
-
-// 14 decimal digits (allowlist entries, billing_model_overrides keys).
-bool is_pile_number(const std::string& p);
 
 // YKC_ + the key in upper case with "_" for "." (mqtt.tls.ca_file -> YKC_MQTT_TLS_CA_FILE).
 std::string env_name(const std::string& key);

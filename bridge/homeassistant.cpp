@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "ykc/pile.hpp"
+
 namespace ykc::bridge {
 
 using json = nlohmann::json;
@@ -20,8 +22,6 @@ constexpr std::size_t max_link_queue = 200;  // announce more piles only while t
 std::int64_t now_s() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
-
-bool is_pile_number(const std::string& p) { return p.size() == 14 && p.find_first_not_of("0123456789") == std::string::npos; }
 
 }  // namespace
 

@@ -610,9 +610,9 @@ bool MqttLink::subscribed(const std::string& filter) const {
     return it != subscriptions_.end() && it->second.active;
 }
 
-// Only on a live connection: Paho would otherwise queue the SUBSCRIBE in its persistence, where
-// it outlives this process (see JournalPersistence::drop_restored_subscriptions). Subscriptions are renewed
-// after every connect anyway.
+// Only on a live connection: Paho keeps nothing while disconnected (it runs without persistence,
+// see the constructor), and every subscription is renewed after each connect anyway. (Paho's file
+// store of earlier versions could hold a queued SUBSCRIBE: warn_about_paho_store names it.)
 void MqttLink::send_subscribe(const std::string& filter) {
     if (!client_->is_connected()) return;
     const std::uint64_t id = next_id_++;
