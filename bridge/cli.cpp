@@ -1,5 +1,5 @@
 #include "cli.hpp"
-#include "docs.hpp"
+#include "docs/docs.hpp"
 
 #include <iostream>
 #include <optional>

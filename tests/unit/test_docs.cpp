@@ -8,7 +8,7 @@
 #include "command_fill.hpp"
 #include "config.hpp"
 #include "config_schema.hpp"
-#include "docs.hpp"
+#include "docs/docs.hpp"
 #include "support.hpp"
 
 using test::json;
@@ -180,6 +180,6 @@ TEST_CASE("README.md links every document and carries the topic table of docs/to
     for (const char* doc : {"docs/messages.md", "docs/commands.md", "docs/topics.md", "docs/configuration.md"})
         CHECK_MESSAGE(readme.find(std::string("](") + doc + ")") != std::string::npos, std::string(doc));
     CHECK_MESSAGE(readme.find(docs::topic_table()) != std::string::npos,
-                  "README.md's topic table differs from docs::topic_table() (bridge/doc_topics.cpp): change both together");
+                  "README.md's topic table differs from docs::topic_table() (bridge/docs/topics.cpp): change both together");
     CHECK(readme.find("## Troubleshooting") != std::string::npos);
 }

@@ -1,4 +1,4 @@
-#include "doc_text.hpp"
+#include "text.hpp"
 
 #include <sstream>
 

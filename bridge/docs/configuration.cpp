@@ -2,7 +2,7 @@
 #include <sstream>
 
 #include "config_schema.hpp"
-#include "doc_text.hpp"
+#include "text.hpp"
 #include "docs.hpp"
 #include "ykc/reference.hpp"
 

@@ -3,7 +3,7 @@
 #include <map>
 #include <sstream>
 
-#include "doc_text.hpp"
+#include "text.hpp"
 #include "docs.hpp"
 #include "transaction_check.hpp"
 #include "ykc/hex.hpp"

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "command_fill.hpp"
-#include "doc_text.hpp"
+#include "text.hpp"
 #include "docs.hpp"
 #include "ykc/reference.hpp"
 
