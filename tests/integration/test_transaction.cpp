@@ -225,3 +225,40 @@ TEST_CASE("firmware_update waits for its reply across the pile's restart - not o
     CHECK(r->j()["reply"]["data"]["status"] == "success");
     CHECK(sub.count_on("ykc/" + pile + "/resp/firmware_update") == 1);
 }
+
+TEST_CASE("ykc-sim --record five_segment and v17: each record is published checked, and confirmed to the simulated pile") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker);
+    const std::vector<std::pair<std::string, std::string>> formats = {{"five_segment", "transaction"}, {"v17", "metered_transaction"}};
+    std::uint64_t n = 32010200000011ULL;
+    for (const auto& [format, type] : formats) {
+        CAPTURE(format);
+        const std::string pile = std::to_string(n++);
+        TempDir simdir;
+        Process sim({YKC_SIM_BIN, "--no-stdin", "--port", std::to_string(bridge.port), "--piles", "1", "--guns", "1", "--pile-start", pile,
+                     "--record", format, "--events", "transaction_confirmed"},
+                    simdir.path() + "/sim.log");
+        REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return r.j().value("state", "") == "online"; }, 10000ms));
+        sub.publish("ykc/" + pile + "/cmd/remote_start", json({{"id", "s"}, {"gun", 1}}).dump());
+        REQUIRE(sub.wait("ykc/" + pile + "/resp/remote_start", {}, 10000ms));
+        sub.publish("ykc/" + pile + "/cmd/remote_stop", json({{"id", "e"}, {"gun", 1}}).dump());
+        auto t = sub.wait("ykc/" + pile + "/transaction", {}, 10000ms);
+        REQUIRE_MESSAGE(t, bridge.read_log());
+        CHECK(t->j()["type"] == type);
+        CHECK_MESSAGE(t->j()["check"] == "ok", t->payload);
+        const auto raw = *ykc::from_hex(t->j()["raw"].get<std::string>());
+        CHECK(raw[1] == (format == "v17" ? 0xCD : 0xB2));
+        CHECK(t->j()["data"].contains(format == "v17" ? "meter_number" : "deep_valley_amount"));
+        // the simulated pile got its 0x40
+        const auto end = std::chrono::steady_clock::now() + 10000ms;
+        auto confirmed = [&] {
+            std::ifstream in(simdir.path() + "/sim.log");
+            std::stringstream ss;
+            ss << in.rdbuf();
+            return ss.str().find("\"transaction_confirmed\"") != std::string::npos;
+        };
+        while (!confirmed() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(50ms);
+        CHECK(confirmed());
+    }
+}

@@ -107,6 +107,9 @@ Rates
   --transaction-retry S     transaction record (0x3B) repeat period until 0x40 (default 30)
   --bms                     also send bms_demand (0x23) and bms_info (0x25) while charging,
                             every --realtime-charging seconds
+  --record FORMAT           the transaction record: standard (0x3B, 158 bytes; default),
+                            five_segment (0x3B, 174 bytes: a deep-valley segment after valley)
+                            or v17 (0x3D with the meter's number and reading)
   --power KW                charging power per gun (default 60)
   --battery KWH             vehicle battery; a session ends with soc_full when full (default 60)
 
@@ -232,6 +235,12 @@ ParseResult parse_options(int argc, char** argv) {
             } else if (a == "--bms") {
                 flag();
                 o.bms = true;
+            } else if (a == "--record") {
+                const std::string_view v = need();
+                if (v == "standard") o.record = RecordFormat::standard;
+                else if (v == "five_segment") o.record = RecordFormat::five_segment;
+                else if (v == "v17") o.record = RecordFormat::v17;
+                else throw BadOption("--record needs standard, five_segment or v17");
             } else if (a == "--power") {
                 o.power_kw = static_cast<unsigned>(to_uint(a, need(), 1, 1000));
             } else if (a == "--battery") {

@@ -11,6 +11,9 @@ namespace ykc::sim {
 using Millis = std::chrono::milliseconds;
 
 enum class SeqOrder : std::uint8_t { le, be };
+// The transaction record a pile sends: 0x3B of 158 bytes, 0x3B of 174 (a fifth, deep-valley
+// tariff segment after valley, as real five-segment piles send), or V1.7's 0x3D with meter data.
+enum class RecordFormat : std::uint8_t { standard, five_segment, v17 };
 
 struct Hostile {
     bool garbage = false;     // random bytes (never 0x68) before some frames
@@ -41,6 +44,7 @@ struct Options {
     Millis reconnect_max{30'000};
     double connect_rate = 200;  // new piles per second at start; 0 = all at once
     bool bms = false;           // bms_demand / bms_info while charging
+    RecordFormat record = RecordFormat::standard;
     unsigned power_kw = 60;     // per gun while charging
     unsigned battery_kwh = 60;  // vehicle battery: the session ends (soc_full) when it is full
 

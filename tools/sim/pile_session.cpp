@@ -11,7 +11,23 @@ namespace ykc::sim {
 
 namespace {
 constexpr std::size_t max_pending_transactions = 1000;
+
+// The transaction record in the format of --record: the standard 0x3B as it is; five segments with
+// a deep-valley one after valley (at the valley price, no energy: every sum still adds up); V1.7's
+// 0x3D with its meter's number (the pile's last 12 digits) and a reading the simulator does not sign.
+nlohmann::json record(nlohmann::json data, RecordFormat format, const std::string& pile) {
+    if (format == RecordFormat::five_segment) {
+        data["deep_valley_price"] = data["valley_price"];
+        data["deep_valley_energy"] = data["deep_valley_energy_with_loss"] = data["deep_valley_amount"] = "0";
+    }
+    if (format != RecordFormat::v17) return {{"type", "transaction"}, {"data", std::move(data)}};
+    data["meter_number"] = pile.substr(pile.size() - 12);
+    data["meter_ciphertext"] = std::string(68, '0');
+    data["meter_protocol_version"] = 1;
+    data["meter_encryption"] = 0;
+    return {{"type", "metered_transaction"}, {"data", std::move(data)}};
 }
+}  // namespace
 
 ChargeParams Pile::params() const noexcept {
     ChargeParams p;
@@ -169,11 +185,8 @@ void Pile::end_session(Gun& g, const std::string& reason) {
         pending_.pop_front();
         --sim_.log.stats.transactions_pending;
     }
-    pending_.push_back({s.serial,
-                        {{"type", "transaction"},
-                         {"data", transaction_data(s, g.number(), wall, model_, reason, sim_.opt.utc_offset_minutes)}},
-                        now,
-                        0});
+    pending_.push_back({s.serial, record(transaction_data(s, g.number(), wall, model_, reason, sim_.opt.utc_offset_minutes), sim_.opt.record, id_),
+                        now, 0});
     ++sim_.log.stats.transactions_pending;
     sim_.log.event({{"event", "session_end"},
                     {"pile", id_},
