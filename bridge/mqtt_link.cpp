@@ -145,58 +145,6 @@ std::string read_secret(const char* key, const std::string& path) {
     return s;
 }
 
-// A journal record of a publish: lane, QoS, retain, topic, correlation data, payload.
-std::string encode_outbox(std::uint8_t lane, int qos, bool retain, const std::string& topic, const std::string& correlation,
-                          const std::string& payload) {
-    std::string r;
-    r.reserve(9 + topic.size() + correlation.size() + payload.size());
-    r.push_back(static_cast<char>(lane));
-    r.push_back(static_cast<char>(qos));
-    r.push_back(static_cast<char>(retain));
-    for (const std::string* f : {&topic, &correlation}) {
-        const std::uint32_t n = static_cast<std::uint32_t>(f->size());
-        for (int i = 0; i < 4; ++i) r.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
-        r += *f;
-    }
-    r += payload;
-    return r;
-}
-
-// A journal record read in place (the payload is not copied out: a journaled message's payload
-// lives only in the journal until it is sent).
-struct OutboxRecord {
-    std::uint8_t lane = 0;
-    int qos = 0;
-    bool retain = false;
-    std::string_view topic, correlation, payload;
-};
-
-bool parse_outbox(std::string_view r, OutboxRecord& o) {
-    if (r.size() < 3) return false;
-    o.lane = static_cast<std::uint8_t>(r[0]);
-    o.qos = static_cast<unsigned char>(r[1]);
-    o.retain = r[2] != 0;
-    std::size_t pos = 3;
-    for (std::string_view* f : {&o.topic, &o.correlation}) {
-        if (pos + 4 > r.size()) return false;
-        std::uint32_t n = 0;
-        for (int i = 0; i < 4; ++i) n |= std::uint32_t{static_cast<unsigned char>(r[pos + i])} << (8 * i);
-        pos += 4;
-        if (pos + n > r.size()) return false;
-        *f = r.substr(pos, n);
-        pos += n;
-    }
-    o.payload = r.substr(pos);
-    return o.lane <= 1 && o.qos >= 1 && o.qos <= 2 && !o.topic.empty();
-}
-
-// Journal keys in publish order: 16 hex digits sort as the numbers do.
-std::string outbox_key(std::uint64_t n) {
-    char k[17];
-    std::snprintf(k, sizeof k, "%016llx", static_cast<unsigned long long>(n));
-    return k;
-}
-
 // The folders Paho's own file store (used before the journal) left: <client id>-<host>-<port>.
 void warn_about_paho_store(const std::string& dir, const std::string& client_id) {
     std::error_code ec;
@@ -211,18 +159,29 @@ void warn_about_paho_store(const std::string& dir, const std::string& client_id)
     }
 }
 
+// The outbox's journal in mqtt.persistence_dir, or none.
+std::unique_ptr<Journal> open_journal(const Config& config) {
+    if (!config.persistent()) {
+        spdlog::warn("mqtt: no persistence (mqtt.persistence_dir is \"{}\"): what waits for the broker is lost on a restart",
+                     config.mqtt.persistence_dir);
+        return nullptr;
+    }
+    warn_about_paho_store(config.mqtt.persistence_dir, config.mqtt.client_id);
+    return std::make_unique<Journal>(std::filesystem::path(config.mqtt.persistence_dir) / (config.client_file_stem() + ".journal"));
+}
+
 }  // namespace
 
 MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers)
-    : io_(io), config_(config), handlers_(std::move(handlers)), listener_(std::make_unique<Listener>(*this, Report::Kind::publish)),
+    : io_(io), config_(config), handlers_(std::move(handlers)),
+      outbox_(open_journal(config), static_cast<std::size_t>(config.mqtt.max_buffered)),
+      listener_(std::make_unique<Listener>(*this, Report::Kind::publish)),
       sub_listener_(std::make_unique<Listener>(*this, Report::Kind::subscribe)), reconnect_timer_(io) {
-    if (config.persistent()) {
-        warn_about_paho_store(config.mqtt.persistence_dir, config.mqtt.client_id);
-        journal_ = std::make_unique<Journal>(std::filesystem::path(config.mqtt.persistence_dir) / (config.client_file_stem() + ".journal"));
-        restore();
-    } else {
-        spdlog::warn("mqtt: no persistence (mqtt.persistence_dir is \"{}\"): what waits for the broker is lost on a restart",
-                     config.mqtt.persistence_dir);
+    if (const Journal* j = outbox_.journal()) {
+        // what an earlier process left goes out first, in its order
+        const auto r = outbox_.restore();
+        spdlog::info("mqtt: outbox {}: {} message(s) kept from earlier runs{}", j->path().string(), r.kept,
+                     r.unreadable ? " (" + std::to_string(r.unreadable) + " unreadable, dropped)" : "");
     }
     // Paho keeps nothing itself: no persistence, no session, nothing sent while disconnected
     // Paho refuses a publish (MQTTASYNC_MAX_BUFFERED_MESSAGES) when this many wait in its own
@@ -266,33 +225,6 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
 
 // The client first: its threads may still call the listeners until it is gone.
 MqttLink::~MqttLink() { client_.reset(); }
-
-// What an earlier process left in the journal goes out first, in its order.
-void MqttLink::restore() {
-    std::vector<std::pair<std::string, const std::string*>> kept;
-    for (const auto& [k, v] : journal_->entries()) kept.emplace_back(k, &v);
-    std::sort(kept.begin(), kept.end());
-    std::size_t bad = 0;
-    for (const auto& [key, record] : kept) {
-        OutboxRecord o;
-        if (!parse_outbox(*record, o)) {
-            ++bad;
-            journal_->remove(key);
-            continue;
-        }
-        Pending p{};
-        p.qos = o.qos;
-        p.retain = o.retain;
-        p.topic = o.topic;
-        p.correlation_data = o.correlation;
-        p.lane = static_cast<Lane>(o.lane);
-        p.key = key;
-        this->lane(p.lane).push_back(std::move(p));
-        next_key_ = std::max<std::uint64_t>(next_key_, std::stoull(key, nullptr, 16) + 1);
-    }
-    spdlog::info("mqtt: outbox {}: {} message(s) kept from earlier runs{}", journal_->path().string(), queued(),
-                 bad ? " (" + std::to_string(bad) + " unreadable, dropped)" : "");
-}
 
 void MqttLink::start() {
     const std::string state_topic = config_.mqtt.base_topic + "/bridge/state";
@@ -363,77 +295,52 @@ std::size_t MqttLink::window() const noexcept {
     return std::min(static_cast<std::size_t>(config_.mqtt.inflight_window), receive_maximum_);
 }
 
-bool MqttLink::window_open() const noexcept { return connected_ && waiting_.size() < window(); }
+bool MqttLink::window_open() const noexcept { return connected_ && outbox_.in_flight() < window(); }
 
 // Nothing queued ahead and room in the window: a new message may go straight to Paho.
-bool MqttLink::can_send_now() const noexcept { return control_.empty() && telemetry_.empty() && window_open(); }
+bool MqttLink::can_send_now() const noexcept { return outbox_.empty() && window_open(); }
 
-void MqttLink::refuse(Pending& p, const char* why) {
+void MqttLink::refuse(Pending& p, const std::string& why) {
     ++failed_;
     if (failed_ == 1 || failed_ % 1000 == 0) spdlog::error("mqtt: publish to {} refused: {} ({} so far)", p.topic, why, failed_);
     if (p.done) asio::post(io_, [done = std::move(p.done)] { done(false); });
 }
 
+void MqttLink::fail(Pending& p) {
+    ++failed_;
+    forget(p.key);
+    if (p.done) asio::post(io_, [done = std::move(p.done)] { done(false); });
+}
+
 void MqttLink::publish(const std::string& topic, std::string payload, int qos, bool retain, Done done,
                        const std::string& correlation_data, Lane lane) {
-    Pending p{topic, std::move(payload), correlation_data, qos, retain, std::move(done), false, lane, {}};
+    Pending p{topic, std::move(payload), correlation_data, qos, retain, std::move(done), false, lane, {}, 0};
     if (qos == 0) {
         if (!connected_) return refuse(p, "not connected (QoS 0 is not kept)");
         send(std::move(p));
         return;
     }
-    if (queued() + waiting_.size() >= static_cast<std::size_t>(config_.mqtt.max_buffered)) return refuse(p, "the outbox is full (mqtt.max_buffered)");
-    if (journal_) {
-        // in the journal before this returns (with the buffered removes, one write): the caller
-        // may answer the charger next, and what was answered must survive a kill -9
-        p.key = outbox_key(next_key_++);
-        try {
-            journal_->put(p.key, encode_outbox(static_cast<std::uint8_t>(lane), qos, retain, p.topic, p.correlation_data, p.payload));
-        } catch (const std::exception& e) {
-            spdlog::error("mqtt: {}", e.what());
-            return refuse(p, "the outbox journal cannot be written");
-        }
-        std::string().swap(p.payload);  // kept once, in the journal, until it is sent
-    }
+    if (const std::string why = outbox_.admit(p); !why.empty()) return refuse(p, why);
     if (can_send_now()) send(std::move(p));
-    else {
-        this->lane(lane).push_back(std::move(p));
-        backlog_peak_ = std::max(backlog_peak_, queued());
-    }
+    else outbox_.push_back(std::move(p));
 }
 
 void MqttLink::publish_latest(const std::string& topic, std::string payload, int qos) {
-    if (auto it = latest_.find(topic); it != latest_.end()) {
-        it->second = std::move(payload);  // the queued one goes out with the newest value
-        ++coalesced_;
-        return;
-    }
-    Pending p{topic, {}, {}, qos, true, {}, true, Lane::telemetry, {}};
-    latest_.emplace(topic, std::move(payload));
-    if (qos > 0 && !can_send_now()) return telemetry_.push_back(std::move(p));
+    if (outbox_.offer_latest(topic, std::move(payload))) return;  // the queued one goes out with it
+    Pending p{topic, {}, {}, qos, true, {}, true, Lane::telemetry, {}, 0};
+    if (qos > 0 && !can_send_now()) return outbox_.push_back(std::move(p));
     if (connected_) send(std::move(p));
-    else latest_.erase(topic);  // QoS 0 while disconnected: the next value replaces it
+    else outbox_.drop_latest(topic);  // QoS 0 while disconnected: the next value replaces it
 }
 
 bool MqttLink::send(Pending p) {
-    if (p.latest) {
-        auto it = latest_.find(p.topic);
-        p.payload = std::move(it->second);
-        latest_.erase(it);
+    const auto payload = outbox_.payload(p);
+    if (!payload) {
+        spdlog::error("mqtt: publish to {} lost its outbox record {}: dropped", p.topic, p.key);
+        fail(p);
+        return true;
     }
-    std::string_view payload = p.payload;
-    if (!p.key.empty()) {  // journaled: the payload is in the journal's record
-        OutboxRecord o;
-        const std::string* record = journal_->get(p.key);
-        if (!record || !parse_outbox(*record, o)) {
-            spdlog::error("mqtt: publish to {} lost its outbox record {}: dropped", p.topic, p.key);
-            ++failed_;
-            if (p.done) asio::post(io_, [done = std::move(p.done)] { done(false); });
-            return true;
-        }
-        payload = o.payload;
-    }
-    auto msg = mqtt::message::create(p.topic, payload.data(), payload.size(), p.qos, p.retain);
+    auto msg = mqtt::message::create(p.topic, payload->data(), payload->size(), p.qos, p.retain);
     if (!p.correlation_data.empty() && config_.mqtt.version == 5) {
         mqtt::properties props;
         props.add({mqtt::property::CORRELATION_DATA, p.correlation_data});
@@ -448,7 +355,7 @@ bool MqttLink::send(Pending p) {
         }
         const std::uint64_t id = next_id_++;
         client_->publish(msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *listener_);
-        waiting_.emplace(id, std::move(p));
+        outbox_.sent(id, std::move(p));
         return true;
     } catch (const mqtt::exception& e) {
         if (p.qos > 0 && e.get_return_code() == MQTTASYNC_DISCONNECTED) {
@@ -457,7 +364,6 @@ bool MqttLink::send(Pending p) {
             return false;
         }
         // one line a second at most: an overload (e.g. QoS 0 faster than the socket) fails many
-        ++failed_;
         const auto now = std::chrono::steady_clock::now();
         if (now - last_failure_log_ >= std::chrono::seconds(1)) {
             spdlog::error("mqtt: publish to {} failed: {}{}", p.topic, e.what(),
@@ -467,8 +373,7 @@ bool MqttLink::send(Pending p) {
         } else {
             ++failures_unlogged_;
         }
-        forget(p.key);
-        if (p.done) asio::post(io_, [done = std::move(p.done)] { done(false); });
+        fail(p);
         return true;
     }
 }
@@ -476,9 +381,7 @@ bool MqttLink::send(Pending p) {
 // Out of the journal: the remove is written with the next put, or once the handlers that are
 // ready now have run (one write for a batch of acknowledgements instead of one each).
 void MqttLink::forget(const std::string& key) {
-    if (!journal_ || key.empty()) return;
-    journal_->remove(key);
-    schedule_flush();
+    if (outbox_.forget(key)) schedule_flush();
 }
 
 void MqttLink::schedule_flush() {
@@ -491,9 +394,8 @@ void MqttLink::schedule_flush() {
 }
 
 void MqttLink::flush_journal() {
-    if (!journal_) return;
     try {
-        journal_->flush();
+        outbox_.flush();
     } catch (const std::exception& e) {
         spdlog::error("mqtt: {} (acknowledged messages stay in the outbox and are sent again after a restart)", e.what());
     }
@@ -503,10 +405,9 @@ void MqttLink::flush_journal() {
 // (an MQTT 5 reason code, e.g. not authorized) is final; anything else is the connection going
 // away, and the message goes out again on the next one.
 void MqttLink::completed(std::uint64_t id, int rc, int reason, const std::string& why) {
-    auto it = waiting_.find(id);
-    if (it == waiting_.end()) return;  // requeued when the connection dropped
-    Pending p = std::move(it->second);
-    waiting_.erase(it);
+    auto settled = outbox_.settle(id);
+    if (!settled) return;  // requeued when the connection dropped
+    Pending p = std::move(*settled);
     const bool ok = rc == 0, refused = !ok && config_.mqtt.version == 5 && reason >= 0x80;
     if (!ok && !refused) {
         spdlog::debug("mqtt: publish to {} not acknowledged ({}): sent again on the next connection", p.topic, why);
@@ -517,15 +418,15 @@ void MqttLink::completed(std::uint64_t id, int rc, int reason, const std::string
     ok ? ++published_ : ++failed_;
     if (p.done) p.done(ok);
     pump();
-    if (backlog_peak_ >= trim_after_backlog && queued() == 0 && waiting_.empty()) release_heap();
+    if (outbox_.peak() >= trim_after_backlog && queued() == 0 && outbox_.in_flight() == 0) release_heap();
 }
 
 // A backlog (a login wave after a restart, a broker outage) has been sent: its messages were
 // allocated among the sessions' long-lived objects, and glibc keeps the freed pages in the middle
 // of its heap until malloc_trim gives them back (~15 MB after 10,000 logins, bench/RESULTS.md).
 void MqttLink::release_heap() {
-    const std::size_t peak = backlog_peak_;
-    backlog_peak_ = 0;
+    const std::size_t peak = outbox_.peak();
+    outbox_.reset_peak();
 #ifdef __GLIBC__
     const auto t0 = std::chrono::steady_clock::now();
     ::malloc_trim(0);
@@ -549,35 +450,23 @@ void MqttLink::connection_lost(const std::string& cause) {
 // The connection dropped: whatever Paho had not had acknowledged goes back to the front of its
 // lane, in the order it was sent (Paho keeps nothing; clean start).
 void MqttLink::requeue_inflight() {
-    for (auto it = waiting_.rbegin(); it != waiting_.rend(); ++it) put_back(std::move(it->second), true);
-    waiting_.clear();
+    for (auto& p : outbox_.requeue_in_flight()) given_up(p);
 }
 
 // Back to the front of its lane. A message that was in flight each time the last
-// max_attempts connections ended is given up (as failed): it may be what ends them.
+// Outbox::max_attempts connections ended is given up (as failed): it may be what ends them.
 void MqttLink::put_back(Pending p, bool was_sent) {
-    constexpr int max_attempts = 5;
-    if (was_sent && ++p.attempts >= max_attempts) {
-        spdlog::error("mqtt: publish to {} given up: {} connections ended while it was in flight", p.topic, p.attempts);
-        ++failed_;
-        forget(p.key);
-        if (p.done) asio::post(io_, [done = std::move(p.done)] { done(false); });
-        return;
-    }
-    if (p.latest) {
-        if (latest_.count(p.topic)) return;  // a newer value of the topic is queued already
-        latest_.emplace(p.topic, std::move(p.payload));
-        p.payload.clear();
-    }
-    lane(p.lane).push_front(std::move(p));
+    if (auto up = outbox_.put_back(std::move(p), was_sent)) given_up(*up);
+}
+
+void MqttLink::given_up(Pending& p) {
+    spdlog::error("mqtt: publish to {} given up: {} connections ended while it was in flight", p.topic, p.attempts);
+    fail(p);
 }
 
 void MqttLink::pump() {
-    while (window_open() && !(control_.empty() && telemetry_.empty())) {
-        auto& l = control_.empty() ? telemetry_ : control_;
-        Pending p = std::move(l.front());
-        l.pop_front();
-        if (!send(std::move(p))) return;
+    while (window_open() && !outbox_.empty()) {
+        if (!send(std::move(*outbox_.pop()))) return;
     }
 }
 
@@ -649,7 +538,7 @@ void MqttLink::stop(std::chrono::milliseconds timeout) {
     io_.restart();
     {
         auto busy = asio::make_work_guard(io_);  // run_for waits for Paho's posts instead of returning at once
-        while (connected_ && (queued() > 0 || !waiting_.empty()) && std::chrono::steady_clock::now() < deadline) {
+        while (connected_ && (queued() > 0 || outbox_.in_flight() > 0) && std::chrono::steady_clock::now() < deadline) {
             pump();
             io_.run_for(std::chrono::milliseconds(5));
         }
@@ -665,9 +554,9 @@ void MqttLink::stop(std::chrono::milliseconds timeout) {
         spdlog::warn("mqtt: disconnect: {}", e.what());
     }
     flush_journal();
-    if (queued() + waiting_.size() > 0)
-        spdlog::warn("mqtt: stopped with {} message(s) not acknowledged{}", queued() + waiting_.size(),
-                     journal_ ? ": they go out after the next start" : " (lost: no persistence)");
+    if (queued() + outbox_.in_flight() > 0)
+        spdlog::warn("mqtt: stopped with {} message(s) not acknowledged{}", queued() + outbox_.in_flight(),
+                     outbox_.journal() ? ": they go out after the next start" : " (lost: no persistence)");
 }
 
 }  // namespace ykc::bridge

@@ -7,7 +7,7 @@
 // run in one post per batch). Nothing waits on a token on either side, except stop() after the
 // io_context has finished.
 //
-// Outbox: every QoS>=1 publish goes into a journal (journal.hpp, mqtt.persistence_dir) before
+// Outbox (outbox.hpp, the order and the records, without Paho): every QoS>=1 publish goes into a journal (journal.hpp, mqtt.persistence_dir) before
 // publish() returns (what the bridge answers a charger for next must survive kill -9) and
 // leaves it only when the broker has acknowledged it (removes are written in batches; while it
 // waits, its payload is kept once, in the journal's record, not also in the queue); the next
@@ -42,7 +42,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "config.hpp"
-#include "journal.hpp"
+#include "outbox.hpp"
 
 namespace mqtt {
 class async_client;
@@ -70,7 +70,7 @@ public:
     ~MqttLink();
 
     void start();
-    enum class Lane : std::uint8_t { control, telemetry };
+    using Lane = Outbox::Lane;
     // `done` runs on the io_context once the broker acknowledged (QoS>=1) or once Paho took the
     // message (QoS 0); ok=false when it could not be published: the outbox is full
     // (mqtt.max_buffered), the journal cannot be written, or the broker refused it. While the
@@ -92,27 +92,18 @@ public:
     bool connected() const noexcept { return connected_; }
     // whether the broker acknowledged `filter` on the current connection
     bool subscribed(const std::string& filter) const;
-    std::size_t queued() const noexcept { return control_.size() + telemetry_.size(); }
-    std::uint64_t coalesced() const noexcept { return coalesced_; }
-    std::size_t inflight() const noexcept { return waiting_.size(); }
+    std::size_t queued() const noexcept { return outbox_.queued(); }
+    std::uint64_t coalesced() const noexcept { return outbox_.coalesced(); }
+    std::size_t inflight() const noexcept { return outbox_.in_flight(); }
     // QoS>=1 publishes outstanding at once: mqtt.inflight_window, or the broker's
     // receive-maximum from CONNACK when that is lower (MQTT 5)
     std::size_t window() const noexcept;
-    std::size_t journaled() const noexcept { return journal_ ? journal_->size() : 0; }
+    std::size_t journaled() const noexcept { return outbox_.journaled(); }
     std::uint64_t published() const noexcept { return published_; }
     std::uint64_t failed() const noexcept { return failed_; }
 
 private:
-    struct Pending {
-        std::string topic, payload, correlation_data;  // payload: empty once journaled (the record in the journal has it)
-        int qos;
-        bool retain;
-        Done done;
-        bool latest = false;     // the payload is in latest_[topic] until it is sent
-        Lane lane = Lane::control;
-        std::string key;         // in the journal under this key; empty when not journaled
-        int attempts = 0;        // connections that ended while it was in flight
-    };
+    using Pending = Outbox::Message;
     class Listener;
     class ConnectListener;
     // what Paho's threads report: a publish's or a subscription's outcome, or the connection lost
@@ -132,7 +123,8 @@ private:
     bool send(Pending p);
     void completed(std::uint64_t id, int rc, int reason, const std::string& why);
     void suback(std::uint64_t id, int rc, int reason, const std::string& why);
-    void refuse(Pending& p, const char* why);
+    void refuse(Pending& p, const std::string& why);
+    void fail(Pending& p);  // counted as failed, out of the journal, done(false)
     void forget(const std::string& key);  // out of the journal
     void schedule_flush();
     void flush_journal();
@@ -140,7 +132,7 @@ private:
     void release_heap();
     static constexpr std::size_t trim_after_backlog = 4096;  // queued publishes, at the peak
     void put_back(Pending p, bool was_sent);
-    void restore();
+    void given_up(Pending& p);
     void connect_failed(const std::string& why);
     void connect();
     void reconnect_later();
@@ -149,12 +141,11 @@ private:
     void request(const char* what, const std::string& filter, F&& f);
     bool window_open() const noexcept;
     bool can_send_now() const noexcept;
-    std::deque<Pending>& lane(Lane l) noexcept { return l == Lane::control ? control_ : telemetry_; }
 
     boost::asio::io_context& io_;
     const Config& config_;
     Handlers handlers_;
-    std::unique_ptr<Journal> journal_;  // the outbox on disk; null with persistence_dir none
+    Outbox outbox_;  // what waits and what is in flight; its journal on disk (none with persistence_dir none)
     std::unique_ptr<mqtt::async_client> client_;
     std::unique_ptr<Listener> listener_, sub_listener_;
     std::mutex inbox_mu_;
@@ -170,10 +161,6 @@ private:
     std::chrono::seconds backoff_{0};
     bool stopping_ = false;
     bool flush_posted_ = false;  // a journal flush is posted
-    std::deque<Pending> control_, telemetry_;
-    std::size_t backlog_peak_ = 0;  // the most queued since the queue was last empty after a large backlog
-    std::unordered_map<std::string, std::string> latest_;  // topic -> newest payload of a queued latest value
-    std::map<std::uint64_t, Pending> waiting_;  // id -> QoS>=1 handed to Paho, not yet acknowledged (id order = send order)
     struct Subscription {
         Done ready;
         bool active = false;  // acknowledged on the current connection
@@ -183,7 +170,7 @@ private:
     std::unordered_map<std::uint64_t, std::string> sub_requests_;  // id -> filter, SUBSCRIBE sent
     std::uint64_t next_id_ = 1;
     bool connected_ = false;
-    std::uint64_t published_ = 0, failed_ = 0, coalesced_ = 0, next_key_ = 1;
+    std::uint64_t published_ = 0, failed_ = 0;
     std::chrono::steady_clock::time_point last_failure_log_{};
     std::uint64_t failures_unlogged_ = 0;
 };
