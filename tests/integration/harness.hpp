@@ -501,4 +501,51 @@ struct Online {
     }
 };
 
+// ---- what the tests of the bridge share (the pile, a transaction record, rigs) ----------------
+
+inline const std::string pile = "32010200000001";
+inline const std::string serial = "32010200000001012411241030000001";
+inline bool has_state(const Received& r, const std::string& s) { return r.j().value("state", "") == s; }
+
+// A transaction record 0x3B of gun 1: 20.5 kWh, 26.65 yuan.
+inline json transaction_data(const std::string& serial) {
+    return {{"serial", serial}, {"gun", 1}, {"start_time", "2024-11-24T10:30:00+08:00"}, {"end_time", "2024-11-24T11:00:00+08:00"},
+            {"sharp_price", 1.3}, {"sharp_energy", 0}, {"sharp_energy_with_loss", 0}, {"sharp_amount", 0},
+            {"peak_price", 1.3}, {"peak_energy", 0}, {"peak_energy_with_loss", 0}, {"peak_amount", 0},
+            {"flat_price", 1.3}, {"flat_energy", 20.5}, {"flat_energy_with_loss", 20.5}, {"flat_amount", 26.65},
+            {"valley_price", 1.3}, {"valley_energy", 0}, {"valley_energy_with_loss", 0}, {"valley_amount", 0},
+            {"meter_start", 1000}, {"meter_end", 1020.5}, {"total_energy", 20.5}, {"total_energy_with_loss", 20.5},
+            {"total_amount", 26.65}, {"vin", ""}, {"trade_type", "app"}, {"trade_time", "2024-11-24T11:00:00+08:00"},
+            {"stop_reason", "app_stop"}, {"card", "0"}};
+}
+// A broker, a subscriber to everything, a bridge and a charger of `pile` logged in and announced online.
+struct OnlinePile : Online {
+    explicit OnlinePile(std::vector<std::string> extra = {}) : Online(pile, std::move(extra)) {}
+};
+// A logged-in charger on a bridge whose broker has gone away. The bridge reconnects every 2 s,
+// so a test's subscriber is on the broker that comes back (on mqtt_port) before the bridge.
+struct BrokerGone {
+    std::unique_ptr<Mosquitto> broker = std::make_unique<Mosquitto>();
+    const int mqtt_port = broker->port;
+    Bridge bridge{*broker, {"--set", "mqtt.reconnect_min=2", "--set", "mqtt.reconnect_max=2"}};
+    Charger c{bridge.port, pile};
+    BrokerGone() {
+        c.login();
+        REQUIRE_MESSAGE(bridge.log_shows("mqtt: connected"), bridge.read_log());
+        broker.reset();
+        REQUIRE_MESSAGE(bridge.log_shows("mqtt: connection lost"), bridge.read_log());
+    }
+};
+// n realtime frames of `pile` back to back (voltage i, seq i), for one write
+inline std::vector<std::uint8_t> realtime_burst(int n) {
+    std::vector<std::uint8_t> burst;
+    for (int i = 0; i < n; ++i) {
+        char seq[16];
+        std::snprintf(seq, sizeof seq, "%02X%02X", static_cast<unsigned>(i & 0xFF), static_cast<unsigned>((i >> 8) & 0xFF));
+        const auto f = codec().encode({{"type", "realtime"}, {"pile", pile}, {"seq", seq}, {"data", idle_realtime(i)}});
+        burst.insert(burst.end(), f.begin(), f.end());
+    }
+    return burst;
+}
+
 }  // namespace it

@@ -30,7 +30,6 @@ std::vector<Example> examples() {
 }  // namespace
 
 TEST_CASE("every mosquitto_pub example of docs/commands.md is answered by the real bridge, none is invalid") {
-    const std::string pile = "32010200000001";
     const auto all = examples();
     REQUIRE(all.size() >= 20);
     Mosquitto broker;

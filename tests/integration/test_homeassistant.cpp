@@ -11,7 +11,7 @@ using namespace it;
 
 namespace {
 
-const std::string pile = "32010200000001", pile2 = "32010200000002";
+const std::string pile2 = "32010200000002";
 const std::string prefix = "homeassistant/";
 // per gun: 12 sensors and 2 buttons; per pile: the connectivity sensor and the reboot button
 const std::vector<std::string> gun_objects = {"status", "plugged", "voltage", "current", "power", "energy", "amount",

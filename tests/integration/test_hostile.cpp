@@ -12,8 +12,6 @@ using namespace it;
 
 namespace {
 
-bool has_state(const Received& r, const std::string& s) { return r.j().value("state", "") == s; }
-
 std::vector<std::uint8_t> random_bytes(std::size_t n, unsigned seed) {
     std::mt19937 rng(seed);
     std::vector<std::uint8_t> b(n);
@@ -336,7 +334,6 @@ TEST_CASE("hostile charger: a truncated body of every uplink type, and unknown t
 
 TEST_CASE("hostile charger: frames only the platform sends are refused, named, and not published") {
     Rig rig;
-    const std::string pile = "32010200000001";
     auto c = rig.online(pile);
     // a forged transaction confirmation (0x40, for another pile's serial) and a reboot (0x92)
     c->send("transaction_reply", {{"serial", "99990000000155012411241030000001"}, {"result", "success"}});
@@ -358,7 +355,6 @@ TEST_CASE("hostile charger: frames only the platform sends are refused, named, a
 
 TEST_CASE("hostile charger: a frame cut off by the charger's close is reported with its bytes") {
     Rig rig;
-    const std::string pile = "32010200000001";
     auto c = rig.online(pile);
     const auto hb = heartbeat_frame(pile);
     const std::vector<std::uint8_t> half(hb.begin(), hb.begin() + static_cast<std::ptrdiff_t>(hb.size() / 2));
@@ -373,7 +369,6 @@ TEST_CASE("hostile charger: a frame cut off by the charger's close is reported w
 
 TEST_CASE("hostile charger: frames with another pile's number do not keep a silent pile's session open") {
     Rig rig({"--set", "limits.heartbeat_timeout=2"});
-    const std::string pile = "32010200000001";
     auto c = rig.online(pile);
     // only frames of another pile for 4 s: twice the heartbeat timeout
     for (int i = 0; i < 8; ++i) {
@@ -390,7 +385,6 @@ TEST_CASE("hostile charger: frames with another pile's number do not keep a sile
 
 TEST_CASE("hostile charger: the answers follow the CRC byte order of each frame, not of one stray frame") {
     Rig rig;
-    const std::string pile = "32010200000001";
     auto c = rig.online(pile);
     auto wire_order = [](const ykc::Frame& f) {  // of a frame whose two CRC bytes differ
         const auto& b = f.bytes;
@@ -435,7 +429,6 @@ TEST_CASE("hostile charger: a charger that never reads is closed when its output
 
 TEST_CASE("hostile commands: a flood of commands without a reply to a slow reader is answered busy, the session stays") {
     Rig rig({"--set", "limits.output_queue=8"});
-    const std::string pile = "32010200000001";
     auto c = rig.online(pile);
     const int small = 1024;
     ::setsockopt(c->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
@@ -469,7 +462,6 @@ TEST_CASE("hostile commands: a flood of commands without a reply to a slow reade
 
 TEST_CASE("hostile commands: each gets the documented status and names what is wrong") {
     Rig rig;
-    const std::string pile = "32010200000001";
     auto c = rig.online(pile);
     struct Case {
         const char* what;
@@ -554,7 +546,6 @@ TEST_CASE("hostile commands: a flood to malformed pile numbers is answered each,
 
 TEST_CASE("hostile commands: a flood to one pile is bounded by limits.max_commands_in_flight, other piles unaffected") {
     Rig rig({"--set", "limits.max_commands_in_flight=4", "--set", "limits.command_timeout=30"});
-    const std::string pile = "32010200000001";
     auto c = rig.online(pile);
     for (int i = 0; i < 50; ++i) rig.sub.publish("ykc/" + pile + "/cmd/read_realtime", json({{"id", i}, {"gun", 1}}).dump());
     auto busy = [&] {

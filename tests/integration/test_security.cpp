@@ -6,10 +6,6 @@ using namespace it;
 
 namespace {
 
-const std::string pile = "32010200000001";
-
-bool has_state(const Received& r, const std::string& s) { return r.j().value("state", "") == s; }
-
 void sh(const std::string& command) {
     INFO(command);
     REQUIRE(std::system(("(" + command + ") >/dev/null 2>&1").c_str()) == 0);

@@ -203,7 +203,6 @@ TEST_CASE("firmware_update waits for its reply across the pile's restart - not o
     Mosquitto broker;
     Subscriber sub(broker.url());
     Bridge bridge(broker, {"--set", "limits.command_timeout=2"});
-    const std::string pile = "32010200000001";
     auto c = std::make_unique<Charger>(bridge.port, pile);
     c->login();
     REQUIRE(sub.wait("ykc/" + pile + "/availability"));
@@ -261,4 +260,60 @@ TEST_CASE("ykc-sim --record five_segment and v17: each record is published check
         while (!confirmed() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(50ms);
         CHECK(confirmed());
     }
+}
+
+TEST_CASE("a transaction record is confirmed with 0x40 only after it was published") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker);
+    Charger c(bridge.port, pile);
+    c.login();
+    c.send("transaction", transaction_data(serial), "8001");
+    auto confirm = c.receive_type("transaction_reply");
+    REQUIRE(confirm);
+    CHECK((*confirm)["data"]["serial"] == serial);
+    CHECK((*confirm)["data"]["result"] == "success");
+    CHECK((*confirm)["seq"] == "8001");
+    auto t = sub.wait("ykc/" + pile + "/transaction");
+    REQUIRE(t);
+    CHECK(t->j()["data"]["total_amount"].dump() == "26.65");
+}
+
+TEST_CASE("a transaction record taken while the broker is down is confirmed only once the broker has it") {
+    BrokerGone gone;
+    Charger& c = gone.c;
+    Bridge& bridge = gone.bridge;
+    const int mqtt_port = gone.mqtt_port;
+    c.send("transaction", transaction_data(serial), "8001");
+    CHECK_FALSE(c.receive_type("transaction_reply", 3000ms));  // the charger keeps it meanwhile
+    c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
+    CHECK(c.receive_type("heartbeat_reply"));  // and is served
+    Mosquitto again(mqtt_port);
+    Subscriber sub("tcp://127.0.0.1:" + std::to_string(mqtt_port));
+    auto confirm = c.receive_type("transaction_reply", 15000ms);
+    REQUIRE_MESSAGE(confirm, bridge.read_log());
+    CHECK((*confirm)["data"]["serial"] == serial);
+    CHECK((*confirm)["seq"] == "8001");
+    auto t = sub.wait("ykc/" + pile + "/transaction");
+    REQUIRE(t);
+    CHECK(t->j()["data"]["serial"] == serial);
+}
+
+TEST_CASE("transaction policy forward: 0x40 only when the backend confirms") {
+    OnlinePile o(std::vector<std::string>{"--set", "policies.transaction=forward"});
+    auto& [broker, sub, bridge, c] = o;
+    json record = {{"serial", serial}, {"gun", 1}, {"start_time", nullptr}, {"end_time", nullptr}, {"sharp_price", 0}, {"sharp_energy", 0},
+                   {"sharp_energy_with_loss", 0}, {"sharp_amount", 0}, {"peak_price", 0}, {"peak_energy", 0}, {"peak_energy_with_loss", 0},
+                   {"peak_amount", 0}, {"flat_price", 0}, {"flat_energy", 0}, {"flat_energy_with_loss", 0}, {"flat_amount", 0},
+                   {"valley_price", 0}, {"valley_energy", 0}, {"valley_energy_with_loss", 0}, {"valley_amount", 0}, {"meter_start", 0},
+                   {"meter_end", 0}, {"total_energy", 0}, {"total_energy_with_loss", 0}, {"total_amount", 0}, {"vin", ""},
+                   {"trade_type", "app"}, {"trade_time", nullptr}, {"stop_reason", "app_stop"}, {"card", "0"}};
+    c.send("transaction", record, "8002");
+    REQUIRE(sub.wait("ykc/" + pile + "/transaction"));
+    CHECK(!c.receive_type("transaction_reply", 500ms));
+    sub.publish("ykc/" + pile + "/cmd/transaction_confirm", json({{"id", "tc"}, {"serial", serial}}).dump());
+    auto confirm = c.receive_type("transaction_reply");
+    REQUIRE(confirm);
+    CHECK((*confirm)["data"]["serial"] == serial);
+    CHECK((*confirm)["seq"] == "8002");
 }
