@@ -23,8 +23,8 @@ struct Bridge::Command {
     std::string name, reply_type, response_topic, correlation;
     json sent;  // data sent, for matching the reply
     std::vector<std::string> match;
-    Seq seq{};  // as sent: a pile that echoes it in its reply is paired by it
-    int timeout = 0;  // seconds: limits.command_timeout, or the catalogue's reply_timeout
+    Seq seq{};                       // as sent: a pile that echoes it in its reply is paired by it
+    int timeout = 0;                 // seconds: limits.command_timeout, or the catalogue's reply_timeout
     bool across_reconnects = false;  // a reply_timeout's command waits through the pile's reconnects
     std::weak_ptr<Session> session;
     std::unique_ptr<asio::steady_timer> timer;
@@ -37,7 +37,7 @@ struct Bridge::Waiting {
     int gun = -1;
     std::string key;  // serial for transactions, parallel_id for parallel card auth
     std::string reply_type;
-    Frame frame;      // the request (login: decided later)
+    Frame frame;  // the request (login: decided later)
     json env;
     std::unique_ptr<asio::steady_timer> timer;
 };
@@ -133,8 +133,7 @@ Bridge::Bridge(asio::io_context& io, const Config& config, std::shared_ptr<const
       config_(config),
       codec_(std::move(catalogue), CodecOptions{parse_utc_offset(config.protocol.utc_offset).value_or(480)}),
       acceptor_(io),
-      mqtt_(io, config,
-            MqttLink::Handlers{[this] { on_connected(); }, [] {}, [this](IncomingMessage m) { on_message(std::move(m)); }}),
+      mqtt_(io, config, MqttLink::Handlers{[this] { on_connected(); }, [] {}, [this](IncomingMessage m) { on_message(std::move(m)); }}),
       accept_backoff_(io),
       housekeeping_(io),
       time_sync_timer_(io),
@@ -215,8 +214,7 @@ void Bridge::accept() {
             if (accept_failures_++ == 0)
                 spdlog::warn("accept failed: {}; retrying every 200 ms (limits.max_connections {}, see `ulimit -n`)", ec.message(),
                              config_.limits.max_connections);
-            else
-                spdlog::debug("accept failed again: {}", ec.message());
+            else spdlog::debug("accept failed again: {}", ec.message());
             accept_backoff_.expires_after(std::chrono::milliseconds(200));
             accept_backoff_.async_wait([this](boost::system::error_code e) {
                 if (!e && !stopping_) accept();
@@ -263,7 +261,9 @@ void Bridge::send(const SessionPtr& s, const std::string& type, json data, std::
 void Bridge::on_dropped(const SessionPtr& s, const DroppedBytes& dropped) {
     counters_.dropped_bytes += dropped.count;
     ++counters_.errors;
-    report(s, [&] { return json{{"error", dropped.reason}, {"hex", to_hex(dropped.bytes)}, {"bytes", dropped.count}, {"remote", s->remote()}}; });
+    report(s, [&] {
+        return json{{"error", dropped.reason}, {"hex", to_hex(dropped.bytes)}, {"bytes", dropped.count}, {"remote", s->remote()}};
+    });
 }
 
 // What is reported of a frame the bridge does not take: why, which frame, and from where.
@@ -279,8 +279,10 @@ json Bridge::frame_error(const SessionPtr& s, const Frame& frame, std::string wh
 // does not take, and the session reads on.
 void Bridge::on_frame_failed(const SessionPtr& s, const Frame& frame, const std::exception& e) {
     ++counters_.errors;
-    spdlog::error("pile {}: internal error handling a {} frame: {}", s->pile.empty() ? s->remote() : s->pile, hex_code(frame.type()), e.what());
-    report(s, [&] { return frame_error(s, frame, std::string("internal error handling this frame (the session continues): ") + e.what()); });
+    spdlog::error("pile {}: internal error handling a {} frame: {}", s->pile.empty() ? s->remote() : s->pile, hex_code(frame.type()),
+                  e.what());
+    report(s,
+           [&] { return frame_error(s, frame, std::string("internal error handling this frame (the session continues): ") + e.what()); });
 }
 
 void Bridge::on_frame(const SessionPtr& s, const Frame& frame) {
@@ -290,14 +292,17 @@ void Bridge::on_frame(const SessionPtr& s, const Frame& frame) {
         ++counters_.errors;
         const int n = ++s->frames_before_login;
         report(s, [&] { return frame_error(s, frame, "frame before login"); });
-        if (n > config_.limits.pre_login_max_frames) s->close("more than " + std::to_string(config_.limits.pre_login_max_frames) + " frames before login");
+        if (n > config_.limits.pre_login_max_frames)
+            s->close("more than " + std::to_string(config_.limits.pre_login_max_frames) + " frames before login");
         return;
     }
     // odd codes go up, even codes go down: a charger cannot send what only the platform sends
     // (a 0x40 transaction confirmation, a 0x92 reboot, ...)
     if (const Message* m = codec_.catalogue().find(frame.type()); m && m->direction == Direction::down) {
         ++counters_.errors;
-        report(s, [&] { return frame_error(s, frame, m->name + " (" + hex_code(frame.type()) + ") is sent by the platform, not by a charger: ignored"); });
+        report(s, [&] {
+            return frame_error(s, frame, m->name + " (" + hex_code(frame.type()) + ") is sent by the platform, not by a charger: ignored");
+        });
         return;
     }
     std::string text;
@@ -319,7 +324,9 @@ void Bridge::on_frame(const SessionPtr& s, const Frame& frame) {
     const std::string& type = msg.name;
     if (const auto pile = json_member(text, "pile"); !pile.empty() && pile.front() == '"' && json_plain_string(pile) != s->pile) {
         ++counters_.errors;
-        report(s, [&] { return frame_error(s, frame, "frame for pile " + json::parse(pile).get<std::string>() + " on the socket of pile " + s->pile); });
+        report(s, [&] {
+            return frame_error(s, frame, "frame for pile " + json::parse(pile).get<std::string>() + " on the socket of pile " + s->pile);
+        });
         return;
     }
     // only a frame the bridge takes shows that the pile is there, and how it wants its answers
@@ -346,7 +353,8 @@ void Bridge::on_frame(const SessionPtr& s, const Frame& frame) {
         publish_frame(s->pile, msg.topic, std::move(text), config_.mqtt.qos, {}, MqttLink::Lane::telemetry);
         if (!state.empty()) publish_gun_state(*s, gun_name, std::move(state));
     } else {
-        publish_frame(s->pile, msg.topic, std::move(text), config_.mqtt.qos, {}, is_telemetry(frame.type()) ? MqttLink::Lane::telemetry : MqttLink::Lane::control);
+        publish_frame(s->pile, msg.topic, std::move(text), config_.mqtt.qos, {},
+                      is_telemetry(frame.type()) ? MqttLink::Lane::telemetry : MqttLink::Lane::control);
     }
     if (env.is_null()) return;
     match_command(s, frame.seq(), env);
@@ -438,7 +446,9 @@ void Bridge::finish_login(const SessionPtr& s, const Frame& frame, const json& e
     listen_commands(pile, "cmd/#", [this, pile](bool ok) {
         auto it = piles_.find(pile);
         if (it == piles_.end()) return;
-        if (!ok) publish_error(pile, {{"error", "the broker refused the subscription to " + topic(pile, "cmd/#") + ": commands cannot reach this pile"}});
+        if (!ok)
+            publish_error(
+                pile, {{"error", "the broker refused the subscription to " + topic(pile, "cmd/#") + ": commands cannot reach this pile"}});
         publish_availability(it->second, true);
     });
     s->expect_traffic_within(std::chrono::seconds(config_.limits.heartbeat_timeout));
@@ -461,9 +471,7 @@ void Bridge::auto_reply(const SessionPtr& s, const Frame& frame, const json& env
             send(s, "billing_model_verify_reply", {{"model_id", have}, {"result", have == configured ? "match" : "mismatch"}}, frame.seq());
             break;
         }
-        case 0x09:
-            send(s, "billing_model", config_.billing_for(s->pile).to_data(), frame.seq());
-            break;
+        case 0x09: send(s, "billing_model", config_.billing_for(s->pile).to_data(), frame.seq()); break;
         case 0x31:
         case 0xA1: {
             auto w = std::make_shared<Waiting>();
@@ -479,7 +487,8 @@ void Bridge::auto_reply(const SessionPtr& s, const Frame& frame, const json& env
             // one's place: the backend's answer goes to the newest, with its sequence bytes, and the
             // older one is not refused when its time runs out. Another card on the gun is a new request.
             if (auto old = take_entry_if(waiting_, pile, [&](const Waiting& x) {
-                    return x.kind == Waiting::Kind::card_auth && x.reply_type == w->reply_type && x.gun == w->gun && x.key == w->key && x.env["data"] == data;
+                    return x.kind == Waiting::Kind::card_auth && x.reply_type == w->reply_type && x.gun == w->gun && x.key == w->key &&
+                           x.env["data"] == data;
                 }))
                 old->timer->cancel();
             w->timer = std::make_unique<asio::steady_timer>(io_, std::chrono::seconds(config_.policies.card_auth_timeout));
@@ -489,17 +498,18 @@ void Bridge::auto_reply(const SessionPtr& s, const Frame& frame, const json& env
                 if (!sp || !sp->open()) return;
                 spdlog::warn("pile {}: no {} within policies.card_auth_timeout: refusing", pile, w->reply_type);
                 // the gun as decoded (a byte that is not BCD comes back as it was, not as -1)
-                json refusal = {{"serial", "0"}, {"gun", w->env["data"]["gun"]}, {"logical_card", "0"}, {"balance", 0}, {"result", "failure"}};
+                json refusal = {
+                    {"serial", "0"}, {"gun", w->env["data"]["gun"]}, {"logical_card", "0"}, {"balance", 0}, {"result", "failure"}};
                 if (w->reply_type == "parallel_card_auth_reply") refusal["parallel_id"] = w->key;
                 send(sp, w->reply_type, refusal, w->seq);
-                publish_error(pile, {{"error", "no " + w->reply_type + " from the backend within " + std::to_string(config_.policies.card_auth_timeout) + " s: refused"},
+                publish_error(pile, {{"error", "no " + w->reply_type + " from the backend within " +
+                                                   std::to_string(config_.policies.card_auth_timeout) + " s: refused"},
                                      {"gun", w->gun}});
             });
             waiting_.emplace(pile, w);
             break;
         }
-        default:
-            break;
+        default: break;
     }
 }
 
@@ -559,7 +569,8 @@ void Bridge::refuse_record(const SessionPtr& s, const Frame& frame, const Messag
     publish_frame(s->pile, m.topic, std::move(text), std::max(1, config_.mqtt.qos));
     ++counters_.errors;
     report(s, [&] {
-        json e = frame_error(s, frame, m.name + " " + which + " not confirmed: " + reasons + " (the charger keeps it; cmd/transaction_confirm confirms it)");
+        json e = frame_error(
+            s, frame, m.name + " " + which + " not confirmed: " + reasons + " (the charger keeps it; cmd/transaction_confirm confirms it)");
         e["serial"] = serial;
         e["reasons"] = why;
         return e;
@@ -577,7 +588,9 @@ void Bridge::unreadable_record(const SessionPtr& s, const Frame& frame, const Me
     if (m.pile_offset >= 0 && body.size() >= static_cast<std::size_t>(m.pile_offset) + 7 &&
         to_hex(body.subspan(static_cast<std::size_t>(m.pile_offset), 7)) != s->pile) {
         ++counters_.errors;
-        report(s, [&] { return frame_error(s, frame, why + "; and it is for another pile than " + s->pile + ": not published, not confirmed"); });
+        report(s, [&] {
+            return frame_error(s, frame, why + "; and it is for another pile than " + s->pile + ": not published, not confirmed");
+        });
         return;
     }
     json env = {{"pile", s->pile}, {"type", m.name}, {"code", hex_code(m.code)}, {"seq", to_hex(frame.seq())}, {"data", json::object()}};
@@ -610,7 +623,10 @@ void Bridge::wait_for_confirm(const SessionPtr& s, const Message& m, const std::
 namespace {
 // A value sent as zeros ("0000…": balance_update's card, "whoever is charging") matches whatever
 // the reply carries there.
-bool is_any(const json& v) { return v.is_string() && !v.get_ref<const std::string&>().empty() && v.get_ref<const std::string&>().find_first_not_of('0') == std::string::npos; }
+bool is_any(const json& v) {
+    return v.is_string() && !v.get_ref<const std::string&>().empty() &&
+           v.get_ref<const std::string&>().find_first_not_of('0') == std::string::npos;
+}
 }  // namespace
 
 void Bridge::expect_unpaired(Session& s, Seq seq, const std::string& reply_type) {
@@ -738,7 +754,8 @@ void Bridge::publish_error(const std::string& pile, json error) {
     error["ts"] = now_iso();
     if (!pile.empty()) error["pile"] = pile;
     spdlog::warn("{}: {}", pile.empty() ? std::string("bridge") : "pile " + pile, error.value("error", ""));
-    mqtt_.publish(pile.empty() ? config_.mqtt.base_topic + "/bridge/error" : topic(pile, "error"), dump_text(error), config_.mqtt.qos, false);
+    mqtt_.publish(pile.empty() ? config_.mqtt.base_topic + "/bridge/error" : topic(pile, "error"), dump_text(error), config_.mqtt.qos,
+                  false);
 }
 
 void Bridge::publish_availability(const SessionPtr& s, bool online) {
@@ -832,7 +849,8 @@ void Bridge::unlisten_commands(const std::string& pile, const std::string& suffi
 
 void Bridge::respond(const std::string& pile, const std::string& command, json resp, const std::string& response_topic,
                      const std::string& correlation) {
-    if (resp["status"] != "ok") spdlog::info("pile {}: command {}: {} {}", pile, command, resp["status"].get<std::string>(), resp.value("error", ""));
+    if (resp["status"] != "ok")
+        spdlog::info("pile {}: command {}: {} {}", pile, command, resp["status"].get<std::string>(), resp.value("error", ""));
     const std::string t = response_topic.empty() ? topic(pile, "resp/" + command) : response_topic;
     mqtt_.publish(t, dump_text(resp), config_.mqtt.qos, false, {}, correlation);
 }
@@ -854,8 +872,8 @@ void Bridge::on_message(IncomingMessage m) {
         // a field of a type the command's own checks did not expect: answered, never silent
         json id = nullptr;
         if (const json j = json::parse(m.payload, nullptr, false); j.is_object() && j.contains("id")) id = j["id"];
-        respond(pile, name, {{"id", id}, {"status", "invalid"}, {"error", name + ": a field of the wrong type (" + e.what() + ")"}}, m.response_topic,
-                m.correlation_data);
+        respond(pile, name, {{"id", id}, {"status", "invalid"}, {"error", name + ": a field of the wrong type (" + e.what() + ")"}},
+                m.response_topic, m.correlation_data);
     }
 }
 
@@ -869,7 +887,8 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     // MQTT 5 response topic: a wildcard in it would make the broker drop the bridge's connection
     // (and the answer would come back after every reconnect): answered on the usual topic instead
     std::string bad_response_topic;
-    if (m.response_topic.find_first_of(std::string_view("+#\0", 3)) != std::string::npos) bad_response_topic = std::exchange(m.response_topic, {});
+    if (m.response_topic.find_first_of(std::string_view("+#\0", 3)) != std::string::npos)
+        bad_response_topic = std::exchange(m.response_topic, {});
     if (m.payload.size() > static_cast<std::size_t>(config_.limits.max_command_bytes))
         return reply("invalid", "payload of " + std::to_string(m.payload.size()) + " bytes exceeds limits.max_command_bytes (" +
                                     std::to_string(config_.limits.max_command_bytes) + ")");
@@ -891,9 +910,14 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     // the broker keeps a retained command and hands it over at every subscription: it would run
     // again after each reconnect of the bridge or login of the pile
     if (m.retained)
-        return reply("invalid", "a retained command is not executed (it would run again on every reconnect): clear it with an empty retained publish to " + m.topic);
+        return reply(
+            "invalid",
+            "a retained command is not executed (it would run again on every reconnect): clear it with an empty retained publish to " +
+                m.topic);
     if (!is_pile_number(pile)) {  // possible with mqtt.commands "all" (<base>/+/cmd/#)
-        report(command_errors_, "", [&] { return json{{"error", "command " + name + " for \"" + pile + "\": a pile number is 14 digits"}, {"topic", m.topic}}; });
+        report(command_errors_, "", [&] {
+            return json{{"error", "command " + name + " for \"" + pile + "\": a pile number is 14 digits"}, {"topic", m.topic}};
+        });
         return reply("invalid", "pile \"" + pile + "\" in the topic is not a 14-digit pile number");
     }
 
@@ -921,7 +945,8 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     if (name == "login_reply") {
         if (auto why = unknown_field({"result", "reason"}); !why.empty()) return reply("invalid", why);
         const auto result = data.value("result", json("success"));
-        if (!result.is_string() && !result.is_boolean() && !result.is_number()) return reply("invalid", "field result: text, boolean or number");
+        if (!result.is_string() && !result.is_boolean() && !result.is_number())
+            return reply("invalid", "field result: text, boolean or number");
         if (data.contains("reason") && !data["reason"].is_string()) return reply("invalid", "field reason: text");
         auto w = find_waiting(Waiting::Kind::login, [](const Waiting&) { return true; });
         if (!w) return reply("error", "no login of this pile is waiting for an answer (policies.login is " + config_.policies.login + ")");
@@ -939,7 +964,8 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     auto backlogged = [](const Session& s) { return s.queued() * 2 >= s.max_queue(); };
     if (name == "transaction_confirm") {
         if (auto why = unknown_field({"serial", "result"}); !why.empty()) return reply("invalid", why);
-        if (!data.contains("serial") || !data["serial"].is_string()) return reply("invalid", "field serial: missing, or not text (the record's 32 digits)");
+        if (!data.contains("serial") || !data["serial"].is_string())
+            return reply("invalid", "field serial: missing, or not text (the record's 32 digits)");
         const std::string serial = data["serial"];
         const json d = {{"serial", serial}, {"result", data.value("result", json("success"))}};
         // the waiting record's reply (the catalogue's: 0x40 for 0x3B and 0x3D), else 0x40
@@ -977,7 +1003,8 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
         if (!bytes || bytes->empty()) return reply("invalid", "field hex: " + (why.empty() ? std::string("missing or empty") : why));
         if (data.contains("keep_crc") && !data["keep_crc"].is_boolean()) return reply("invalid", "field keep_crc: true or false");
         if (bytes->size() > max_frame_size)
-            return reply("invalid", "field hex: " + std::to_string(bytes->size()) + " bytes; a frame is at most " + std::to_string(max_frame_size));
+            return reply("invalid",
+                         "field hex: " + std::to_string(bytes->size()) + " bytes; a frame is at most " + std::to_string(max_frame_size));
         if (!data.value("keep_crc", false) && bytes->size() >= 8) {
             auto& b = *bytes;
             const auto crc = write_frame(b[5], {b[2], b[3]}, b[4], std::span(b).subspan(6, b.size() - 8), s->crc_order);
@@ -985,7 +1012,8 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
             b[b.size() - 1] = crc[crc.size() - 1];
         }
         if (bytes->size() >= 6)  // its reply, if it gets one, is not a command's
-            if (const Message* sent = codec_.catalogue().find((*bytes)[5]); sent && !sent->reply.empty()) expect_unpaired(*s, {(*bytes)[2], (*bytes)[3]}, sent->reply);
+            if (const Message* sent = codec_.catalogue().find((*bytes)[5]); sent && !sent->reply.empty())
+                expect_unpaired(*s, {(*bytes)[2], (*bytes)[3]}, sent->reply);
         s->send(std::move(*bytes));
         return reply("ok", "");
     }
@@ -1005,7 +1033,8 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
         auto same_gun = [&](const Waiting& x) { return x.reply_type == name && (kind_gun < 0 || x.gun == kind_gun); };
         // a 0xA2 answers the 0xA1 with its parallel id (a gun may have two waiting)
         const json pid = data.value("parallel_id", json());
-        auto w = pid.is_string() ? find_waiting(Waiting::Kind::card_auth, [&](const Waiting& x) { return same_gun(x) && x.key == pid.get<std::string>(); })
+        auto w = pid.is_string() ? find_waiting(Waiting::Kind::card_auth,
+                                                [&](const Waiting& x) { return same_gun(x) && x.key == pid.get<std::string>(); })
                                  : find_waiting(Waiting::Kind::card_auth, same_gun);
         if (w) {
             take(w);
@@ -1041,7 +1070,8 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
         auto sp = c->session.lock();
         if (auto now = piles_.find(pile); c->across_reconnects && now != piles_.end()) sp = now->second;
         if (sp && sp->open()) expect_unpaired(*sp, c->seq, c->reply_type);
-        respond(pile, c->name, {{"id", c->id}, {"status", "timeout"}, {"error", "no " + c->reply_type + " within " + std::to_string(c->timeout) + " s"}},
+        respond(pile, c->name,
+                {{"id", c->id}, {"status", "timeout"}, {"error", "no " + c->reply_type + " within " + std::to_string(c->timeout) + " s"}},
                 c->response_topic, c->correlation);
     });
     commands_.emplace(pile, c);

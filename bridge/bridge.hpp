@@ -41,8 +41,8 @@ public:
     void on_closed(const SessionPtr& s, const std::string& reason) override;
 
 private:
-    struct Command;       // a downlink command waiting for the charger's reply
-    struct Waiting;       // a charger request waiting for the backend (login, card auth, transaction)
+    struct Command;  // a downlink command waiting for the charger's reply
+    struct Waiting;  // a charger request waiting for the backend (login, card auth, transaction)
 
     // charger side
     void accept();
@@ -102,15 +102,15 @@ private:
     std::unordered_map<std::string, HeldState> held_states_;  // gun state topic -> newest state waiting for state_flush_
     boost::asio::steady_timer state_flush_;
     bool flush_armed_ = false;
-    std::unordered_map<std::string, SessionPtr> piles_;           // logged-in piles
-    std::unordered_map<std::uint64_t, SessionPtr> sessions_;      // every open socket
+    std::unordered_map<std::string, SessionPtr> piles_;              // logged-in piles
+    std::unordered_map<std::uint64_t, SessionPtr> sessions_;         // every open socket
     std::multimap<std::string, std::shared_ptr<Command>> commands_;  // pile -> waiting commands
     std::multimap<std::string, std::shared_ptr<Waiting>> waiting_;   // pile -> waiting for the backend
     std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> last_time_sync_;
     std::uint64_t next_session_id_ = 1;
     std::minstd_rand seq_random_{std::random_device{}()};  // a session's first sequence number
-    ErrorBudget command_errors_;  // ykc/bridge/error for commands MQTT clients send to malformed piles
-    unsigned serials_ = 0;  // the counter of the transaction serials the bridge makes up
+    ErrorBudget command_errors_;                           // ykc/bridge/error for commands MQTT clients send to malformed piles
+    unsigned serials_ = 0;                                 // the counter of the transaction serials the bridge makes up
     bool stopping_ = false;
     struct {
         std::uint64_t frames_in = 0, frames_out = 0, errors = 0, commands = 0, dropped_bytes = 0, states_unchanged = 0;

@@ -15,8 +15,9 @@ json serial(const json& data, FillContext& ctx) {
     const std::string& now = ctx.now;  // 2024-05-01T08:30:00+08:00
     const int gun = data.contains("gun") && data["gun"].is_number_integer() ? data["gun"].get<int>() : 0;
     char buf[40];
-    std::snprintf(buf, sizeof buf, "%02d%s%s%s%s%s%s%04u", gun % 100, now.substr(2, 2).c_str(), now.substr(5, 2).c_str(), now.substr(8, 2).c_str(),
-                  now.substr(11, 2).c_str(), now.substr(14, 2).c_str(), now.substr(17, 2).c_str(), ctx.serials++ % 10000);
+    std::snprintf(buf, sizeof buf, "%02d%s%s%s%s%s%s%04u", gun % 100, now.substr(2, 2).c_str(), now.substr(5, 2).c_str(),
+                  now.substr(8, 2).c_str(), now.substr(11, 2).c_str(), now.substr(14, 2).c_str(), now.substr(17, 2).c_str(),
+                  ctx.serials++ % 10000);
     return {{"serial", ctx.pile + buf}};
 }
 
@@ -31,12 +32,24 @@ std::vector<std::string> billing_keys() {
 
 const std::vector<FillRule>& fill_rules() {
     static const std::vector<FillRule> rules = {
-        {{"remote_start", "parallel_remote_start"}, {"serial"},
-         "a new transaction serial (spec 3.3): the pile, the gun (2 digits), the time as yyMMddHHmmss and a 4-digit counter", serial},
-        {{"remote_start", "parallel_remote_start"}, {"balance"}, "the configured `policies.balance`",
-         [](const json&, FillContext& ctx) { return json{{"balance", ctx.balance}}; }},
-        {{"time_sync"}, {"time"}, "the current time", [](const json&, FillContext& ctx) { return json{{"time", ctx.now}}; }},
-        {{"billing_model", "billing_model_set"}, billing_keys(),
+        {{"remote_start", "parallel_remote_start"},
+         {"serial"},
+         "a new transaction serial (spec 3.3): the pile, the gun (2 digits), the time as yyMMddHHmmss and a 4-digit counter",
+         serial},
+        {{"remote_start", "parallel_remote_start"},
+         {"balance"},
+         "the configured `policies.balance`",
+         [](const json&, FillContext& ctx) {
+             return json{{"balance", ctx.balance}};
+         }},
+        {{"time_sync"},
+         {"time"},
+         "the current time",
+         [](const json&, FillContext& ctx) {
+             return json{{"time", ctx.now}};
+         }},
+        {{"billing_model", "billing_model_set"},
+         billing_keys(),
          "the configured billing model (`billing_model`, or the pile's entry in `billing_model_overrides`); fields given in the command "
          "override it one by one",
          [](const json&, FillContext& ctx) { return ctx.billing; }},

@@ -86,8 +86,7 @@ void walk(Config& c, const YAML::Node& node, const std::string& prefix, const st
             if (!v.IsMap()) fail(at(source, v), key, "expected a map of pile number to billing model");
             for (const auto& pile : v) {
                 const std::string p = pile.first.Scalar();
-                if (!is_pile_number(p))
-                    fail(at(source, pile.first), key, "a pile number is 14 digits, got \"" + p + "\"");
+                if (!is_pile_number(p)) fail(at(source, pile.first), key, "a pile number is 14 digits, got \"" + p + "\"");
                 BillingModel b = c.billing_model;  // an override starts from the default model
                 load_override(b, pile.second, source, key + "." + p);
                 c.billing_model_overrides[p] = b;

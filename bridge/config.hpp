@@ -22,11 +22,11 @@ struct BillingModel {
     std::string valley_energy_price = "0.4", valley_service_price = "0.6";
     int loss_ratio = 0;
     // sharp|peak|flat|valley per half hour from 00:00: valley at night, peaks late morning and evening
-    std::vector<std::string> periods = {
-        "valley", "valley", "valley", "valley", "valley", "valley", "valley", "valley", "valley", "valley", "valley", "valley",
-        "valley", "valley", "valley", "valley", "flat",   "flat",   "peak",   "peak",   "peak",   "peak",   "sharp",  "sharp",
-        "flat",   "flat",   "flat",   "flat",   "flat",   "flat",   "flat",   "flat",   "flat",   "flat",   "peak",   "peak",
-        "sharp",  "sharp",  "sharp",  "sharp",  "peak",   "peak",   "peak",   "peak",   "flat",   "flat",   "valley", "valley"};
+    std::vector<std::string> periods = {"valley", "valley", "valley", "valley", "valley", "valley", "valley", "valley", "valley", "valley",
+                                        "valley", "valley", "valley", "valley", "valley", "valley", "flat",   "flat",   "peak",   "peak",
+                                        "peak",   "peak",   "sharp",  "sharp",  "flat",   "flat",   "flat",   "flat",   "flat",   "flat",
+                                        "flat",   "flat",   "flat",   "flat",   "peak",   "peak",   "sharp",  "sharp",  "sharp",  "sharp",
+                                        "peak",   "peak",   "peak",   "peak",   "flat",   "flat",   "valley", "valley"};
 
     // The billing model fields of 0x0A / 0x58 (without pile).
     nlohmann::json to_data() const;
@@ -50,8 +50,8 @@ struct Config {
         int qos = 1;
         std::string persistence_dir = "data";  // "" or "none": nothing kept on disk
         int max_buffered = 100000;
-        std::string commands = "all";  // all: one <base>/+/cmd/# subscription | connected: per live pile
-        int inflight_window = 16;  // QoS>=1 publishes outstanding at once (below the broker's receive-maximum)
+        std::string commands = "all";               // all: one <base>/+/cmd/# subscription | connected: per live pile
+        int inflight_window = 16;                   // QoS>=1 publishes outstanding at once (below the broker's receive-maximum)
         int reconnect_min = 1, reconnect_max = 30;  // seconds
         struct {
             bool enabled = false;
@@ -63,9 +63,9 @@ struct Config {
     struct {
         bool heartbeats = true;
         int heartbeat_qos = 0;
-        std::string gun_state = "on_change";  // on_change | every_frame
+        std::string gun_state = "on_change";   // on_change | every_frame
         int gun_state_min_interval_ms = 1000;  // 0: no limit
-        int health_interval = 30;             // s
+        int health_interval = 30;              // s
     } publish;
 
     struct {
@@ -88,13 +88,13 @@ struct Config {
     struct {
         std::string login = "accept";  // accept | allowlist | forward
         std::vector<std::string> allowlist;
-        int login_timeout = 10;                // forward: s to wait for cmd/login_reply
+        int login_timeout = 10;                     // forward: s to wait for cmd/login_reply
         std::string transaction = "after_publish";  // after_publish | forward
         std::string transaction_check = "strict";   // strict | off (transaction_check.hpp)
-        int card_auth_timeout = 10;            // s to wait for cmd/card_auth_reply
+        int card_auth_timeout = 10;                 // s to wait for cmd/card_auth_reply
         bool time_sync = true;
-        int time_sync_interval = 86400;        // s
-        std::string balance = "100.00";        // yuan, remote_start default
+        int time_sync_interval = 86400;  // s
+        std::string balance = "100.00";  // yuan, remote_start default
     } policies;
 
     BillingModel billing_model;
@@ -106,9 +106,9 @@ struct Config {
 
     // Home Assistant MQTT discovery (bridge/homeassistant.hpp)
     struct {
-        std::optional<bool> enabled;    // unset ("auto"): on when discovery_prefix is set
-        std::string discovery_prefix;   // empty: Home Assistant's default, "homeassistant"
-        int forget_after = 7 * 86400;   // s unseen before a pile's configs are removed, 0 = never
+        std::optional<bool> enabled;   // unset ("auto"): on when discovery_prefix is set
+        std::string discovery_prefix;  // empty: Home Assistant's default, "homeassistant"
+        int forget_after = 7 * 86400;  // s unseen before a pile's configs are removed, 0 = never
         bool on() const { return enabled.value_or(!discovery_prefix.empty()); }
         std::string prefix() const { return discovery_prefix.empty() ? "homeassistant" : discovery_prefix; }
     } homeassistant;

@@ -54,7 +54,8 @@ const std::string& one_of(const Where& w, const std::string& key, const std::str
 
 // Text as a YAML scalar: quoted when YAML could read it as something else (a number, a time).
 std::string yaml_text(const std::string& s) {
-    if (!s.empty() && std::isalpha(static_cast<unsigned char>(s[0])) && s.find(": ") == std::string::npos && s.find(" #") == std::string::npos)
+    if (!s.empty() && std::isalpha(static_cast<unsigned char>(s[0])) && s.find(": ") == std::string::npos &&
+        s.find(" #") == std::string::npos)
         return s;
     return nlohmann::json(s).dump();
 }
@@ -70,7 +71,12 @@ using Check = void (*)(const Where&, const std::string& key, const std::string& 
 // The table's entries. `ref` is a generic lambda giving the member (const or not), see YKC_AT.
 template <typename T, typename Ref>
 Setting<T> text(std::string key, Ref ref, std::string doc, std::string allowed = "", Check check = nullptr) {
-    return {std::move(key), "text", std::move(allowed), std::move(doc), false, [ref](const T& c) { return yaml_text(ref(c)); },
+    return {std::move(key),
+            "text",
+            std::move(allowed),
+            std::move(doc),
+            false,
+            [ref](const T& c) { return yaml_text(ref(c)); },
             [ref, check](T& c, const Where& w, const std::string& k, const Values& v) {
                 if (check) check(w, k, v.at(0));
                 ref(c) = v.at(0);
@@ -79,31 +85,47 @@ Setting<T> text(std::string key, Ref ref, std::string doc, std::string allowed =
 
 template <typename T, typename Ref>
 Setting<T> integer(std::string key, int lo, int hi, Ref ref, std::string doc) {
-    return {std::move(key), "integer", std::to_string(lo) + " … " + std::to_string(hi), std::move(doc), false,
+    return {std::move(key),
+            "integer",
+            std::to_string(lo) + " … " + std::to_string(hi),
+            std::move(doc),
+            false,
             [ref](const T& c) { return std::to_string(ref(c)); },
             [ref, lo, hi](T& c, const Where& w, const std::string& k, const Values& v) { ref(c) = to_int(w, k, v.at(0), lo, hi); }};
 }
 
 template <typename T, typename Ref>
 Setting<T> boolean(std::string key, Ref ref, std::string doc) {
-    return {std::move(key), "boolean", "true, false", std::move(doc), false, [ref](const T& c) { return std::string(ref(c) ? "true" : "false"); },
+    return {std::move(key),
+            "boolean",
+            "true, false",
+            std::move(doc),
+            false,
+            [ref](const T& c) { return std::string(ref(c) ? "true" : "false"); },
             [ref](T& c, const Where& w, const std::string& k, const Values& v) { ref(c) = to_bool(w, k, v.at(0)); }};
 }
 
 template <typename T, typename Ref>
 Setting<T> choice(std::string key, Values values, Ref ref, std::string doc) {
     const std::string allowed = join(values);
-    return {std::move(key), "one of", allowed, std::move(doc), false, [ref](const T& c) { return yaml_text(ref(c)); },
+    return {std::move(key),
+            "one of",
+            allowed,
+            std::move(doc),
+            false,
+            [ref](const T& c) { return yaml_text(ref(c)); },
             [ref, values](T& c, const Where& w, const std::string& k, const Values& v) { ref(c) = one_of(w, k, v.at(0), values); }};
 }
 
-#define YKC_AT(member) [](auto& c) -> auto& { return c.member; }
+#define YKC_AT(member) \
+    [](auto& c) -> auto& { return c.member; }
 
 template <typename Ref>
 Setting<BillingModel> price(const std::string& tariff, const std::string& what, Ref ref) {
-    return text<BillingModel>(tariff + "_" + what + "_price", ref, (what == "energy" ? "energy" : "service fee") + std::string(" price of the ") +
-                                                                       tariff + " tariff, yuan per kWh",
-                              "decimal text, up to 5 decimals");
+    return text<BillingModel>(
+        tariff + "_" + what + "_price", ref,
+        (what == "energy" ? "energy" : "service fee") + std::string(" price of the ") + tariff + " tariff, yuan per kWh",
+        "decimal text, up to 5 decimals");
 }
 
 void check_url(const Where& w, const std::string& k, const std::string& v) {
@@ -121,17 +143,28 @@ void check_not_empty(const Where& w, const std::string& k, const std::string& v)
 }
 
 void check_topic_prefix(const Where& w, const std::string& k, const std::string& v) {
-    if (v.empty() || v.find_first_of("#+") != std::string::npos || v.back() == '/') fail(w, k, "must be a topic prefix without wildcards or a trailing /");
+    if (v.empty() || v.find_first_of("#+") != std::string::npos || v.back() == '/')
+        fail(w, k, "must be a topic prefix without wildcards or a trailing /");
 }
 
 Setting<Config> mqtt_version() {
-    return {"mqtt.version", "one of", "5, 3.1.1 (or 3)", "MQTT protocol version", false,
+    return {"mqtt.version",
+            "one of",
+            "5, 3.1.1 (or 3)",
+            "MQTT protocol version",
+            false,
             [](const Config& c) { return std::string(c.mqtt.version == 5 ? "5" : "3.1.1"); },
-            [](Config& c, const Where& w, const std::string& k, const Values& v) { c.mqtt.version = one_of(w, k, v.at(0), {"5", "3", "3.1.1"}) == "5" ? 5 : 3; }};
+            [](Config& c, const Where& w, const std::string& k, const Values& v) {
+                c.mqtt.version = one_of(w, k, v.at(0), {"5", "3", "3.1.1"}) == "5" ? 5 : 3;
+            }};
 }
 
 Setting<Config> allowlist() {
-    return {"policies.allowlist", "list", "14-digit pile numbers", "pile numbers for login: allowlist", true,
+    return {"policies.allowlist",
+            "list",
+            "14-digit pile numbers",
+            "pile numbers for login: allowlist",
+            true,
             [](const Config& c) { return yaml_list(c.policies.allowlist); },
             [](Config& c, const Where& w, const std::string& k, const Values& v) {
                 for (const auto& p : v)
@@ -141,8 +174,14 @@ Setting<Config> allowlist() {
 }
 
 Setting<Config> homeassistant_enabled() {
-    return {"homeassistant.enabled", "one of", "true, false, auto", "MQTT discovery: true | false | auto (on when discovery_prefix is set)", false,
-            [](const Config& c) { return std::string(!c.homeassistant.enabled ? "auto" : *c.homeassistant.enabled ? "true" : "false"); },
+    return {"homeassistant.enabled",
+            "one of",
+            "true, false, auto",
+            "MQTT discovery: true | false | auto (on when discovery_prefix is set)",
+            false,
+            [](const Config& c) {
+                return std::string(!c.homeassistant.enabled ? "auto" : *c.homeassistant.enabled ? "true" : "false");
+            },
             [](Config& c, const Where& w, const std::string& k, const Values& v) {
                 const std::string& s = v.at(0);
                 if (s == "auto") return c.homeassistant.enabled.reset();
@@ -153,13 +192,18 @@ Setting<Config> homeassistant_enabled() {
 }
 
 void check_discovery_prefix(const Where& w, const std::string& k, const std::string& v) {
-    if (!v.empty() && (v.find_first_of("+#") != std::string::npos || v.front() == '/' || v.back() == '/' || v.find("//") != std::string::npos))
+    if (!v.empty() &&
+        (v.find_first_of("+#") != std::string::npos || v.front() == '/' || v.back() == '/' || v.find("//") != std::string::npos))
         fail(w, k, "expected a topic prefix without wildcards or empty levels, like homeassistant, got \"" + v + "\"");
 }
 
 Setting<BillingModel> periods() {
     static const Values tariffs = {"sharp", "peak", "flat", "valley"};
-    return {"periods", "list", "48 of " + join(tariffs), "tariff of each half hour from 00:00: sharp | peak | flat | valley (48 entries)", true,
+    return {"periods",
+            "list",
+            "48 of " + join(tariffs),
+            "tariff of each half hour from 00:00: sharp | peak | flat | valley (48 entries)",
+            true,
             [](const BillingModel& b) { return yaml_list(b.periods); },
             [](BillingModel& b, const Where& w, const std::string& k, const Values& v) {
                 if (v.size() != 48) fail(w, k, "expected 48 half-hour periods, got " + std::to_string(v.size()));
@@ -170,7 +214,12 @@ Setting<BillingModel> periods() {
 
 // billing_model.<key>: a billing model setting applied to the default model.
 Setting<Config> default_model(const Setting<BillingModel>& b) {
-    return {"billing_model." + b.key, b.type, b.allowed, b.doc, b.list, [show = b.show](const Config& c) { return show(c.billing_model); },
+    return {"billing_model." + b.key,
+            b.type,
+            b.allowed,
+            b.doc,
+            b.list,
+            [show = b.show](const Config& c) { return show(c.billing_model); },
             [set = b.set](Config& c, const Where& w, const std::string& k, const Values& v) { set(c.billing_model, w, k, v); }};
 }
 
@@ -179,7 +228,8 @@ std::vector<Setting<Config>> make_config_settings() {
     std::vector<Setting<C>> all = {
         text<C>("listen.address", YKC_AT(listen.address), "where chargers connect", "an IPv4 or IPv6 address"),
         integer<C>("listen.port", 1, 65535, YKC_AT(listen.port), "the spec's platform port"),
-        text<C>("mqtt.url", YKC_AT(mqtt.url), "tcp://host:port, or ssl://host:8883 for TLS", "tcp://, mqtt://, ssl://, mqtts://, ws://, wss://", check_url),
+        text<C>("mqtt.url", YKC_AT(mqtt.url), "tcp://host:port, or ssl://host:8883 for TLS",
+                "tcp://, mqtt://, ssl://, mqtts://, ws://, wss://", check_url),
         text<C>("mqtt.client_id", YKC_AT(mqtt.client_id), "unique per bridge instance (it also names the persistence folder)", "not empty",
                 check_not_empty),
         text<C>("mqtt.username", YKC_AT(mqtt.username), "user name at the broker, empty for none"),
@@ -187,12 +237,15 @@ std::vector<Setting<Config>> make_config_settings() {
         text<C>("mqtt.password_file", YKC_AT(mqtt.password_file), "the first line of this file is the password"),
         mqtt_version(),
         integer<C>("mqtt.keepalive", 5, 3600, YKC_AT(mqtt.keepalive), "seconds"),
-        text<C>("mqtt.base_topic", YKC_AT(mqtt.base_topic), "topics are <base_topic>/<pile>/...", "no wildcards, no trailing /", check_topic_prefix),
+        text<C>("mqtt.base_topic", YKC_AT(mqtt.base_topic), "topics are <base_topic>/<pile>/...", "no wildcards, no trailing /",
+                check_topic_prefix),
         integer<C>("mqtt.qos", 0, 2, YKC_AT(mqtt.qos), "QoS of uplink frames, states and responses"),
         text<C>("mqtt.persistence_dir", YKC_AT(mqtt.persistence_dir),
                 "the outbox: every QoS>=1 publish waits in a journal here (<client_id>.journal) until the broker acknowledged it, so "
                 "what the broker has not got yet is delivered after a broker outage, a restart or kill -9; none: in memory only"),
-        integer<C>("mqtt.max_buffered", 100, 10000000, YKC_AT(mqtt.max_buffered), "QoS>=1 publishes waiting for the broker (queued or in flight); beyond it a publish fails (a transaction record is then not confirmed)"),
+        integer<C>("mqtt.max_buffered", 100, 10000000, YKC_AT(mqtt.max_buffered),
+                   "QoS>=1 publishes waiting for the broker (queued or in flight); beyond it a publish fails (a transaction record is then "
+                   "not confirmed)"),
         choice<C>("mqtt.commands", {"all", "connected"}, YKC_AT(mqtt.commands),
                   "all: subscribe <base>/+/cmd/#, so a command for a pile that is not connected is answered status \"offline\"; connected: "
                   "subscribe only <base>/<pile>/cmd/# of piles connected here, for several bridges sharing one broker (a command for an "
@@ -201,7 +254,8 @@ std::vector<Setting<Config>> make_config_settings() {
                    "unacknowledged QoS>=1 publishes at once; under MQTT 5 the broker's receive-maximum (from its CONNACK, read on every "
                    "connection) lowers it, since Paho C 1.3.12 stalls above it; under 3.1.1 keep it below the broker's limit "
                    "(Mosquitto: max_inflight_messages 20)"),
-        integer<C>("mqtt.reconnect_min", 1, 3600, YKC_AT(mqtt.reconnect_min), "seconds, the first reconnect back-off; it doubles after each failed attempt"),
+        integer<C>("mqtt.reconnect_min", 1, 3600, YKC_AT(mqtt.reconnect_min),
+                   "seconds, the first reconnect back-off; it doubles after each failed attempt"),
         integer<C>("mqtt.reconnect_max", 1, 3600, YKC_AT(mqtt.reconnect_max), "seconds, the longest back-off (not below reconnect_min)"),
         boolean<C>("mqtt.tls.enabled", YKC_AT(mqtt.tls.enabled), "also implied by an ssl:// URL"),
         text<C>("mqtt.tls.ca_file", YKC_AT(mqtt.tls.ca_file), "CA that signed the broker's certificate"),
@@ -210,7 +264,8 @@ std::vector<Setting<Config>> make_config_settings() {
         text<C>("mqtt.tls.key_password", YKC_AT(mqtt.tls.key_password),
                 "passphrase of key_file; better: key_password_file or YKC_MQTT_TLS_KEY_PASSWORD (never logged)"),
         text<C>("mqtt.tls.key_password_file", YKC_AT(mqtt.tls.key_password_file), "the first line of this file is the passphrase"),
-        boolean<C>("mqtt.tls.verify", YKC_AT(mqtt.tls.verify), "verify the broker's certificate and host name (false: still encrypted, but unauthenticated; logged as a warning)"),
+        boolean<C>("mqtt.tls.verify", YKC_AT(mqtt.tls.verify),
+                   "verify the broker's certificate and host name (false: still encrypted, but unauthenticated; logged as a warning)"),
         boolean<C>("publish.heartbeats", YKC_AT(publish.heartbeats), "publish 0x03 heartbeats to <base>/<pile>/heartbeat"),
         integer<C>("publish.heartbeat_qos", 0, 2, YKC_AT(publish.heartbeat_qos), "QoS of published heartbeats"),
         integer<C>("publish.gun_state_min_interval_ms", 0, 60000, YKC_AT(publish.gun_state_min_interval_ms),
@@ -223,8 +278,8 @@ std::vector<Setting<Config>> make_config_settings() {
                   "<base>/<pile>/gun/<n>/state: on_change publishes when a 0x13 carries values that differ from the last one "
                   "published for the gun in this connection (an idle gun's repeated frames publish nothing; ts is the time of the "
                   "change); every_frame publishes every 0x13 (ts: the frame's arrival)"),
-        text<C>("protocol.utc_offset", YKC_AT(protocol.utc_offset), "the chargers' clock zone (CP56Time2a carries none)", "+HH:MM, -HH:MM, Z",
-                check_utc_offset),
+        text<C>("protocol.utc_offset", YKC_AT(protocol.utc_offset), "the chargers' clock zone (CP56Time2a carries none)",
+                "+HH:MM, -HH:MM, Z", check_utc_offset),
         text<C>("protocol.catalogue_overlay", YKC_AT(protocol.catalogue_overlay), "a vendor catalogue overlay (see README), empty for none",
                 "a file path"),
         integer<C>("limits.max_connections", 1, 1000000, YKC_AT(limits.max_connections), "further TCP connections are closed at once"),
@@ -233,7 +288,9 @@ std::vector<Setting<Config>> make_config_settings() {
                    "frames before login tolerated, then the socket closes"),
         integer<C>("limits.heartbeat_timeout", 1, 86400, YKC_AT(limits.heartbeat_timeout),
                    "seconds without a frame (3 heartbeats + slack) closes the session"),
-        integer<C>("limits.output_queue", 1, 100000, YKC_AT(limits.output_queue), "frames waiting for a charger's socket once its 32 KB kernel send buffer is full; a full queue closes it (commands get busy beyond half of it)"),
+        integer<C>("limits.output_queue", 1, 100000, YKC_AT(limits.output_queue),
+                   "frames waiting for a charger's socket once its 32 KB kernel send buffer is full; a full queue closes it (commands get "
+                   "busy beyond half of it)"),
         integer<C>("limits.command_timeout", 1, 3600, YKC_AT(limits.command_timeout), "seconds to wait for a charger's reply to a command"),
         integer<C>("limits.max_command_bytes", 256, 16 << 20, YKC_AT(limits.max_command_bytes), "largest command payload"),
         integer<C>("limits.max_commands_in_flight", 1, 10000, YKC_AT(limits.max_commands_in_flight),
@@ -245,22 +302,27 @@ std::vector<Setting<Config>> make_config_settings() {
         choice<C>("policies.login", {"accept", "allowlist", "forward"}, YKC_AT(policies.login),
                   "accept any pile, only those in allowlist, or forward (publish, wait for cmd/login_reply)"),
         allowlist(),
-        integer<C>("policies.login_timeout", 1, 3600, YKC_AT(policies.login_timeout), "forward: seconds to wait for cmd/login_reply, then refuse"),
-        choice<C>("policies.transaction", {"after_publish", "forward"}, YKC_AT(policies.transaction),
-                  "after_publish: 0x40 once the broker acknowledged the record; forward: 0x40 when the backend sends cmd/transaction_confirm"),
+        integer<C>("policies.login_timeout", 1, 3600, YKC_AT(policies.login_timeout),
+                   "forward: seconds to wait for cmd/login_reply, then refuse"),
+        choice<C>(
+            "policies.transaction", {"after_publish", "forward"}, YKC_AT(policies.transaction),
+            "after_publish: 0x40 once the broker acknowledged the record; forward: 0x40 when the backend sends cmd/transaction_confirm"),
         choice<C>("policies.transaction_check", {"strict", "off"}, YKC_AT(policies.transaction_check),
                   "strict: a record that does not add up (segments vs totals, meter readings, times, gun, serial) is published with "
                   "\"check\":\"failed\" and its reasons, reported on ykc/<pile>/error and not confirmed by the bridge; off: no check"),
         integer<C>("policies.card_auth_timeout", 1, 3600, YKC_AT(policies.card_auth_timeout),
                    "seconds to wait for cmd/card_auth_reply, then refuse (0x32 failure)"),
         boolean<C>("policies.time_sync", YKC_AT(policies.time_sync), "send 0x56 after login and every time_sync_interval"),
-        integer<C>("policies.time_sync_interval", 5, 30 * 86400, YKC_AT(policies.time_sync_interval), "seconds between two time syncs of a pile"),
+        integer<C>("policies.time_sync_interval", 5, 30 * 86400, YKC_AT(policies.time_sync_interval),
+                   "seconds between two time syncs of a pile"),
         text<C>("policies.balance", YKC_AT(policies.balance), "yuan; remote_start's balance when the command gives none", "decimal text"),
         homeassistant_enabled(),
         text<C>("homeassistant.discovery_prefix", YKC_AT(homeassistant.discovery_prefix),
-                "Home Assistant's discovery prefix; empty: homeassistant (its default)", "no wildcards or empty levels", check_discovery_prefix),
+                "Home Assistant's discovery prefix; empty: homeassistant (its default)", "no wildcards or empty levels",
+                check_discovery_prefix),
         integer<C>("homeassistant.forget_after", 0, 10 * 365 * 86400, YKC_AT(homeassistant.forget_after),
-                   "seconds: the configs of a pile unseen this long, or no longer in policies.allowlist (login: allowlist), are removed; 0: never"),
+                   "seconds: the configs of a pile unseen this long, or no longer in policies.allowlist (login: allowlist), are removed; "
+                   "0: never"),
     };
     for (const auto& b : billing_settings()) all.push_back(default_model(b));
     all.push_back(choice<C>("logging.level", {"trace", "debug", "info", "warn", "error", "off"}, YKC_AT(logging.level),
@@ -273,7 +335,8 @@ std::vector<Setting<Config>> make_config_settings() {
 const std::vector<Setting<BillingModel>>& billing_settings() {
     using B = BillingModel;
     static const std::vector<Setting<B>> all = {
-        text<B>("model_id", YKC_AT(model_id), "billing model number, sent in 0x0A / 0x58 and compared with the charger's in 0x05", "4 digits"),
+        text<B>("model_id", YKC_AT(model_id), "billing model number, sent in 0x0A / 0x58 and compared with the charger's in 0x05",
+                "4 digits"),
         price("sharp", "energy", YKC_AT(sharp_energy_price)),
         price("sharp", "service", YKC_AT(sharp_service_price)),
         price("peak", "energy", YKC_AT(peak_energy_price)),

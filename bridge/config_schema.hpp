@@ -28,7 +28,7 @@ struct Setting {
     std::string type;     // for the docs: integer, text, boolean, one of, list
     std::string allowed;  // for the docs: "1 … 65535", "accept, allowlist, forward", …
     std::string doc;
-    bool list = false;  // takes a YAML sequence or comma-separated text
+    bool list = false;                          // takes a YAML sequence or comma-separated text
     std::function<std::string(const T&)> show;  // the current value as YAML text
     // Sets it from text: one item for a scalar. Throws ConfigError naming `key`.
     std::function<void(T&, const Where&, const std::string& key, const std::vector<std::string>& values)> set;

@@ -24,8 +24,8 @@ namespace {
 // The options run and health share: the configuration file (-c, YKC_CONFIG or ./config.yaml),
 // then the YKC_* environment, then --mqtt-url / --listen / --log-level / --set. Returns false
 // (after printing why) on a usage or configuration error.
-bool load_configuration(const std::vector<std::string>& args, char** envp, std::ostream& err, Config& config,
-                        std::string& config_path, std::vector<std::string>& unknown_env) {
+bool load_configuration(const std::vector<std::string>& args, char** envp, std::ostream& err, Config& config, std::string& config_path,
+                        std::vector<std::string>& unknown_env) {
     if (const char* env = std::getenv("YKC_CONFIG")) config_path = env;
     std::vector<std::pair<std::string, std::string>> overrides;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -83,9 +83,10 @@ void raise_open_files_limit(const Config& config) {
     }
     constexpr rlim_t reserve = 64;  // MQTT, journal, logs, timers
     if (lim.rlim_cur < static_cast<rlim_t>(config.limits.max_connections) + reserve)
-        spdlog::warn("open files limit {} is below limits.max_connections {} + {}: raise it (ulimit -n, LimitNOFILE=, compose ulimits) or "
-                     "lower limits.max_connections",
-                     lim.rlim_cur, config.limits.max_connections, reserve);
+        spdlog::warn(
+            "open files limit {} is below limits.max_connections {} + {}: raise it (ulimit -n, LimitNOFILE=, compose ulimits) or "
+            "lower limits.max_connections",
+            lim.rlim_cur, config.limits.max_connections, reserve);
 }
 
 }  // namespace
@@ -103,7 +104,8 @@ int run(const std::vector<std::string>& args, char** envp, std::ostream& err) {
         // the billing models must encode: check them now rather than at the first 0x09
         Codec codec(catalogue);
         codec.encode_body(*catalogue->find("billing_model"), config.billing_model.to_data(), "00000000000000");
-        for (const auto& [pile, b] : config.billing_model_overrides) codec.encode_body(*catalogue->find("billing_model"), b.to_data(), pile);
+        for (const auto& [pile, b] : config.billing_model_overrides)
+            codec.encode_body(*catalogue->find("billing_model"), b.to_data(), pile);
     } catch (const std::exception& e) {
         err << "ykc-bridge: " << e.what() << "\n";
         return 2;
@@ -151,7 +153,6 @@ int run(const std::vector<std::string>& args, char** envp, std::ostream& err) {
     return 0;
 }
 
-
 int health(const std::vector<std::string>& args, char** envp, std::ostream& out, std::ostream& err) {
     Config config;
     std::string config_path;
@@ -172,8 +173,7 @@ int health(const std::vector<std::string>& args, char** envp, std::ostream& out,
     asio::io_context io(1);
     asio::ip::tcp::socket socket(io);
     boost::system::error_code result = asio::error::timed_out;
-    socket.async_connect({address, static_cast<unsigned short>(config.listen.port)},
-                         [&](boost::system::error_code e) { result = e; });
+    socket.async_connect({address, static_cast<unsigned short>(config.listen.port)}, [&](boost::system::error_code e) { result = e; });
     io.run_for(std::chrono::seconds(3));
     if (result) {
         err << "ykc-bridge health: " << where << ": " << result.message() << "\n";

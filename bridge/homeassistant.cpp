@@ -54,7 +54,9 @@ HomeAssistant::HomeAssistant(boost::asio::io_context& io, const Config& config, 
         GunSensor sensor;
     } rows[] = {
         {{"status"},
-         {"status", "status", "sensor",
+         {"status",
+          "status",
+          "sensor",
           "{{ value_json.status if value_json.status in " + status_options.dump() + " else None }}",
           {{"device_class", "enum"}, {"options", status_options}}}},
         {{"plugged"}, {"plugged", "plugged", "binary_sensor", "{{ 'ON' if value_json.plugged else 'OFF' }}", {{"device_class", "plug"}}}},
@@ -63,7 +65,10 @@ HomeAssistant::HomeAssistant(boost::asio::io_context& io, const Config& config, 
         {{"voltage", "current"},
          {"power", "power", "sensor", "{{ (value_json.voltage * value_json.current / 1000) | round(3) }}", number("power", "kW")}},
         {{"energy"},
-         {"energy", "energy", "sensor", value("energy"),
+         {"energy",
+          "energy",
+          "sensor",
+          value("energy"),
           {{"device_class", "energy"}, {"unit_of_measurement", "kWh"}, {"state_class", "total_increasing"}}}},
         // monetary allows only state_class total, which would count a new session as a refund
         {{"amount"}, {"amount", "amount", "sensor", value("amount"), {{"device_class", "monetary"}, {"unit_of_measurement", "CNY"}}}},
@@ -72,7 +77,10 @@ HomeAssistant::HomeAssistant(boost::asio::io_context& io, const Config& config, 
         {{"charging_minutes"}, {"charging_time", "charging time", "sensor", value("charging_minutes"), number("duration", "min")}},
         {{"remaining_minutes"}, {"remaining_time", "remaining time", "sensor", value("remaining_minutes"), number("duration", "min")}},
         {{"hardware_faults"},
-         {"faults", "faults", "sensor", "{{ (value_json.hardware_faults | join(', '))[:255] if value_json.hardware_faults else 'none' }}",
+         {"faults",
+          "faults",
+          "sensor",
+          "{{ (value_json.hardware_faults | join(', '))[:255] if value_json.hardware_faults else 'none' }}",
           {{"entity_category", "diagnostic"},
            {"icon", "mdi:alert-circle-outline"},
            {"json_attributes_template", "{{ {'faults': value_json.hardware_faults} | tojson }}"}}}},
@@ -100,11 +108,15 @@ void HomeAssistant::start() {
         for (const auto& pile : gone) remove(pile, "no longer in policies.allowlist");
     }
     mqtt_.subscribe(prefix_ + "/status", [this](bool ok) {
-        if (!ok) spdlog::error("homeassistant: the broker refused the subscription to {}/status: discovery is not re-published when Home Assistant restarts", prefix_);
+        if (!ok)
+            spdlog::error(
+                "homeassistant: the broker refused the subscription to {}/status: discovery is not re-published when Home Assistant "
+                "restarts",
+                prefix_);
     });
-    spdlog::info("homeassistant: discovery under {}/ ({} piles known{})", prefix_, piles_.size(),
-                 config_.homeassistant.forget_after ? ", forgotten after " + std::to_string(config_.homeassistant.forget_after) + " s unseen"
-                                                    : "");
+    spdlog::info(
+        "homeassistant: discovery under {}/ ({} piles known{})", prefix_, piles_.size(),
+        config_.homeassistant.forget_after ? ", forgotten after " + std::to_string(config_.homeassistant.forget_after) + " s unseen" : "");
     sweep();
 }
 
@@ -142,7 +154,8 @@ void HomeAssistant::logged_in(const std::string& pile, const json& data) {
     p.login = std::move(login);
     p.last_seen = now_s();
     const json claimed = data.value("gun_count", json());
-    if (claimed.is_number_integer() && claimed.get<int>() > max_guns) spdlog::warn("pile {}: login claims {} guns: Home Assistant gets entities for the first {}", pile, claimed.get<int>(), max_guns);
+    if (claimed.is_number_integer() && claimed.get<int>() > max_guns)
+        spdlog::warn("pile {}: login claims {} guns: Home Assistant gets entities for the first {}", pile, claimed.get<int>(), max_guns);
     connected_.insert(pile);
     save_soon(10s);
     if (changed || !announced_.count(pile)) announce(pile);
@@ -192,8 +205,7 @@ void HomeAssistant::pump() {
         for (const auto& [topic, config] : all) mqtt_.publish(topic, config.dump(), 1, true);
         if (announced_.insert(pile).second)
             spdlog::info("pile {}: Home Assistant discovery published ({} entities, {} guns)", pile, all.size(), it->second.guns());
-        else
-            spdlog::debug("pile {}: Home Assistant discovery re-published", pile);
+        else spdlog::debug("pile {}: Home Assistant discovery re-published", pile);
     }
     if (to_announce_.empty()) return;
     pace_.expires_after(100ms);
@@ -229,7 +241,8 @@ void HomeAssistant::sweep() {
         for (const auto& [pile, p] : piles_)
             if (!connected_.count(pile) && now - p.last_seen >= forget) gone.push_back(pile);
         for (const auto& pile : gone)
-            remove(pile, "unseen for " + std::to_string(now - piles_[pile].last_seen) + " s (homeassistant.forget_after " + std::to_string(forget) + ")");
+            remove(pile, "unseen for " + std::to_string(now - piles_[pile].last_seen) + " s (homeassistant.forget_after " +
+                             std::to_string(forget) + ")");
     }
     sweep_.expires_after(std::chrono::seconds(std::clamp(forget / 4, 1, 60)));
     sweep_.async_wait([this](boost::system::error_code ec) {
@@ -281,7 +294,8 @@ void HomeAssistant::load() {
     }
     if (!j.is_object() || !j.contains("piles") || !j["piles"].is_object()) return;
     for (const auto& [pile, e] : j["piles"].items()) {
-        if (!is_pile_number(pile) || !e.is_object() || !e.value("login", json()).is_object() || !e.value("last_seen", json()).is_number_integer()) {
+        if (!is_pile_number(pile) || !e.is_object() || !e.value("login", json()).is_object() ||
+            !e.value("last_seen", json()).is_number_integer()) {
             spdlog::warn("homeassistant: {}: skipping the malformed entry of \"{}\"", path, pile);
             continue;
         }
@@ -298,7 +312,9 @@ json HomeAssistant::device(const std::string& pile, const Pile& p) const {
     json d = {{"identifiers", json::array({"ykc_" + pile})},
               {"name", "Charger " + pile},
               {"manufacturer", "YKC"},
-              {"model", type == "dc" ? "DC pile" : type == "ac" ? "AC pile" : "pile"},
+              {"model", type == "dc"   ? "DC pile"
+                        : type == "ac" ? "AC pile"
+                                       : "pile"},
               {"serial_number", pile}};
     if (const json v = p.login.value("program_version", json()); v.is_string() && !v.get<std::string>().empty()) d["sw_version"] = v;
     if (const json v = p.login.value("protocol_version", json()); v.is_number()) d["hw_version"] = "YKC protocol " + v.dump();
@@ -321,7 +337,8 @@ std::vector<std::pair<std::string, json>> HomeAssistant::build(const std::string
     const json origin = {{"name", "ykc-bridge"}, {"sw_version", YKC_VERSION}};
     std::vector<std::pair<std::string, json>> out;
     // every entity: the device, and unavailable unless the bridge and (by default) the pile are online
-    auto add = [&](const std::string& component, const std::string& object, const std::string& name, json extra, bool pile_availability = true) {
+    auto add = [&](const std::string& component, const std::string& object, const std::string& name, json extra,
+                   bool pile_availability = true) {
         json c = {{"name", name},
                   {"unique_id", "ykc_" + pile + "_" + object},
                   {"device", dev},
@@ -338,8 +355,11 @@ std::vector<std::pair<std::string, json>> HomeAssistant::build(const std::string
          {"entity_category", "diagnostic"}},
         false);  // shows "off" while the pile is away, instead of unavailable
     add("button", "reboot", "Reboot",
-        {{"command_topic", base_ + "/" + pile + "/cmd/reboot"}, {"payload_press", json{{"id", "ha"}, {"mode", "when_idle"}}.dump()},
-         {"device_class", "restart"}, {"entity_category", "config"}, {"qos", 1}});
+        {{"command_topic", base_ + "/" + pile + "/cmd/reboot"},
+         {"payload_press", json{{"id", "ha"}, {"mode", "when_idle"}}.dump()},
+         {"device_class", "restart"},
+         {"entity_category", "config"},
+         {"qos", 1}});
     for (int gun = 1; gun <= p.guns(); ++gun) {
         const std::string g = "gun" + std::to_string(gun) + "_", label = "Gun " + std::to_string(gun) + " ";
         const std::string state = base_ + "/" + pile + "/gun/" + std::to_string(gun) + "/state";
@@ -351,9 +371,15 @@ std::vector<std::pair<std::string, json>> HomeAssistant::build(const std::string
         }
         const std::string press = json{{"id", "ha"}, {"gun", gun}}.dump();
         add("button", g + "start", label + "start charging",
-            {{"command_topic", base_ + "/" + pile + "/cmd/remote_start"}, {"payload_press", press}, {"icon", "mdi:ev-station"}, {"qos", 1}});
+            {{"command_topic", base_ + "/" + pile + "/cmd/remote_start"},
+             {"payload_press", press},
+             {"icon", "mdi:ev-station"},
+             {"qos", 1}});
         add("button", g + "stop", label + "stop charging",
-            {{"command_topic", base_ + "/" + pile + "/cmd/remote_stop"}, {"payload_press", press}, {"icon", "mdi:stop-circle-outline"}, {"qos", 1}});
+            {{"command_topic", base_ + "/" + pile + "/cmd/remote_stop"},
+             {"payload_press", press},
+             {"icon", "mdi:stop-circle-outline"},
+             {"qos", 1}});
     }
     return out;
 }

@@ -44,15 +44,15 @@ public:
     // hooks of the Bridge
     void logged_in(const std::string& pile, const nlohmann::json& login_data);
     void closed(const std::string& pile);
-    void connected();                            // after every MQTT (re)connect
-    bool on_message(const IncomingMessage& m);   // true when it was <prefix>/status
+    void connected();                           // after every MQTT (re)connect
+    bool on_message(const IncomingMessage& m);  // true when it was <prefix>/status
 
     // The discovery configs of a pile: topic -> payload.
     std::vector<std::pair<std::string, nlohmann::json>> configs(const std::string& pile) const;
 
 private:
     struct Pile {
-        nlohmann::json login;  // pile_type, gun_count, program_version, protocol_version
+        nlohmann::json login;        // pile_type, gun_count, program_version, protocol_version
         std::int64_t last_seen = 0;  // s since the epoch
         int guns() const;
     };
@@ -81,11 +81,11 @@ private:
     MqttLink& mqtt_;
     const std::string prefix_, base_;
     std::vector<GunSensor> gun_sensors_;
-    std::map<std::string, Pile> piles_;       // every pile with configs
-    std::set<std::string> connected_;         // logged in now
-    std::set<std::string> announced_;         // published in this process run
+    std::map<std::string, Pile> piles_;  // every pile with configs
+    std::set<std::string> connected_;    // logged in now
+    std::set<std::string> announced_;    // published in this process run
     std::deque<std::string> to_announce_;
-    std::set<std::string> queued_;            // in to_announce_
+    std::set<std::string> queued_;  // in to_announce_
     boost::asio::steady_timer pace_, sweep_, save_timer_;
     std::chrono::steady_clock::time_point started_;
     bool connected_once_ = false, stopped_ = false, save_pending_ = false;

@@ -102,8 +102,8 @@ void Journal::load() {
         ++records;
     }
     if (pos != all.size())
-        spdlog::warn("journal {}: {} byte(s) after record {} are torn or corrupt and were cut off", path_.string(),
-                     all.size() - pos, records);
+        spdlog::warn("journal {}: {} byte(s) after record {} are torn or corrupt and were cut off", path_.string(), all.size() - pos,
+                     records);
 }
 
 void Journal::write_all(int fd, std::string_view bytes) const {
@@ -160,7 +160,7 @@ void Journal::append(std::span<const Entry> puts) {
         write_all(fd_, pending_);
     } catch (...) {
         if (::ftruncate(fd_, static_cast<off_t>(file_bytes_)) != 0) {}  // no half record before the next one
-        pending_.resize(removes);  // the removes wait for the next write; the puts failed
+        pending_.resize(removes);                                       // the removes wait for the next write; the puts failed
         throw;
     }
     file_bytes_ += pending_.size();

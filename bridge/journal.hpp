@@ -58,14 +58,14 @@ public:
 private:
     void load();
     void append(std::span<const Entry> puts);  // the buffered removes, then these puts
-    void rewrite();  // only the live entries
+    void rewrite();                            // only the live entries
     void write_all(int fd, std::string_view bytes) const;
 
     std::filesystem::path path_;
     int fd_ = -1;
     std::unordered_map<std::string, std::string> entries_;
     std::uint64_t live_bytes_ = 0, file_bytes_ = 0;
-    std::string pending_;  // remove records not yet written (and the puts being written)
+    std::string pending_;    // remove records not yet written (and the puts being written)
     bool truncate_ = false;  // nothing is live: the file goes back to its header on the next write
 };
 

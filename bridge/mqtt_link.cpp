@@ -27,8 +27,12 @@ std::string describe(int rc, int reason, int version) {
     // MQTT 5 CONNACK reason codes (Paho reports them as the return code or the reason code)
     if (version == 5 && (reason >= 0x80 || rc >= 0x80)) return mqtt::exception::reason_code_str(reason >= 0x80 ? reason : rc);
     // MQTT 3.1.1 CONNACK return codes
-    static const char* const connack[] = {"", "unacceptable protocol version", "client identifier rejected", "server unavailable",
-                                          "bad user name or password", "not authorized"};
+    static const char* const connack[] = {"",
+                                          "unacceptable protocol version",
+                                          "client identifier rejected",
+                                          "server unavailable",
+                                          "bad user name or password",
+                                          "not authorized"};
     if (rc >= 1 && rc <= 5) return connack[rc];
     std::string s = mqtt::exception::error_str(rc);
     return s.empty() ? "error " + std::to_string(rc) + " (no connection, or the TLS handshake failed)" : s;
@@ -116,8 +120,8 @@ public:
         }
         asio::post(link_.io_, [&link = link_, max] {
             if (max != link.receive_maximum_ && max < static_cast<std::size_t>(link.config_.mqtt.inflight_window))
-                spdlog::info("mqtt: the broker's receive-maximum is {}: at most {} publishes in flight (below mqtt.inflight_window {})", max, max,
-                             link.config_.mqtt.inflight_window);
+                spdlog::info("mqtt: the broker's receive-maximum is {}: at most {} publishes in flight (below mqtt.inflight_window {})",
+                             max, max, link.config_.mqtt.inflight_window);
             link.receive_maximum_ = max ? max : 65535;
         });
     }
@@ -153,9 +157,10 @@ void warn_about_paho_store(const std::string& dir, const std::string& client_id)
         std::size_t n = 0;
         for (const auto& f : std::filesystem::directory_iterator(d.path(), ec)) n += f.path().extension() == ".msg";
         if (n)
-            spdlog::warn("mqtt: {} holds {} message(s) of Paho's file store, which this version does not use or send: "
-                         "subscriptions there are not restored; remove the folder once it is not needed",
-                         d.path().string(), n);
+            spdlog::warn(
+                "mqtt: {} holds {} message(s) of Paho's file store, which this version does not use or send: "
+                "subscriptions there are not restored; remove the folder once it is not needed",
+                d.path().string(), n);
     }
 }
 
@@ -173,10 +178,13 @@ std::unique_ptr<Journal> open_journal(const Config& config) {
 }  // namespace
 
 MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers)
-    : io_(io), config_(config), handlers_(std::move(handlers)),
+    : io_(io),
+      config_(config),
+      handlers_(std::move(handlers)),
       outbox_(open_journal(config), static_cast<std::size_t>(config.mqtt.max_buffered)),
       listener_(std::make_unique<Listener>(*this, Report::Kind::publish)),
-      sub_listener_(std::make_unique<Listener>(*this, Report::Kind::subscribe)), reconnect_timer_(io) {
+      sub_listener_(std::make_unique<Listener>(*this, Report::Kind::subscribe)),
+      reconnect_timer_(io) {
     if (const Journal* j = outbox_.journal()) {
         // what an earlier process left goes out first, in its order
         const auto r = outbox_.restore();
@@ -251,8 +259,9 @@ void MqttLink::start() {
         if (!key_password.empty()) ssl.private_keypassword(key_password);
         ssl.enable_server_cert_auth(config_.mqtt.tls.verify).verify(config_.mqtt.tls.verify);
         if (!config_.mqtt.tls.verify)
-            spdlog::warn("mqtt: the broker's certificate is not verified (mqtt.tls.verify false): the link is encrypted but anyone in "
-                         "between can pose as the broker");
+            spdlog::warn(
+                "mqtt: the broker's certificate is not verified (mqtt.tls.verify false): the link is encrypted but anyone in "
+                "between can pose as the broker");
         builder.ssl(ssl.finalize());
     }
     connect_options_ = std::make_unique<mqtt::connect_options>(builder.finalize());
@@ -288,12 +297,11 @@ void MqttLink::connect_failed(const std::string& why) {
     // one line per distinct failure, not one per retry
     if (why == last_connect_failure_) return spdlog::debug("mqtt: cannot connect to {}: {}", config_.mqtt.url, why);
     last_connect_failure_ = why;
-    spdlog::error("mqtt: cannot connect to {}: {} (retrying every {}..{} s)", config_.mqtt.url, why, config_.mqtt.reconnect_min, config_.mqtt.reconnect_max);
+    spdlog::error("mqtt: cannot connect to {}: {} (retrying every {}..{} s)", config_.mqtt.url, why, config_.mqtt.reconnect_min,
+                  config_.mqtt.reconnect_max);
 }
 
-std::size_t MqttLink::window() const noexcept {
-    return std::min(static_cast<std::size_t>(config_.mqtt.inflight_window), receive_maximum_);
-}
+std::size_t MqttLink::window() const noexcept { return std::min(static_cast<std::size_t>(config_.mqtt.inflight_window), receive_maximum_); }
 
 bool MqttLink::window_open() const noexcept { return connected_ && outbox_.in_flight() < window(); }
 
@@ -312,8 +320,8 @@ void MqttLink::fail(Pending& p) {
     if (p.done) asio::post(io_, [done = std::move(p.done)] { done(false); });
 }
 
-void MqttLink::publish(const std::string& topic, std::string payload, int qos, bool retain, Done done,
-                       const std::string& correlation_data, Lane lane) {
+void MqttLink::publish(const std::string& topic, std::string payload, int qos, bool retain, Done done, const std::string& correlation_data,
+                       Lane lane) {
     Pending p{topic, std::move(payload), correlation_data, qos, retain, std::move(done), false, lane, {}, 0};
     if (qos == 0) {
         if (!connected_) return refuse(p, "not connected (QoS 0 is not kept)");
@@ -506,7 +514,8 @@ void MqttLink::send_subscribe(const std::string& filter) {
     if (!client_->is_connected()) return;
     const std::uint64_t id = next_id_++;
     sub_requests_.emplace(id, filter);
-    request("subscribe", filter, [&] { client_->subscribe(filter, 1, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *sub_listener_); });
+    request("subscribe", filter,
+            [&] { client_->subscribe(filter, 1, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *sub_listener_); });
 }
 
 void MqttLink::suback(std::uint64_t id, int rc, int /*reason*/, const std::string& why) {
@@ -547,7 +556,8 @@ void MqttLink::stop(std::chrono::milliseconds timeout) {
         if (client_->is_connected()) {
             auto last = client_->publish(
                 mqtt::message::create(config_.mqtt.base_topic + "/bridge/state", std::string(R"({"state":"offline"})"), 1, true));
-            last->wait_for(std::max(std::chrono::milliseconds(100), std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())));
+            last->wait_for(std::max(std::chrono::milliseconds(100),
+                                    std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())));
             client_->disconnect(0)->wait_for(timeout);
         }
     } catch (const mqtt::exception& e) {

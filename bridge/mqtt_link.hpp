@@ -47,14 +47,14 @@
 namespace mqtt {
 class async_client;
 class connect_options;
-}
+}  // namespace mqtt
 
 namespace ykc::bridge {
 
 struct IncomingMessage {
     std::string topic, payload;
     std::string response_topic, correlation_data;  // MQTT 5, empty when absent
-    bool retained = false;                          // kept by the broker, not sent just now
+    bool retained = false;                         // kept by the broker, not sent just now
 };
 
 class MqttLink {
@@ -124,7 +124,7 @@ private:
     void completed(std::uint64_t id, int rc, int reason, const std::string& why);
     void suback(std::uint64_t id, int rc, int reason, const std::string& why);
     void refuse(Pending& p, const std::string& why);
-    void fail(Pending& p);  // counted as failed, out of the journal, done(false)
+    void fail(Pending& p);                // counted as failed, out of the journal, done(false)
     void forget(const std::string& key);  // out of the journal
     void schedule_flush();
     void flush_journal();

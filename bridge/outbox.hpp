@@ -35,7 +35,7 @@ public:
         Done done;
         bool latest = false;  // the payload is in the outbox's latest values until it is taken
         Lane lane = Lane::control;
-        std::string key;  // in the journal under this key; empty when not journaled
+        std::string key;   // in the journal under this key; empty when not journaled
         int attempts = 0;  // connections that ended while it was in flight
     };
     // A message in flight each time this many connections ended is given up: it may be what ends them.
@@ -65,7 +65,7 @@ public:
     // journal lost the record (the message cannot be sent).
     std::optional<std::string_view> payload(Message& m);
 
-    void sent(std::uint64_t id, Message m);        // handed over, waiting for its acknowledgement
+    void sent(std::uint64_t id, Message m);           // handed over, waiting for its acknowledgement
     std::optional<Message> settle(std::uint64_t id);  // acknowledged or refused: out of flight (nullopt: not in flight any more)
     // Back to the front of its lane (was_sent: it was in flight when its connection ended). The
     // message is returned when it is given up instead (max_attempts).

@@ -61,10 +61,10 @@ public:
     bool open() const noexcept { return open_; }
 
     // Set by the owner.
-    std::string pile;                       // empty until logged in
+    std::string pile;  // empty until logged in
     bool logged_in = false;
     int frames_before_login = 0;
-    ErrorBudget errors;  // Bridge::report's rate limit
+    ErrorBudget errors;                        // Bridge::report's rate limit
     CrcOrder crc_order = CrcOrder::low_first;  // answer in the order the pile uses
     std::string firmware, protocol_version, since;
     int gun_count = 0;  // the login's (0: not said)
@@ -93,7 +93,7 @@ private:
     void read();
     void consume(std::span<const std::uint8_t> bytes);
     void handle(std::span<const std::uint8_t> bytes);  // the frames in `bytes`, for consume()
-    void drain();  // hands what the reader has to the owner
+    void drain();                                      // hands what the reader has to the owner
     void flush();
     void write_now();
     void wait_writable();
@@ -107,7 +107,7 @@ private:
     std::string remote_;
     FrameReader reader_;
     Fifo<std::vector<std::uint8_t>> out_;  // what the kernel has not taken yet
-    std::uint16_t written_ = 0;             // bytes of out_.front() it has taken
+    std::uint16_t written_ = 0;            // bytes of out_.front() it has taken
     // consuming_: frames just read are being handled; what they are answered with waits for the
     // end and goes in one write (a pile's guns send their heartbeats together).
     // writing_: the kernel's send buffer is full, the rest waits for the socket to be writable

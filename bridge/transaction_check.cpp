@@ -50,7 +50,9 @@ std::vector<std::string> check_transaction(const json& data, const Message& m, c
     bool segments_read = true;
     for (const auto& f : m.fields) {
         constexpr std::string_view suffix = "_price";
-        if (f.name.size() <= suffix.size() || f.name.compare(f.name.size() - suffix.size(), suffix.size(), suffix) != 0 || !data.contains(f.name)) continue;
+        if (f.name.size() <= suffix.size() || f.name.compare(f.name.size() - suffix.size(), suffix.size(), suffix) != 0 ||
+            !data.contains(f.name))
+            continue;
         const std::string seg = f.name.substr(0, f.name.size() - suffix.size());
         const auto e = units(data, m, seg + "_energy"), a = units(data, m, seg + "_amount");
         if (!e || !a) {
@@ -66,11 +68,11 @@ std::vector<std::string> check_transaction(const json& data, const Message& m, c
         why.push_back("the record has no readable total_energy, total_amount or segment energies and amounts");
     } else {
         if (!near(energy_sum, *total_e, energy_tol))
-            why.push_back("segment energies (" + segments + ") add up to " + text(energy_sum) + " kWh, total_energy is " +
-                          text(*total_e) + " kWh");
+            why.push_back("segment energies (" + segments + ") add up to " + text(energy_sum) + " kWh, total_energy is " + text(*total_e) +
+                          " kWh");
         if (!near(amount_sum, *total_a, amount_tol))
-            why.push_back("segment amounts (" + segments + ") add up to " + text(amount_sum) + " yuan, total_amount is " +
-                          text(*total_a) + " yuan");
+            why.push_back("segment amounts (" + segments + ") add up to " + text(amount_sum) + " yuan, total_amount is " + text(*total_a) +
+                          " yuan");
     }
     // both readings 0: a pile without a meter reading ("0 means not applicable"); the segments still count
     const auto meter_start = units(data, m, "meter_start"), meter_end = units(data, m, "meter_end");
@@ -78,8 +80,8 @@ std::vector<std::string> check_transaction(const json& data, const Message& m, c
         why.push_back("no meter_start or meter_end");
     } else if (total_e && (*meter_start != 0 || *meter_end != 0) &&
                (*meter_end < *meter_start || !near(*meter_end - *meter_start, *total_e, energy_tol))) {
-        why.push_back("meter_end − meter_start is " + text(*meter_end - *meter_start) + " kWh (" + text(*meter_end) + " − " + text(*meter_start) +
-                      "), total_energy is " + text(*total_e) + " kWh");
+        why.push_back("meter_end − meter_start is " + text(*meter_end - *meter_start) + " kWh (" + text(*meter_end) + " − " +
+                      text(*meter_start) + "), total_energy is " + text(*total_e) + " kWh");
     }
     // times: the decoder has checked that each is a date that can be; here they must be there
     bool times = true;
@@ -92,10 +94,10 @@ std::vector<std::string> check_transaction(const json& data, const Message& m, c
         time_key(data["start_time"].get<std::string>()) > time_key(data["end_time"].get<std::string>()))
         why.push_back("start_time " + data["start_time"].get<std::string>() + " is after end_time " + data["end_time"].get<std::string>());
     if (const auto gun = data.find("gun"); gun != data.end()) {
-        if (!gun->is_number_integer() || gun->get<std::int64_t>() < 1)
-            why.push_back("gun " + gun->dump() + " is not a gun number");
+        if (!gun->is_number_integer() || gun->get<std::int64_t>() < 1) why.push_back("gun " + gun->dump() + " is not a gun number");
         else if (gun_count > 0 && gun->get<std::int64_t>() > gun_count)
-            why.push_back("gun " + gun->dump() + ", but the pile logged in with " + std::to_string(gun_count) + " gun" + (gun_count == 1 ? "" : "s"));
+            why.push_back("gun " + gun->dump() + ", but the pile logged in with " + std::to_string(gun_count) + " gun" +
+                          (gun_count == 1 ? "" : "s"));
     }
     if (const auto serial = data.find("serial"); serial != data.end() && serial->is_string()) {
         const std::string& s = serial->get_ref<const std::string&>();

@@ -40,7 +40,7 @@ namespace {
 using json = nlohmann::json;
 using clock_type = std::chrono::steady_clock;
 
-constexpr std::size_t chunk_size = 4096;          // bytes per FrameReader::feed
+constexpr std::size_t chunk_size = 4096;           // bytes per FrameReader::feed
 constexpr std::size_t min_stream_bytes = 1 << 20;  // reader stream: the frame set repeated up to >= 1 MiB
 
 const char* const mix_description =
@@ -74,11 +74,11 @@ std::string hex_digits(Rng& r, int bytes) {
 
 // A charging gun: one charger (pile) and its gun, the session it is in and where that session is.
 struct Gun {
-    std::string pile;    // 14 digits
+    std::string pile;  // 14 digits
     int gun = 1;
     std::string serial;  // 32 digits: pile, gun, start time, counter
     int start_hour = 0, start_minute = 0;
-    int minutes = 0;         // into the session
+    int minutes = 0;              // into the session
     std::uint64_t energy_e4 = 0;  // kWh * 10^4
     std::uint64_t meter_start_e4 = 0;
 };
@@ -189,10 +189,10 @@ json transaction(const Gun& g, Rng& r) {
     data["end_time"] = time_text(end_minutes / 60 % 24, end_minutes % 60, static_cast<int>(r.range(0, 59)), 0);
     std::uint64_t total = 0, total_loss = 0, total_amount = 0;
     for (const char* p : periods) {
-        const std::uint64_t price = r.range(40000, 180000);             // 0.4 .. 1.8 yuan/kWh
+        const std::uint64_t price = r.range(40000, 180000);                  // 0.4 .. 1.8 yuan/kWh
         const std::uint64_t energy = r.chance(60) ? r.range(0, 300000) : 0;  // kWh * 10^4
         const std::uint64_t loss = energy * 1015 / 1000;
-        const std::uint64_t amount = energy * price / 100000;           // yuan * 10^4
+        const std::uint64_t amount = energy * price / 100000;  // yuan * 10^4
         total += energy;
         total_loss += loss;
         total_amount += amount;
@@ -227,8 +227,7 @@ json login(const Gun& g, Rng& r) {
 }
 
 json remote_start_reply(const Gun& g, Rng& r) {
-    return envelope("remote_start_reply", g, r,
-                    {{"serial", g.serial}, {"gun", g.gun}, {"result", "success"}, {"failure_reason", "none"}});
+    return envelope("remote_start_reply", g, r, {{"serial", g.serial}, {"gun", g.gun}, {"result", "success"}, {"failure_reason", "none"}});
 }
 
 json remote_stop_reply(const Gun& g, Rng& r) {
@@ -241,9 +240,9 @@ json remote_stop_reply(const Gun& g, Rng& r) {
 struct Workload {
     std::string name;
     std::vector<ykc::Frame> frames;
-    std::vector<std::string> texts;   // decode output of each frame
-    std::vector<json> envelopes;      // the same, parsed
-    std::vector<std::uint8_t> stream; // frames concatenated, the set repeated
+    std::vector<std::string> texts;    // decode output of each frame
+    std::vector<json> envelopes;       // the same, parsed
+    std::vector<std::uint8_t> stream;  // frames concatenated, the set repeated
     std::size_t stream_frames = 0;
     std::size_t wire_bytes = 0, json_bytes = 0;  // over `frames`
 };
@@ -383,9 +382,8 @@ Result measure(const Options& opt, const Workload& w, const char* what, double w
 
 void print_row(const Result& r) {
     const double fps = static_cast<double>(r.frames) / r.best;
-    std::printf("| %-16s | %-22s | %10" PRIu64 " | %7.3f | %12.0f | %8.1f | %7.1f | %5.1f%% |\n", r.workload.c_str(),
-                r.measurement.c_str(), r.frames, r.best, fps, 1e9 / fps, static_cast<double>(r.wire_bytes) / r.best / 1e6,
-                100.0 * (r.worst - r.best) / r.best);
+    std::printf("| %-16s | %-22s | %10" PRIu64 " | %7.3f | %12.0f | %8.1f | %7.1f | %5.1f%% |\n", r.workload.c_str(), r.measurement.c_str(),
+                r.frames, r.best, fps, 1e9 / fps, static_cast<double>(r.wire_bytes) / r.best / 1e6, 100.0 * (r.worst - r.best) / r.best);
     std::fflush(stdout);
 }
 
@@ -431,14 +429,13 @@ int main(int argc, char** argv) {
         }
     }
 
-    static const char* const measurements[] = {"decode -> JSON text", "reader only", "reader + decode",
-                                                 "encode (parsed JSON)", "parse + encode"};
+    static const char* const measurements[] = {"decode -> JSON text", "reader only", "reader + decode", "encode (parsed JSON)",
+                                               "parse + encode"};
     auto wanted = [&](const std::string& workload, const char* what) {
         return opt.filter.empty() || (workload + " / " + what).find(opt.filter) != std::string::npos;
     };
     auto any_wanted = [&](const std::string& workload) {
-        return std::any_of(std::begin(measurements), std::end(measurements),
-                           [&](const char* m) { return wanted(workload, m); });
+        return std::any_of(std::begin(measurements), std::end(measurements), [&](const char* m) { return wanted(workload, m); });
     };
 
     const ykc::Codec codec;
@@ -454,16 +451,15 @@ int main(int argc, char** argv) {
 #else
     const char* build = "NOT OPTIMIZED";
 #endif
-    std::printf("ykc_bench_codec: compiler %s (%s); one thread; %.2f s per repetition, best of %d%s\n", __VERSION__, build,
-                opt.min_time, opt.reps, opt.quick ? " (--quick)" : "");
+    std::printf("ykc_bench_codec: compiler %s (%s); one thread; %.2f s per repetition, best of %d%s\n", __VERSION__, build, opt.min_time,
+                opt.reps, opt.quick ? " (--quick)" : "");
     std::printf("mix: %s\n\n", mix_description);
     std::printf("| workload         | frames in set | wire bytes/frame | JSON bytes/frame | reader stream |\n");
     std::printf("|---|--:|--:|--:|--:|\n");
     for (const auto& w : workloads)
         std::printf("| %-16s | %13zu | %16.1f | %16.1f | %7zu frames, %zu KiB |\n", w.name.c_str(), w.frames.size(),
                     static_cast<double>(w.wire_bytes) / static_cast<double>(w.frames.size()),
-                    static_cast<double>(w.json_bytes) / static_cast<double>(w.frames.size()), w.stream_frames,
-                    w.stream.size() / 1024);
+                    static_cast<double>(w.json_bytes) / static_cast<double>(w.frames.size()), w.stream_frames, w.stream.size() / 1024);
     std::printf("\n| workload         | measurement            | frames/rep |  best s |     frames/s | ns/frame | wire MB/s | spread |\n");
     std::printf("|---|---|--:|--:|--:|--:|--:|--:|\n");
 

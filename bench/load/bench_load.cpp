@@ -58,33 +58,31 @@ namespace asio = boost::asio;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-std::int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-}
+std::int64_t now_ns() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
 std::int64_t epoch_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 struct Options {
     std::string mode;
-    std::string via = "bridge";               // bridge | direct
+    std::string via = "bridge";  // bridge | direct
     std::string bridge_host = "127.0.0.1";
     unsigned short bridge_port = 0;
     std::string broker = "tcp://127.0.0.1:1883";
     std::string base = "ykc";
     std::string direct_base = "bench";
-    std::string direct_persist;               // empty: no persistence for the direct publisher
-    bool direct_state = false;                // direct publisher also publishes the retained gun state, as the bridge does
+    std::string direct_persist;  // empty: no persistence for the direct publisher
+    bool direct_state = false;   // direct publisher also publishes the retained gun state, as the bridge does
     int piles = 50;
     std::uint64_t pile_start = 32010200000001ULL;
     int qos = 1;
-    int mqtt_version = 5;                     // of the direct publisher
-    double rate = 0;                          // frames (commands) per second; 0 = window-limited
-    double qos0_rate = 0;                     // paho: QoS 0 heartbeats per second besides --rate
-    int burst = 1;                            // paho: messages handed to Paho back to back per wake-up
-    bool pacing_only = false;                 // paho: the paced loop without publishing (its own cost)
-    std::size_t window = 500;                 // frames sent and not yet delivered, at most
-    std::size_t inflight = 16;                // direct publisher: unacknowledged QoS>=1 publishes
+    int mqtt_version = 5;       // of the direct publisher
+    double rate = 0;            // frames (commands) per second; 0 = window-limited
+    double qos0_rate = 0;       // paho: QoS 0 heartbeats per second besides --rate
+    int burst = 1;              // paho: messages handed to Paho back to back per wake-up
+    bool pacing_only = false;   // paho: the paced loop without publishing (its own cost)
+    std::size_t window = 500;   // frames sent and not yet delivered, at most
+    std::size_t inflight = 16;  // direct publisher: unacknowledged QoS>=1 publishes
     double warmup = 2, duration = 10, drain = 10, timeout = 60;
     std::string id = "bench-load";
 };
@@ -93,7 +91,8 @@ struct Options {
     std::cerr << "ykc_bench_load: " << why << "\n"
               << "usage: ykc_bench_load uplink|watch|command|paho [--via bridge|direct] [--bridge HOST:PORT] [--broker URL]\n"
                  "       [--base ykc] [--piles N] [--pile-start NUMBER] [--qos 0|1] [--mqtt-version 5|3]\n"
-                 "       [--rate R] [--qos0-rate R] [--window W] [--inflight N] [--burst N] [--warmup S] [--duration S] [--drain S] [--timeout S]\n"
+                 "       [--rate R] [--qos0-rate R] [--window W] [--inflight N] [--burst N] [--warmup S] [--duration S] [--drain S] "
+                 "[--timeout S]\n"
                  "       [--direct-persist DIR] [--direct-state] [--pacing-only] [--id CLIENT_ID]\n";
     std::exit(2);
 }
@@ -170,7 +169,9 @@ Percentiles percentiles(std::vector<std::int64_t> v) {  // ns in, µs out
     p.n = v.size();
     if (v.empty()) return p;
     std::sort(v.begin(), v.end());
-    auto at = [&](double q) { return static_cast<double>(v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))]) / 1000.0; };
+    auto at = [&](double q) {
+        return static_cast<double>(v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))]) / 1000.0;
+    };
     p.p50 = at(0.50);
     p.p90 = at(0.90);
     p.p99 = at(0.99);
@@ -209,7 +210,7 @@ struct Uplink {
     std::atomic<std::uint64_t> received{0}, duplicates{0}, foreign{0}, in_window{0};
     std::int64_t window_from = 0, window_to = 0;  // the measuring window (ns), set before sending
     std::mutex mu;
-    std::vector<std::int64_t> latencies;          // of frames sent inside the measuring window
+    std::vector<std::int64_t> latencies;  // of frames sent inside the measuring window
     std::atomic<std::int64_t> direct_inflight{0};
 
     explicit Uplink(const Options& opt) : o(opt), stamps(new std::atomic<std::int64_t>[static_cast<std::size_t>(opt.piles) * seq_slots]()) {
@@ -326,8 +327,13 @@ struct Uplink {
                                     {"pile", pile_number(o, i)},
                                     {"seq", "0000"},
                                     {"data",
-                                     {{"pile_type", "dc"}, {"gun_count", 2}, {"protocol_version", 1.6}, {"program_version", "BENCH1.0"},
-                                      {"network", "lan"}, {"sim", "0"}, {"carrier", "other"}}}};
+                                     {{"pile_type", "dc"},
+                                      {"gun_count", 2},
+                                      {"protocol_version", 1.6},
+                                      {"program_version", "BENCH1.0"},
+                                      {"network", "lan"},
+                                      {"sim", "0"},
+                                      {"carrier", "other"}}}};
                 asio::write(s, asio::buffer(codec.encode(login)));
                 socks.push_back(std::move(s));
             }
@@ -402,8 +408,9 @@ struct Uplink {
                 state += ",\"ts\":";
                 state.append(ts, ts_len);
                 state += '}';
-                put(mqtt::message::create(o.direct_base + "/" + pile_number(o, q.pile) + "/gun/" + std::to_string(1 + q.pile % 2) + "/state", state,
-                                          o.qos, true));
+                put(mqtt::message::create(
+                    o.direct_base + "/" + pile_number(o, q.pile) + "/gun/" + std::to_string(1 + q.pile % 2) + "/state", state, o.qos,
+                    true));
             }
         };
         // like the bridge's link: at most --inflight unacknowledged publishes (messages, not frames)
@@ -418,7 +425,8 @@ struct Uplink {
         while (true) {
             const std::int64_t now = now_ns();
             if (now >= send_end) break;
-            const std::uint64_t allowed = o.rate > 0 ? static_cast<std::uint64_t>(o.rate * static_cast<double>(now - t0) / 1e9) + 1 : UINT64_MAX;
+            const std::uint64_t allowed =
+                o.rate > 0 ? static_cast<std::uint64_t>(o.rate * static_cast<double>(now - t0) / 1e9) + 1 : UINT64_MAX;
             while (sent < allowed) {
                 if (sent - received.load(std::memory_order_relaxed) >= o.window) {
                     ++window_stalls;
@@ -432,8 +440,8 @@ struct Uplink {
                     slot.store(now_ns());
                     direct_queue.push_back({i, seq});
                 } else {
-                    const auto frame = ykc::write_frame(0x13, {static_cast<std::uint8_t>(seq >> 8), static_cast<std::uint8_t>(seq & 0xFF)}, 0,
-                                                        frame_body(i, seq));
+                    const auto frame = ykc::write_frame(0x13, {static_cast<std::uint8_t>(seq >> 8), static_cast<std::uint8_t>(seq & 0xFF)},
+                                                        0, frame_body(i, seq));
                     slot.store(now_ns());
                     asio::write(socks[static_cast<std::size_t>(i)], asio::buffer(frame));
                 }
@@ -455,18 +463,19 @@ struct Uplink {
         }
         const auto p = percentiles(std::move(lat));
         const double rate = static_cast<double>(in_window.load()) / o.duration;
-        std::printf("via=%s qos=%d mqtt=%d piles=%d offered=%.0f window=%zu sent=%llu received=%llu lost=%llu dup=%llu foreign=%llu "
-                    "rate=%.0f lat_n=%zu p50_us=%.0f p90_us=%.0f p99_us=%.0f max_us=%.0f window_stalls=%llu\n",
-                    o.via.c_str(), o.qos, direct ? o.mqtt_version : 0, o.piles, o.rate, o.window, static_cast<unsigned long long>(sent),
-                    static_cast<unsigned long long>(received.load()), static_cast<unsigned long long>(sent - std::min<std::uint64_t>(sent, received.load())),
-                    static_cast<unsigned long long>(duplicates.load()), static_cast<unsigned long long>(foreign.load()), rate, p.n, p.p50, p.p90,
-                    p.p99, p.max, static_cast<unsigned long long>(window_stalls));
+        std::printf(
+            "via=%s qos=%d mqtt=%d piles=%d offered=%.0f window=%zu sent=%llu received=%llu lost=%llu dup=%llu foreign=%llu "
+            "rate=%.0f lat_n=%zu p50_us=%.0f p90_us=%.0f p99_us=%.0f max_us=%.0f window_stalls=%llu\n",
+            o.via.c_str(), o.qos, direct ? o.mqtt_version : 0, o.piles, o.rate, o.window, static_cast<unsigned long long>(sent),
+            static_cast<unsigned long long>(received.load()),
+            static_cast<unsigned long long>(sent - std::min<std::uint64_t>(sent, received.load())),
+            static_cast<unsigned long long>(duplicates.load()), static_cast<unsigned long long>(foreign.load()), rate, p.n, p.p50, p.p90,
+            p.p99, p.max, static_cast<unsigned long long>(window_stalls));
         std::fflush(stdout);
         try {
             if (pub) pub->disconnect()->wait_for(std::chrono::seconds(2));
             sub->disconnect()->wait_for(std::chrono::seconds(2));
-        } catch (const std::exception&) {
-        }
+        } catch (const std::exception&) {}
         for (auto& s : socks) {
             boost::system::error_code ec;
             s.close(ec);
@@ -503,13 +512,13 @@ int watch(const Options& o) {
     std::fflush(stdout);
     const auto deadline = Clock::now() + std::chrono::duration<double>(o.timeout);
     while (count.load() < o.piles && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    std::printf("online=%d of=%d first_ms=%lld half_ms=%lld p90_ms=%lld last_ms=%lld\n", count.load(), o.piles, static_cast<long long>(first.load()),
-                static_cast<long long>(half.load()), static_cast<long long>(p90.load()), static_cast<long long>(last.load()));
+    std::printf("online=%d of=%d first_ms=%lld half_ms=%lld p90_ms=%lld last_ms=%lld\n", count.load(), o.piles,
+                static_cast<long long>(first.load()), static_cast<long long>(half.load()), static_cast<long long>(p90.load()),
+                static_cast<long long>(last.load()));
     std::fflush(stdout);
     try {
         sub->disconnect()->wait_for(std::chrono::seconds(2));
-    } catch (const std::exception&) {
-    }
+    } catch (const std::exception&) {}
     return count.load() == o.piles ? 0 : 1;
 }
 
@@ -570,14 +579,14 @@ int command(const Options& o) {
         for (const auto& [k, v] : statuses) st += (st.empty() ? "" : ",") + k + ":" + std::to_string(v);
     }
     const auto p = percentiles(std::move(l));
-    std::printf("sent=%llu answered=%llu statuses=%s p50_us=%.0f p90_us=%.0f p99_us=%.0f max_us=%.0f\n", static_cast<unsigned long long>(sent),
-                static_cast<unsigned long long>(answered.load()), st.empty() ? "-" : st.c_str(), p.p50, p.p90, p.p99, p.max);
+    std::printf("sent=%llu answered=%llu statuses=%s p50_us=%.0f p90_us=%.0f p99_us=%.0f max_us=%.0f\n",
+                static_cast<unsigned long long>(sent), static_cast<unsigned long long>(answered.load()), st.empty() ? "-" : st.c_str(),
+                p.p50, p.p90, p.p99, p.max);
     std::fflush(stdout);
     try {
         pub->disconnect()->wait_for(std::chrono::seconds(2));
         sub->disconnect()->wait_for(std::chrono::seconds(2));
-    } catch (const std::exception&) {
-    }
+    } catch (const std::exception&) {}
     return answered.load() == sent ? 0 : 1;
 }
 
@@ -632,8 +641,7 @@ int paho_floor(const Options& o) {
     floor_bench::print(r, failed.load());
     try {
         pub.disconnect()->wait_for(std::chrono::seconds(2));
-    } catch (const std::exception&) {
-    }
+    } catch (const std::exception&) {}
     return failed.load() == 0 ? 0 : 1;
 }
 

@@ -16,13 +16,13 @@
 namespace floor_bench {
 
 struct Mix {
-    double rate = 0;          // QoS 1 realtime messages per second
-    double qos0_rate = 0;     // QoS 0 heartbeats per second
-    double duration = 10;     // seconds
-    int piles = 50;           // topics cycled over
+    double rate = 0;       // QoS 1 realtime messages per second
+    double qos0_rate = 0;  // QoS 0 heartbeats per second
+    double duration = 10;  // seconds
+    int piles = 50;        // topics cycled over
     std::uint64_t pile_start = 32010200000001ULL;
     std::string base = "bench";
-    int burst = 1;            // messages back to back per wake-up of the pacing loop
+    int burst = 1;              // messages back to back per wake-up of the pacing loop
     std::size_t inflight = 16;  // unacknowledged QoS 1 publishes, at most (the bridge's window)
     bool pacing_only = false;   // the loop without publishing: what the pacing itself costs
 };
@@ -36,18 +36,38 @@ inline std::string pile(const Mix& m, std::uint64_t i) {
 // the bridge's envelopes of a decoded 0x13 and 0x03, "ts" included
 inline std::string realtime_payload(const std::string& p) {
     using nlohmann::json;
-    return json{{"pile", p}, {"type", "realtime"}, {"code", "0x13"}, {"seq", "0000"},
-                {"data", {{"serial", p + "012411241030000001"}, {"gun", 1}, {"status", "idle"},
-                          {"gun_returned", "yes"}, {"plugged", false}, {"voltage", 0.0}, {"current", 0.0},
-                          {"gun_temperature", 25}, {"gun_line_code", "0000000000000000"}, {"soc", 0},
-                          {"battery_max_temperature", 0}, {"charging_minutes", 0}, {"remaining_minutes", 0},
-                          {"energy", 0.0}, {"energy_with_loss", 0.0}, {"amount", 0.0}, {"hardware_faults", json::array()}}},
+    return json{{"pile", p},
+                {"type", "realtime"},
+                {"code", "0x13"},
+                {"seq", "0000"},
+                {"data",
+                 {{"serial", p + "012411241030000001"},
+                  {"gun", 1},
+                  {"status", "idle"},
+                  {"gun_returned", "yes"},
+                  {"plugged", false},
+                  {"voltage", 0.0},
+                  {"current", 0.0},
+                  {"gun_temperature", 25},
+                  {"gun_line_code", "0000000000000000"},
+                  {"soc", 0},
+                  {"battery_max_temperature", 0},
+                  {"charging_minutes", 0},
+                  {"remaining_minutes", 0},
+                  {"energy", 0.0},
+                  {"energy_with_loss", 0.0},
+                  {"amount", 0.0},
+                  {"hardware_faults", json::array()}}},
                 {"ts", "2026-12-01T12:00:00.000+08:00"}}
         .dump();
 }
 inline std::string heartbeat_payload(const std::string& p) {
-    return nlohmann::json{{"pile", p}, {"type", "heartbeat"}, {"code", "0x03"}, {"seq", "0000"},
-                          {"data", {{"gun", 1}, {"gun_status", "normal"}}}, {"ts", "2026-12-01T12:00:00.000+08:00"}}
+    return nlohmann::json{{"pile", p},
+                          {"type", "heartbeat"},
+                          {"code", "0x03"},
+                          {"seq", "0000"},
+                          {"data", {{"gun", 1}, {"gun_status", "normal"}}},
+                          {"ts", "2026-12-01T12:00:00.000+08:00"}}
         .dump();
 }
 
@@ -105,8 +125,8 @@ Result run(const Mix& m, Publish&& publish, InFlight&& in_flight) {
 inline void print(const Result& r, std::uint64_t failed) {
     std::printf("qos1_rate=%.0f qos0_rate=%.0f sent_qos1=%llu sent_qos0=%llu failed=%llu stalls=%llu cpu_pct=%.1f us_per_msg=%.1f\n",
                 static_cast<double>(r.sent1) / r.wall, static_cast<double>(r.sent0) / r.wall, static_cast<unsigned long long>(r.sent1),
-                static_cast<unsigned long long>(r.sent0), static_cast<unsigned long long>(failed), static_cast<unsigned long long>(r.stalls),
-                r.cpu / r.wall * 100, r.cpu / static_cast<double>(r.sent1 + r.sent0) * 1e6);
+                static_cast<unsigned long long>(r.sent0), static_cast<unsigned long long>(failed),
+                static_cast<unsigned long long>(r.stalls), r.cpu / r.wall * 100, r.cpu / static_cast<double>(r.sent1 + r.sent0) * 1e6);
     std::fflush(stdout);
 }
 

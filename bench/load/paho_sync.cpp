@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
             MQTTClient_deliveryToken token;
             int prc;
             if (version == 5) {
-                MQTTResponse res = MQTTClient_publish5(client, topic.c_str(), static_cast<int>(payload.size()), payload.data(), qos, 0, nullptr, &token);
+                MQTTResponse res =
+                    MQTTClient_publish5(client, topic.c_str(), static_cast<int>(payload.size()), payload.data(), qos, 0, nullptr, &token);
                 prc = res.reasonCode;
                 MQTTResponse_free(res);
             } else {

@@ -44,10 +44,12 @@ std::vector<CommandDoc> own_commands() {
          "With `policies.login: forward` a login (0x01) is published and waits for this command; the bridge then sends the login reply "
          "(0x02, echoing the login's sequence bytes) and, on success, brings the pile online. Without an answer within "
          "`policies.login_timeout` the login is refused. A login the charger sends again while one waits takes its place: the "
-         "answer goes to the newest (with its sequence bytes) and the wait starts again. With `mqtt.commands: connected` the bridge subscribes to "
+         "answer goes to the newest (with its sequence bytes) and the wait starts again. With `mqtt.commands: connected` the bridge "
+         "subscribes to "
          "`ykc/<pile>/cmd/login_reply` only while a login waits.",
          nullptr,
-         {{"result", "text, boolean or number", "no", "`\"success\"` (the default), `true` or `0` accept the login; anything else refuses it"},
+         {{"result", "text, boolean or number", "no",
+           "`\"success\"` (the default), `true` or `0` accept the login; anything else refuses it"},
           {"reason", "text", "no", "why, for a refusal: it goes into the error published on `ykc/<pile>/error`"}},
          "`ok` once decided; `error` when no login of this pile waits for an answer; `offline` when the charger disconnected meanwhile.",
          {{"id", "l1"}, {"result", "success"}}},
@@ -122,7 +124,8 @@ void command_section(std::ostringstream& o, const Catalogue& cat, const CommandD
     o << "\n## " << c.name << "\n\n";
     if (c.message) {
         const Message& m = *c.message;
-        o << "Sends **" << hex_code(m.code) << "** [" << m.name << "](messages.md#" << m.name << ") " << m.title << " (spec " << m.section << ")";
+        o << "Sends **" << hex_code(m.code) << "** [" << m.name << "](messages.md#" << m.name << ") " << m.title << " (spec " << m.section
+          << ")";
         o << (m.doc.empty() ? "." : ": " + m.doc) << "\n\n";
     }
     if (!c.summary.empty()) o << c.summary << "\n\n";
@@ -132,7 +135,9 @@ void command_section(std::ostringstream& o, const Catalogue& cat, const CommandD
         for (const auto& r : fill_rules())
             if (std::count(r.commands.begin(), r.commands.end(), c.name))
                 o << "- Filled when left out: " << fields_list(r.fields) << ": " << r.how << ".\n";
-        o << "\n" << field_table(*c.message, {"in a command", [&](const Field& f, const std::string& path) { return required(*c.message, f, path); }});
+        o << "\n"
+          << field_table(*c.message,
+                         {"in a command", [&](const Field& f, const std::string& path) { return required(*c.message, f, path); }});
     } else {
         o << "- Response: " << c.answer << "\n\n| field | type | required | notes |\n|---|---|---|---|\n";
         for (const auto& f : c.fields)
@@ -150,7 +155,8 @@ std::string mosquitto_pub(const CommandDoc& c) {
 std::vector<CommandDoc> commands(const Catalogue& catalogue) {
     std::vector<CommandDoc> all = own_commands();
     for (const auto& m : catalogue.messages()) {
-        if (m.direction != Direction::down || std::any_of(all.begin(), all.end(), [&](const CommandDoc& c) { return c.name == m.name; })) continue;
+        if (m.direction != Direction::down || std::any_of(all.begin(), all.end(), [&](const CommandDoc& c) { return c.name == m.name; }))
+            continue;
         const auto note = notes().find(m.name);
         json example = {{"id", "c1"}};
         example.update(sample_data(m, Sample::required_fields));
@@ -168,7 +174,8 @@ std::string commands_markdown(const Codec& codec) {
          "`id` (any JSON value, optional) comes back in the response; the other keys are the command's fields, in the units and "
          "names of [messages.md](messages.md). The answer is published to `ykc/<pile>/resp/<command>` (with MQTT 5, to the "
          "command's response topic with its correlation data when it has them):\n\n"
-         "```json\n{\"id\":\"c1\",\"status\":\"ok\",\"reply\":{\"pile\":\"…\",\"type\":\"…\",\"code\":\"…\",\"seq\":\"…\",\"data\":{…}}}\n```\n\n"
+         "```json\n{\"id\":\"c1\",\"status\":\"ok\",\"reply\":{\"pile\":\"…\",\"type\":\"…\",\"code\":\"…\",\"seq\":\"…\",\"data\":{…}}}\n`"
+         "``\n\n"
          "| status | when |\n|---|---|\n"
          "| `ok` | the charger's reply arrived (it is in `reply`), or the command has no reply and was written to the socket |\n"
          "| `invalid` | the payload is larger than `limits.max_command_bytes`, empty or not a JSON object, the topic's pile is not 14 "
@@ -193,7 +200,8 @@ std::string commands_markdown(const Codec& codec) {
          "echoes a frame no command waits for answers none, once: a "
          "command that timed out or was answered already, a `raw` frame, the bridge's own `time_sync` (each remembered for "
          "`limits.command_timeout`, up to `limits.max_commands_in_flight` + 8 per pile). The bridge numbers a session's frames from a "
-         "random start (a late reply to the pile's previous session seldom looks like an echo) and never uses 0000. Every reply is also published on `ykc/<pile>/<type>`.\n\n"
+         "random start (a late reply to the pile's previous session seldom looks like an echo) and never uses 0000. Every reply is also "
+         "published on `ykc/<pile>/<type>`.\n\n"
          "The bridge always fills the pile (from the topic) and the sequence number (the session's next one, or the echoed one of "
          "the request a command answers). It also fills, for the commands below, what a command leaves out:\n\n"
          "| command | fields | filled with |\n|---|---|---|\n";

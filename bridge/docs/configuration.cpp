@@ -36,7 +36,8 @@ void comment_lines(std::ostringstream& o, const std::string& indent, const std::
 }
 
 // key: value, with its description as a comment beside it (or above it when the line is long).
-void yaml_line(std::ostringstream& o, const std::string& indent, const std::string& name, const std::string& value, const std::string& doc) {
+void yaml_line(std::ostringstream& o, const std::string& indent, const std::string& name, const std::string& value,
+               const std::string& doc) {
     constexpr std::size_t column = 30, width = 100;
     std::string line = indent + name + ": " + value;
     if (line.size() >= column) {
@@ -100,7 +101,8 @@ std::string configuration_markdown() {
         if (top != section) {
             if (section == "billing_model") markdown_overrides(o);
             section = top;
-            o << "\n## " << section << "\n\n" << section_doc(section) << "\n\n"
+            o << "\n## " << section << "\n\n"
+              << section_doc(section) << "\n\n"
               << "| key | type | default | allowed | environment | description |\n|---|---|---|---|---|---|\n";
         }
         o << "| `" << s.key << "` | " << s.type << " | `" << markdown_cell(s.show(Config{})) << "` | " << markdown_cell(s.allowed) << " | `"

@@ -86,9 +86,8 @@ json sample_data(const Message& m, Sample which) {
     const bool required = which == Sample::required_fields;
     json data = json::object();
     // the pile is in the envelope (decode) or in the topic (command)
-    add_fields(data, m.fields, [&](const Field& f) {
-        return f.name == "pile" || (required && (f.default_value || fills(m.name, f.name)));
-    });
+    add_fields(data, m.fields,
+               [&](const Field& f) { return f.name == "pile" || (required && (f.default_value || fills(m.name, f.name))); });
     return data;
 }
 

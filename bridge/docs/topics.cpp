@@ -56,12 +56,20 @@ std::string record_note() {
            "`remote_start`'s; a backend that gives serials of another making has every record held: set "
            "`policies.transaction_check: off` then, and check the records itself).\n\n"
            "Example of a record that failed, as published:\n\n```json\n"
-           "{\"pile\":\"" + example_pile + "\",\"type\":\"transaction\",\"code\":\"0x3B\",\"seq\":\"0100\",\"data\":{…},\"raw\":\"68A20100003B…\","
-           "\"check\":\"failed\",\"reasons\":[\"segment energies (sharp + peak + flat + valley) add up to 12.5 kWh, total_energy is 3.2 kWh\"],"
-           "\"ts\":\"" + example_time + "\"}\n```\n\nand on `ykc/<pile>/error`:\n\n```json\n"
-           "{\"error\":\"transaction " + example_pile + "01240501083000" + "0001 not confirmed: segment energies (sharp + peak + flat + valley) add up "
+           "{\"pile\":\"" +
+           example_pile +
+           "\",\"type\":\"transaction\",\"code\":\"0x3B\",\"seq\":\"0100\",\"data\":{…},\"raw\":\"68A20100003B…\","
+           "\"check\":\"failed\",\"reasons\":[\"segment energies (sharp + peak + flat + valley) add up to 12.5 kWh, total_energy is 3.2 "
+           "kWh\"],"
+           "\"ts\":\"" +
+           example_time +
+           "\"}\n```\n\nand on `ykc/<pile>/error`:\n\n```json\n"
+           "{\"error\":\"transaction " +
+           example_pile + "01240501083000" +
+           "0001 not confirmed: segment energies (sharp + peak + flat + valley) add up "
            "to 12.5 kWh, total_energy is 3.2 kWh (the charger keeps it; cmd/transaction_confirm confirms it)\",\"code\":\"0x3B\","
-           "\"type\":\"transaction\",\"hex\":\"68A20100003B…\",\"remote\":\"10.0.0.7:50312\",\"serial\":\"" + example_pile + "01240501083000" +
+           "\"type\":\"transaction\",\"hex\":\"68A20100003B…\",\"remote\":\"10.0.0.7:50312\",\"serial\":\"" +
+           example_pile + "01240501083000" +
            "0001\",\"reasons\":[\"segment energies (sharp + peak + flat + valley) add up to 12.5 kWh, total_energy is 3.2 kWh\"]}\n```";
 }
 
@@ -88,21 +96,27 @@ const std::string& topic_table() {
         "`type` is the catalogue name (`login`, `heartbeat`, `realtime`, `transaction`, `remote_start_reply`, …): the decode envelope "
         "plus `ts`; transaction records (0x3B, and V1.7's 0x3D `metered_transaction`, both on `ykc/<pile>/transaction`) also carry "
         "`raw`, `check` and, when it failed, `reasons`: one that does not add up is not confirmed |\n"
-        "| `ykc/<pile>/gun/<n>/state` | up | yes | `mqtt.qos` | latest `realtime` data of a gun, flat, with `ts`; published when a value changes, at most about once a second per gun (`publish.gun_state`, `publish.gun_state_min_interval_ms`) |\n"
-        "| `ykc/<pile>/availability` | up | yes | 1 | `{\"state\":\"online\"\\|\"offline\",\"since\",\"remote\",\"firmware\",\"protocol_version\"}` |\n"
-        "| `ykc/<pile>/error` | up | no | `mqtt.qos` | what failed on this pile's socket: bad CRC, undecodable or encrypted frames, unknown "
-        "types, frames only the platform sends, another pile's number — `error` (the reason), `hex`, `remote`, and a frame's `code` and `type` |\n"
+        "| `ykc/<pile>/gun/<n>/state` | up | yes | `mqtt.qos` | latest `realtime` data of a gun, flat, with `ts`; published when a value "
+        "changes, at most about once a second per gun (`publish.gun_state`, `publish.gun_state_min_interval_ms`) |\n"
+        "| `ykc/<pile>/availability` | up | yes | 1 | "
+        "`{\"state\":\"online\"\\|\"offline\",\"since\",\"remote\",\"firmware\",\"protocol_version\"}` |\n"
+        "| `ykc/<pile>/error` | up | no | `mqtt.qos` | what failed on this pile's socket: bad CRC, undecodable or encrypted frames, "
+        "unknown "
+        "types, frames only the platform sends, another pile's number — `error` (the reason), `hex`, `remote`, and a frame's `code` and "
+        "`type` |\n"
         "| `ykc/bridge/error` | up | no | `mqtt.qos` | the same before a login (no pile known yet) |\n"
         "| `ykc/<pile>/cmd/<command>` | down | no | 1 (subscription) | a command: `{\"id\":…, …fields…}`; `<command>` is a downlink "
         "catalogue name (`remote_start`, `remote_stop`, `time_sync`, `billing_model_set`, `reboot`, …), or `raw` "
         "(`{\"hex\":\"…\",\"keep_crc\":false}`), `card_auth_reply`, `login_reply` (login policy `forward`), `transaction_confirm` "
         "(transaction policy `forward`, or a record that failed its check); see `docs/commands.md` |\n"
-        "| `ykc/<pile>/resp/<command>` | up | no | `mqtt.qos` | `{\"id\",\"status\":\"ok\"\\|\"mismatch\"\\|\"error\"\\|\"timeout\"\\|\"offline\"\\|\"invalid\","
+        "| `ykc/<pile>/resp/<command>` | up | no | `mqtt.qos` | "
+        "`{\"id\",\"status\":\"ok\"\\|\"mismatch\"\\|\"error\"\\|\"timeout\"\\|\"offline\"\\|\"invalid\","
         "\"error\":…,\"reply\":{…}}`; `reply` is the charger's decoded answer, paired by the catalogue (e.g. gun and serial) and the "
         "echoed sequence number (`mismatch`: a reply paired by its echo only, the fields that differ listed). With MQTT 5 "
         "a response topic and correlation data on the command are honoured |\n"
         "| `ykc/bridge/state` | up | yes | 1 | `{\"state\":\"online\"\\|\"offline\"}`, also the Last Will |\n"
-        "| `ykc/bridge/health` | up | yes | 0 | every `publish.health_interval` (30 s): sessions, piles, frames in/out, errors, publish queue, gun states held back as unchanged |\n"
+        "| `ykc/bridge/health` | up | yes | 0 | every `publish.health_interval` (30 s): sessions, piles, frames in/out, errors, publish "
+        "queue, gun states held back as unchanged |\n"
         "| `homeassistant/<component>/ykc_<pile>/<object>/config` | up | yes | 1 | Home Assistant discovery, when `homeassistant` is on "
         "(see README, Home Assistant); `homeassistant/status` `online` makes the bridge publish them again |\n";
     return table;

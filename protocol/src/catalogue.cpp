@@ -60,10 +60,9 @@ int Message::layout_for(std::size_t size) const noexcept {
     return -1;
 }
 
-CatalogueError::CatalogueError(const std::string& source_, int line_, const std::string& message_,
-                               const std::string& field_, const std::string& what)
-    : std::runtime_error(source_ + ":" + std::to_string(line_) + ": " +
-                         (message_.empty() ? std::string() : "message " + message_ + ": ") +
+CatalogueError::CatalogueError(const std::string& source_, int line_, const std::string& message_, const std::string& field_,
+                               const std::string& what)
+    : std::runtime_error(source_ + ":" + std::to_string(line_) + ": " + (message_.empty() ? std::string() : "message " + message_ + ": ") +
                          (field_.empty() ? std::string() : "field " + field_ + ": ") + what),
       source(source_),
       message(message_),
@@ -113,7 +112,10 @@ std::uint64_t parse_uint(const Ctx& ctx, const YAML::Node& n, const char* what, 
     if (i == s.size()) ctx.fail(n, std::string(what) + " is not a number: " + s);
     for (; i < s.size(); ++i) {
         const char c = s[i];
-        int d = (c >= '0' && c <= '9') ? c - '0' : (base == 16 && c >= 'a' && c <= 'f') ? c - 'a' + 10 : (base == 16 && c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+        int d = (c >= '0' && c <= '9')                 ? c - '0'
+                : (base == 16 && c >= 'a' && c <= 'f') ? c - 'a' + 10
+                : (base == 16 && c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                                       : -1;
         if (d < 0) ctx.fail(n, std::string(what) + " is not a number: " + s);
         v = v * static_cast<unsigned>(base) + static_cast<unsigned>(d);
         if (v > max) ctx.fail(n, std::string(what) + " out of range (max " + std::to_string(max) + "): " + s);
@@ -154,8 +156,8 @@ std::shared_ptr<const EnumTable> parse_enum_map(const Ctx& ctx, const YAML::Node
 
 using EnumList = std::vector<std::pair<std::string, std::shared_ptr<const EnumTable>>>;
 
-std::shared_ptr<const EnumTable> resolve_enum(const Ctx& ctx, const YAML::Node& n, const EnumList& enums,
-                                              std::uint64_t max_code, std::string& name_out) {
+std::shared_ptr<const EnumTable> resolve_enum(const Ctx& ctx, const YAML::Node& n, const EnumList& enums, std::uint64_t max_code,
+                                              std::string& name_out) {
     if (n.IsScalar()) {
         for (const auto& [name, table] : enums)
             if (name == n.Scalar()) {
@@ -184,8 +186,7 @@ nlohmann::json yaml_scalar_to_json(const Ctx& ctx, const YAML::Node& n) {
     if (!s.empty() && (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-')) {
         try {
             return nlohmann::json::parse(s);
-        } catch (const nlohmann::json::exception&) {
-        }
+        } catch (const nlohmann::json::exception&) {}
     }
     return s;
 }
@@ -209,15 +210,15 @@ Field parse_field(Ctx ctx, const YAML::Node& n, const EnumList& enums, bool bits
         f.width = static_cast<std::uint8_t>(parse_uint(ctx, n["width"], "width", 64));
         if (f.width == 0) ctx.fail(n["width"], "width must be at least 1");
     } else {
-        check_keys(ctx, n, {"name", "type", "size", "scale", "offset", "enum", "unit", "doc", "bits", "fields", "count",
-                            "max", "min", "reserved", "reverse", "pad", "default", "null_if", "layout"});
+        check_keys(ctx, n,
+                   {"name", "type", "size", "scale", "offset", "enum", "unit", "doc", "bits", "fields", "count", "max", "min", "reserved",
+                    "reverse", "pad", "default", "null_if", "layout"});
         if (!n["type"]) ctx.fail(n, "field without type");
         const std::string t = scalar(ctx, n["type"], "type");
         static const std::map<std::string, FieldType> types = {
-            {"bcd", FieldType::bcd},     {"bcd_int", FieldType::bcd_int}, {"uint", FieldType::uint},
-            {"bool", FieldType::boolean}, {"flags", FieldType::flags},    {"bits", FieldType::bits},
-            {"ascii", FieldType::ascii}, {"hex", FieldType::hex},         {"cp56", FieldType::cp56},
-            {"group", FieldType::group}};
+            {"bcd", FieldType::bcd},     {"bcd_int", FieldType::bcd_int}, {"uint", FieldType::uint},   {"bool", FieldType::boolean},
+            {"flags", FieldType::flags}, {"bits", FieldType::bits},       {"ascii", FieldType::ascii}, {"hex", FieldType::hex},
+            {"cp56", FieldType::cp56},   {"group", FieldType::group}};
         auto it = types.find(t);
         if (it == types.end()) ctx.fail(n["type"], "unknown type \"" + t + "\"");
         f.type = it->second;
@@ -292,13 +293,15 @@ Field parse_field(Ctx ctx, const YAML::Node& n, const EnumList& enums, bool bits
     }
     if (n["default"]) f.default_value = yaml_scalar_to_json(ctx, n["default"]);
     if (n["null_if"]) {
-        if (f.type != FieldType::uint || f.enums || f.count != Count::one) ctx.fail(n["null_if"], "null_if applies to a numeric uint field");
+        if (f.type != FieldType::uint || f.enums || f.count != Count::one)
+            ctx.fail(n["null_if"], "null_if applies to a numeric uint field");
         f.null_if = parse_uint(ctx, n["null_if"], "null_if", raw_max);
     }
 
     if (f.type == FieldType::bits || f.type == FieldType::group) {
         const YAML::Node members = n["fields"];
-        if (!members || !members.IsSequence() || members.size() == 0) ctx.fail(n, std::string(to_string(f.type)) + " needs a list of fields");
+        if (!members || !members.IsSequence() || members.size() == 0)
+            ctx.fail(n, std::string(to_string(f.type)) + " needs a list of fields");
         std::uint64_t used = 0;
         std::set<std::string> names;
         for (const auto& m : members) {
@@ -386,125 +389,136 @@ void Catalogue::load(std::string_view text, const std::string& source, bool is_o
     if (!list && !is_overlay) ctx.fail(root, "no messages");
     if (list && !list.IsSequence()) ctx.fail(list, "messages must be a list");
     std::set<std::uint8_t> seen_codes;
-    if (list) for (const auto& n : list) {
-        Ctx mctx{source, "", ""};
-        if (!n.IsMap()) mctx.fail(n, "a message must be a map");
-        check_keys(mctx, n, {"code", "name", "title", "section", "doc", "direction", "reply", "match", "fields", "layouts", "topic",
-                             "record", "reply_timeout"});
-        if (!n["code"] || !n["name"] || !n["direction"] || !n["fields"]) mctx.fail(n, "a message needs code, name, direction and fields");
-        Message m;
-        m.source = source;
-        m.line = n.Mark().line + 1;
-        m.name = scalar(mctx, n["name"], "name");
-        mctx.message = m.name;
-        if (!is_identifier(m.name)) mctx.fail(n["name"], "name must be snake_case");
-        m.code = static_cast<std::uint8_t>(parse_uint(mctx, n["code"], "code", 255));
-        if (!seen_codes.insert(m.code).second) mctx.fail(n["code"], "code given twice in this file");
-        const std::string dir = scalar(mctx, n["direction"], "direction");
-        if (dir == "up") m.direction = Direction::up;
-        else if (dir == "down") m.direction = Direction::down;
-        else mctx.fail(n["direction"], "direction is up (charger -> platform) or down");
-        if (n["title"]) m.title = scalar(mctx, n["title"], "title");
-        if (n["section"]) m.section = scalar(mctx, n["section"], "section");
-        if (n["doc"]) m.doc = scalar(mctx, n["doc"], "doc");
-        if (n["reply"]) m.reply = scalar(mctx, n["reply"], "reply");
-        if (const YAML::Node mt = n["match"]) {
-            if (!mt.IsSequence()) mctx.fail(mt, "match must be a list of field names");
-            for (const auto& x : mt) m.match.push_back(scalar(mctx, x, "match"));
-        }
-        m.topic = m.name;
-        if (n["topic"]) {
-            m.topic = scalar(mctx, n["topic"], "topic");
-            if (!is_identifier(m.topic)) mctx.fail(n["topic"], "topic must be snake_case");
-        }
-        if (n["record"]) m.record = parse_bool(mctx, n["record"], "record");
-        static const std::set<std::string> bridge_topics = {"error", "availability", "gun", "cmd", "resp", "state", "health"};
-        if (bridge_topics.count(m.topic)) mctx.fail(n["topic"] ? n["topic"] : n["name"], "\"" + m.topic + "\" is a topic of the bridge's own");
-        if (m.record && (m.direction != Direction::up || m.reply.empty() || m.match.empty()))
-            mctx.fail(n["record"], "a record goes up and names its reply and the fields that match it (the serial)");
-        if (n["reply_timeout"]) {
-            if (m.direction != Direction::down || m.reply.empty()) mctx.fail(n["reply_timeout"], "reply_timeout applies to a command with a reply");
-            m.reply_timeout = static_cast<int>(parse_uint(mctx, n["reply_timeout"], "reply_timeout", 86400));
-            if (m.reply_timeout == 0) mctx.fail(n["reply_timeout"], "reply_timeout must be at least 1 second");
-        }
-        if (const YAML::Node ls = n["layouts"]) {
-            if (!ls.IsMap() || ls.size() < 2 || ls.size() > 8) mctx.fail(ls, "layouts is a map of 2 to 8 body lengths to names");
-            for (const auto& kv : ls) {
-                Layout l{scalar(mctx, kv.second, "layout name"), static_cast<std::size_t>(parse_uint(mctx, kv.first, "body length", max_body_size))};
-                if (!is_identifier(l.name)) mctx.fail(kv.second, "layout name must be snake_case");
-                for (const auto& o : m.layouts)
-                    if (o.name == l.name || o.body == l.body) mctx.fail(kv.first, "layout " + l.name + " given twice (name or length)");
-                m.layouts.push_back(std::move(l));
+    if (list)
+        for (const auto& n : list) {
+            Ctx mctx{source, "", ""};
+            if (!n.IsMap()) mctx.fail(n, "a message must be a map");
+            check_keys(mctx, n,
+                       {"code", "name", "title", "section", "doc", "direction", "reply", "match", "fields", "layouts", "topic", "record",
+                        "reply_timeout"});
+            if (!n["code"] || !n["name"] || !n["direction"] || !n["fields"])
+                mctx.fail(n, "a message needs code, name, direction and fields");
+            Message m;
+            m.source = source;
+            m.line = n.Mark().line + 1;
+            m.name = scalar(mctx, n["name"], "name");
+            mctx.message = m.name;
+            if (!is_identifier(m.name)) mctx.fail(n["name"], "name must be snake_case");
+            m.code = static_cast<std::uint8_t>(parse_uint(mctx, n["code"], "code", 255));
+            if (!seen_codes.insert(m.code).second) mctx.fail(n["code"], "code given twice in this file");
+            const std::string dir = scalar(mctx, n["direction"], "direction");
+            if (dir == "up") m.direction = Direction::up;
+            else if (dir == "down") m.direction = Direction::down;
+            else mctx.fail(n["direction"], "direction is up (charger -> platform) or down");
+            if (n["title"]) m.title = scalar(mctx, n["title"], "title");
+            if (n["section"]) m.section = scalar(mctx, n["section"], "section");
+            if (n["doc"]) m.doc = scalar(mctx, n["doc"], "doc");
+            if (n["reply"]) m.reply = scalar(mctx, n["reply"], "reply");
+            if (const YAML::Node mt = n["match"]) {
+                if (!mt.IsSequence()) mctx.fail(mt, "match must be a list of field names");
+                for (const auto& x : mt) m.match.push_back(scalar(mctx, x, "match"));
             }
-        }
-        if (!n["fields"].IsSequence()) mctx.fail(n["fields"], "fields must be a list");
-        std::set<std::string> keys;
-        bool after_variable = false, after_layout_field = false;
-        for (const auto& fn : n["fields"]) {
-            Field f = parse_field(mctx, fn, enums_, false);
-            Ctx fctx = mctx;
-            fctx.field = f.name;
-            if (const YAML::Node l = fn["layout"]) {
-                if (m.layouts.empty()) fctx.fail(l, "layout: the message has no layouts");
-                const auto add = [&](const YAML::Node& x) {
-                    const std::string name = scalar(fctx, x, "layout");
-                    const auto it = std::find_if(m.layouts.begin(), m.layouts.end(), [&](const Layout& y) { return y.name == name; });
-                    if (it == m.layouts.end()) fctx.fail(x, "no layout named \"" + name + "\"");
-                    f.layouts = static_cast<std::uint8_t>(f.layouts | 1u << (it - m.layouts.begin()));
+            m.topic = m.name;
+            if (n["topic"]) {
+                m.topic = scalar(mctx, n["topic"], "topic");
+                if (!is_identifier(m.topic)) mctx.fail(n["topic"], "topic must be snake_case");
+            }
+            if (n["record"]) m.record = parse_bool(mctx, n["record"], "record");
+            static const std::set<std::string> bridge_topics = {"error", "availability", "gun", "cmd", "resp", "state", "health"};
+            if (bridge_topics.count(m.topic))
+                mctx.fail(n["topic"] ? n["topic"] : n["name"], "\"" + m.topic + "\" is a topic of the bridge's own");
+            if (m.record && (m.direction != Direction::up || m.reply.empty() || m.match.empty()))
+                mctx.fail(n["record"], "a record goes up and names its reply and the fields that match it (the serial)");
+            if (n["reply_timeout"]) {
+                if (m.direction != Direction::down || m.reply.empty())
+                    mctx.fail(n["reply_timeout"], "reply_timeout applies to a command with a reply");
+                m.reply_timeout = static_cast<int>(parse_uint(mctx, n["reply_timeout"], "reply_timeout", 86400));
+                if (m.reply_timeout == 0) mctx.fail(n["reply_timeout"], "reply_timeout must be at least 1 second");
+            }
+            if (const YAML::Node ls = n["layouts"]) {
+                if (!ls.IsMap() || ls.size() < 2 || ls.size() > 8) mctx.fail(ls, "layouts is a map of 2 to 8 body lengths to names");
+                for (const auto& kv : ls) {
+                    Layout l{scalar(mctx, kv.second, "layout name"),
+                             static_cast<std::size_t>(parse_uint(mctx, kv.first, "body length", max_body_size))};
+                    if (!is_identifier(l.name)) mctx.fail(kv.second, "layout name must be snake_case");
+                    for (const auto& o : m.layouts)
+                        if (o.name == l.name || o.body == l.body) mctx.fail(kv.first, "layout " + l.name + " given twice (name or length)");
+                    m.layouts.push_back(std::move(l));
+                }
+            }
+            if (!n["fields"].IsSequence()) mctx.fail(n["fields"], "fields must be a list");
+            std::set<std::string> keys;
+            bool after_variable = false, after_layout_field = false;
+            for (const auto& fn : n["fields"]) {
+                Field f = parse_field(mctx, fn, enums_, false);
+                Ctx fctx = mctx;
+                fctx.field = f.name;
+                if (const YAML::Node l = fn["layout"]) {
+                    if (m.layouts.empty()) fctx.fail(l, "layout: the message has no layouts");
+                    const auto add = [&](const YAML::Node& x) {
+                        const std::string name = scalar(fctx, x, "layout");
+                        const auto it = std::find_if(m.layouts.begin(), m.layouts.end(), [&](const Layout& y) { return y.name == name; });
+                        if (it == m.layouts.end()) fctx.fail(x, "no layout named \"" + name + "\"");
+                        f.layouts = static_cast<std::uint8_t>(f.layouts | 1u << (it - m.layouts.begin()));
+                    };
+                    if (l.IsSequence())
+                        for (const auto& x : l) add(x);
+                    else add(l);
+                    if (!f.layouts) fctx.fail(l, "layout: name at least one layout");
+                }
+                if (f.layouts && (f.count == Count::byte || f.count == Count::rest))
+                    fctx.fail(fn, "a field of some layouts cannot have a variable count");
+                after_layout_field = after_layout_field || f.layouts != 0;
+                if (after_layout_field && (f.name == "pile" || f.name == "serial"))
+                    fctx.fail(fn, "pile and serial come before any field of some layouts");
+                if (after_variable && m.fields.back().count == Count::rest) fctx.fail(fn, "nothing can follow a count: rest field");
+                const std::size_t items = f.count == Count::fixed ? f.count_fixed : 1;
+                if (!after_variable) {
+                    if (f.name == "pile" && f.type == FieldType::bcd && f.size == 7) m.pile_offset = static_cast<int>(m.fixed_size);
+                    if (f.name == "serial" && f.type == FieldType::bcd && f.size == 16) m.serial_offset = static_cast<int>(m.fixed_size);
+                }
+                if (f.count == Count::byte || f.count == Count::rest) {
+                    after_variable = true;
+                    m.variable = true;
+                } else if (!after_variable && f.in_layout(0)) {
+                    m.fixed_size += f.size * items;
+                }
+                auto add_key = [&](const std::string& k, int line) {
+                    if (k == "extra") fctx.fail(fn, "\"extra\" is reserved for trailing bytes");
+                    if (!keys.insert(k).second) throw CatalogueError(source, line, m.name, k, "name given twice in this message");
+                    m.keys.push_back(k);
                 };
-                if (l.IsSequence()) for (const auto& x : l) add(x);
-                else add(l);
-                if (!f.layouts) fctx.fail(l, "layout: name at least one layout");
+                if (f.type == FieldType::bits) {
+                    for (const auto& sub : f.fields) add_key(sub.name, sub.line);
+                } else {
+                    add_key(f.name, f.line);
+                }
+                m.fields.push_back(std::move(f));
             }
-            if (f.layouts && (f.count == Count::byte || f.count == Count::rest)) fctx.fail(fn, "a field of some layouts cannot have a variable count");
-            after_layout_field = after_layout_field || f.layouts != 0;
-            if (after_layout_field && (f.name == "pile" || f.name == "serial")) fctx.fail(fn, "pile and serial come before any field of some layouts");
-            if (after_variable && m.fields.back().count == Count::rest) fctx.fail(fn, "nothing can follow a count: rest field");
-            const std::size_t items = f.count == Count::fixed ? f.count_fixed : 1;
-            if (!after_variable) {
-                if (f.name == "pile" && f.type == FieldType::bcd && f.size == 7) m.pile_offset = static_cast<int>(m.fixed_size);
-                if (f.name == "serial" && f.type == FieldType::bcd && f.size == 16) m.serial_offset = static_cast<int>(m.fixed_size);
+            if (m.fixed_size > max_body_size)
+                mctx.fail(n["fields"], "fields need " + std::to_string(m.fixed_size) + " bytes; a frame body holds 251");
+            for (std::size_t i = 0; i < m.layouts.size(); ++i) {
+                if (m.variable) mctx.fail(n["layouts"], "a message with layouts has fixed-size fields only");
+                std::size_t size = 0;
+                for (const auto& f : m.fields)
+                    if (f.in_layout(i)) size += f.size * (f.count == Count::fixed ? f.count_fixed : 1);
+                if (size != m.layouts[i].body)
+                    mctx.fail(n["layouts"], "layout " + m.layouts[i].name + " says " + std::to_string(m.layouts[i].body) +
+                                                " bytes; its fields take " + std::to_string(size));
             }
-            if (f.count == Count::byte || f.count == Count::rest) {
-                after_variable = true;
-                m.variable = true;
-            } else if (!after_variable && f.in_layout(0)) {
-                m.fixed_size += f.size * items;
-            }
-            auto add_key = [&](const std::string& k, int line) {
-                if (k == "extra") fctx.fail(fn, "\"extra\" is reserved for trailing bytes");
-                if (!keys.insert(k).second) throw CatalogueError(source, line, m.name, k, "name given twice in this message");
-                m.keys.push_back(k);
-            };
-            if (f.type == FieldType::bits) {
-                for (const auto& sub : f.fields) add_key(sub.name, sub.line);
+            m.keys.push_back("extra");
+            std::sort(m.keys.begin(), m.keys.end());  // looked up by binary search when encoding
+            char code_text[8];
+            std::snprintf(code_text, sizeof code_text, "0x%02X", m.code);
+            m.envelope = ",\"type\":\"" + m.name + "\",\"code\":\"" + code_text + "\"";
+            auto same = std::find_if(messages_.begin(), messages_.end(), [&](const Message& x) { return x.code == m.code; });
+            if (same != messages_.end()) {
+                if (!is_overlay) mctx.fail(n["code"], "code given twice");
+                *same = std::move(m);
             } else {
-                add_key(f.name, f.line);
+                messages_.push_back(std::move(m));
             }
-            m.fields.push_back(std::move(f));
         }
-        if (m.fixed_size > max_body_size) mctx.fail(n["fields"], "fields need " + std::to_string(m.fixed_size) + " bytes; a frame body holds 251");
-        for (std::size_t i = 0; i < m.layouts.size(); ++i) {
-            if (m.variable) mctx.fail(n["layouts"], "a message with layouts has fixed-size fields only");
-            std::size_t size = 0;
-            for (const auto& f : m.fields)
-                if (f.in_layout(i)) size += f.size * (f.count == Count::fixed ? f.count_fixed : 1);
-            if (size != m.layouts[i].body)
-                mctx.fail(n["layouts"], "layout " + m.layouts[i].name + " says " + std::to_string(m.layouts[i].body) + " bytes; its fields take " + std::to_string(size));
-        }
-        m.keys.push_back("extra");
-        std::sort(m.keys.begin(), m.keys.end());  // looked up by binary search when encoding
-        char code_text[8];
-        std::snprintf(code_text, sizeof code_text, "0x%02X", m.code);
-        m.envelope = ",\"type\":\"" + m.name + "\",\"code\":\"" + code_text + "\"";
-        auto same = std::find_if(messages_.begin(), messages_.end(), [&](const Message& x) { return x.code == m.code; });
-        if (same != messages_.end()) {
-            if (!is_overlay) mctx.fail(n["code"], "code given twice");
-            *same = std::move(m);
-        } else {
-            messages_.push_back(std::move(m));
-        }
-    }
     std::sort(messages_.begin(), messages_.end(), [](const Message& a, const Message& b) { return a.code < b.code; });
     // Whole-catalogue checks: unique names, replies and match fields exist.
     std::map<std::string, const Message*> names;
@@ -515,14 +529,17 @@ void Catalogue::load(std::string_view text, const std::string& source, bool is_o
         if (m.reply.empty()) continue;
         auto it = names.find(m.reply);
         if (it == names.end()) throw CatalogueError(m.source, m.line, m.name, "reply", "no message named \"" + m.reply + "\"");
-        if (it->second->direction == m.direction) throw CatalogueError(m.source, m.line, m.name, "reply", "the reply must travel the other way");
+        if (it->second->direction == m.direction)
+            throw CatalogueError(m.source, m.line, m.name, "reply", "the reply must travel the other way");
         for (const auto& f : m.match) {
             if (!m.field(f)) throw CatalogueError(m.source, m.line, m.name, "match", "no field \"" + f + "\" in this message");
-            if (!it->second->field(f)) throw CatalogueError(m.source, m.line, m.name, "match", "no field \"" + f + "\" in the reply " + m.reply);
+            if (!it->second->field(f))
+                throw CatalogueError(m.source, m.line, m.name, "match", "no field \"" + f + "\" in the reply " + m.reply);
         }
         // the bridge confirms a record with its reply: the match fields and result "success"
         if (const Field* r = it->second->field("result"); m.record && !(r && r->enums && r->enums->code_of("success")))
-            throw CatalogueError(m.source, m.line, m.name, "record", "the reply " + m.reply + " needs a field result with the value success");
+            throw CatalogueError(m.source, m.line, m.name, "record",
+                                 "the reply " + m.reply + " needs a field result with the value success");
     }
     reindex();
 }

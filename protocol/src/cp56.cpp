@@ -57,8 +57,8 @@ char* write_offset(char* out, int minutes) {
 }
 
 Cp56 make_cp56(int year, unsigned month, unsigned day, unsigned hour, unsigned minute, unsigned ms) {
-    return {static_cast<std::uint8_t>(ms & 0xFF), static_cast<std::uint8_t>(ms >> 8), static_cast<std::uint8_t>(minute),
-            static_cast<std::uint8_t>(hour),      static_cast<std::uint8_t>(day),    static_cast<std::uint8_t>(month),
+    return {static_cast<std::uint8_t>(ms & 0xFF),  static_cast<std::uint8_t>(ms >> 8), static_cast<std::uint8_t>(minute),
+            static_cast<std::uint8_t>(hour),       static_cast<std::uint8_t>(day),     static_cast<std::uint8_t>(month),
             static_cast<std::uint8_t>(year - 2000)};
 }
 
@@ -158,8 +158,8 @@ std::optional<Cp56> parse_time_cp56(std::string_view t, int utc_offset_minutes, 
     };
     std::size_t i = 0;
     unsigned year, month, day, hour, minute, second = 0, millis = 0;
-    if (!digits(t, i, 4, year) || i >= t.size() || t[i++] != '-' || !digits(t, i, 2, month) || i >= t.size() ||
-        t[i++] != '-' || !digits(t, i, 2, day))
+    if (!digits(t, i, 4, year) || i >= t.size() || t[i++] != '-' || !digits(t, i, 2, month) || i >= t.size() || t[i++] != '-' ||
+        !digits(t, i, 2, day))
         return fail("not a date");
     if (i >= t.size() || (t[i] != 'T' && t[i] != ' ' && t[i] != 't')) return fail("no time");
     ++i;
@@ -184,13 +184,11 @@ std::optional<Cp56> parse_time_cp56(std::string_view t, int utc_offset_minutes, 
         if (!o) return fail("bad UTC offset");
         offset = *o;
     }
-    if (month < 1 || month > 12 || day < 1 || day > days_in_month(static_cast<int>(year), month) || hour > 23 ||
-        minute > 59 || second > 59)
+    if (month < 1 || month > 12 || day < 1 || day > days_in_month(static_cast<int>(year), month) || hour > 23 || minute > 59 || second > 59)
         return fail("not a valid date and time");
     if (offset != utc_offset_minutes) {
         const std::int64_t epoch_ms =
-            ((days_from_civil(static_cast<int>(year), month, day) * 24 + hour) * 60 + minute - offset) * 60000LL +
-            second * 1000LL + millis;
+            ((days_from_civil(static_cast<int>(year), month, day) * 24 + hour) * 60 + minute - offset) * 60000LL + second * 1000LL + millis;
         const std::int64_t local_days = (epoch_ms + utc_offset_minutes * 60000LL) / 86400000;
         int y;
         unsigned m, d;

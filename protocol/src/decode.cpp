@@ -15,8 +15,7 @@ namespace ykc {
 DecodeError::DecodeError(Kind k, std::uint8_t c, std::string m, std::string f, const std::string& what)
     : std::runtime_error(what), kind(k), code(c), message(std::move(m)), field(std::move(f)) {}
 
-Codec::Codec(std::shared_ptr<const Catalogue> catalogue, CodecOptions options)
-    : catalogue_(std::move(catalogue)), options_(options) {}
+Codec::Codec(std::shared_ptr<const Catalogue> catalogue, CodecOptions options) : catalogue_(std::move(catalogue)), options_(options) {}
 
 namespace {
 
@@ -56,7 +55,9 @@ public:
     }
     void write(const std::string& s) { write(s.data(), s.size()); }
     template <std::size_t N>
-    void lit(const char (&s)[N]) { write(s, N - 1); }
+    void lit(const char (&s)[N]) {
+        write(s, N - 1);
+    }
     void flush() {
         out_.append(buf_, static_cast<std::size_t>(p_ - buf_));
         p_ = buf_;
@@ -187,8 +188,9 @@ struct Decoder {
             case FieldType::hex: return append_quoted_hex(out, p, f.size);
             case FieldType::cp56:
                 if (const std::string why = cp56_invalid({p, 7}); !why.empty())
-                    throw DecodeError(DecodeError::Kind::bad_value, m.code, m.name, f.name,
-                                      m.name + ": field " + f.name + ": not a time that can be: " + why + " (bytes " + to_hex({p, 7}) + ")");
+                    throw DecodeError(
+                        DecodeError::Kind::bad_value, m.code, m.name, f.name,
+                        m.name + ": field " + f.name + ": not a time that can be: " + why + " (bytes " + to_hex({p, 7}) + ")");
                 out.done(format_cp56_json(out.room(max_cp56_json_chars), {p, 7}, opt.utc_offset_minutes));
                 return;
             case FieldType::group: {
@@ -245,10 +247,10 @@ struct Decoder {
         const int layout = m.layout_for(n);
         if (layout < 0) {
             std::string known;
-            for (const auto& l : m.layouts)
-                known += (known.empty() ? "" : " or ") + std::to_string(l.body) + " (" + l.name + ")";
+            for (const auto& l : m.layouts) known += (known.empty() ? "" : " or ") + std::to_string(l.body) + " (" + l.name + ")";
             throw DecodeError(DecodeError::Kind::bad_length, m.code, m.name, "",
-                              m.name + ": body is " + std::to_string(n) + " bytes (length byte " + hex_code(static_cast<std::uint8_t>(n + 4)) + "); the catalogue knows " + known);
+                              m.name + ": body is " + std::to_string(n) + " bytes (length byte " +
+                                  hex_code(static_cast<std::uint8_t>(n + 4)) + "); the catalogue knows " + known);
         }
         std::size_t off = 0;
         bool first = true;
@@ -267,9 +269,8 @@ struct Decoder {
                 items = p[off++];
                 if (off + items * f.size > n)
                     throw DecodeError(DecodeError::Kind::bad_count, m.code, m.name, f.name,
-                                      m.name + ": field " + f.name + ": count byte says " + std::to_string(items) +
-                                          " items (" + std::to_string(items * f.size) + " bytes) but " +
-                                          std::to_string(n - off) + " bytes follow");
+                                      m.name + ": field " + f.name + ": count byte says " + std::to_string(items) + " items (" +
+                                          std::to_string(items * f.size) + " bytes) but " + std::to_string(n - off) + " bytes follow");
             } else if (f.count == Count::rest) {
                 items = (n - off) / f.size;
             } else if (off + items * f.size > n) {
@@ -309,8 +310,7 @@ void Codec::decode_to(FrameView frame, std::string& out) const {
     if (frame.flag() != 0x00) {
         char flag_text[8];
         std::snprintf(flag_text, sizeof flag_text, "0x%02X", frame.flag());
-        throw DecodeError(DecodeError::Kind::bad_flag, code, m->name, "",
-                          m->name + ": unknown encryption flag " + flag_text);
+        throw DecodeError(DecodeError::Kind::bad_flag, code, m->name, "", m->name + ": unknown encryption flag " + flag_text);
     }
     const auto body = frame.body();
     const std::size_t start = out.size();

@@ -87,7 +87,8 @@ struct Encoder {
                 fail(path, "unknown name \"" + v.get<std::string>() + "\" (one of: " + names + ")");
             }
             if (!v.is_number_integer()) fail(path, "expected a name or a code, got " + describe(v));
-            if (v.is_number_unsigned() ? v.get<std::uint64_t>() > raw_max : (v.get<std::int64_t>() < 0 || static_cast<std::uint64_t>(v.get<std::int64_t>()) > raw_max))
+            if (v.is_number_unsigned() ? v.get<std::uint64_t>() > raw_max
+                                       : (v.get<std::int64_t>() < 0 || static_cast<std::uint64_t>(v.get<std::int64_t>()) > raw_max))
                 fail(path, "code out of range (0 … " + std::to_string(raw_max) + "): " + describe(v));
             return v.get<std::uint64_t>();
         }
@@ -104,7 +105,8 @@ struct Encoder {
 
     // Hex-digit text (BCD or raw bytes), left-padded with '0' to n bytes.
     void digits(const std::string& s, unsigned n, const Path& path, const char* what) const {
-        if (s.size() > 2u * n) fail(path, std::string("too long: at most ") + std::to_string(2 * n) + " " + what + ", got " + std::to_string(s.size()));
+        if (s.size() > 2u * n)
+            fail(path, std::string("too long: at most ") + std::to_string(2 * n) + " " + what + ", got " + std::to_string(s.size()));
         for (char c : s)
             if (hex_digit_value(c) < 0) fail(path, std::string("not ") + what + ": \"" + s + "\"");
         const std::string padded = std::string(2u * n - s.size(), '0') + s;
@@ -128,7 +130,8 @@ struct Encoder {
                 fail(path, "not ASCII (only characters up to U+00FF fit a byte): \"" + s + "\"");
             }
         }
-        if (bytes.size() > f.size) fail(path, "too long: at most " + std::to_string(f.size) + " characters, got " + std::to_string(bytes.size()));
+        if (bytes.size() > f.size)
+            fail(path, "too long: at most " + std::to_string(f.size) + " characters, got " + std::to_string(bytes.size()));
         bytes.resize(f.size, static_cast<std::uint8_t>(f.pad));
         if (f.reverse) out.insert(out.end(), bytes.rbegin(), bytes.rend());
         else out.insert(out.end(), bytes.begin(), bytes.end());
@@ -144,7 +147,8 @@ struct Encoder {
             case FieldType::bcd_int: {
                 if (v.is_string()) {  // a non-BCD value as decode shows it
                     const std::string& s = v.get_ref<const std::string&>();
-                    if (s.size() != 2u * f.size) fail(path, "expected a number or " + std::to_string(2 * f.size) + " hex digits, got " + describe(v));
+                    if (s.size() != 2u * f.size)
+                        fail(path, "expected a number or " + std::to_string(2 * f.size) + " hex digits, got " + describe(v));
                     return digits(s, f.size, path, "hex digits");
                 }
                 if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<std::int64_t>() >= 0))
@@ -342,7 +346,8 @@ std::vector<std::uint8_t> Codec::encode_body(const Message& m, const json& data,
         body.insert(body.end(), bytes->begin(), bytes->end());
     }
     if (body.size() > max_body_size)
-        enc.fail("", "body of " + std::to_string(body.size()) + " bytes does not fit a frame (at most " + std::to_string(max_body_size) + ")");
+        enc.fail("",
+                 "body of " + std::to_string(body.size()) + " bytes does not fit a frame (at most " + std::to_string(max_body_size) + ")");
     return body;
 }
 
@@ -359,7 +364,8 @@ std::vector<std::uint8_t> Codec::encode(const json& env) const {
     if (auto s = env.find("seq"); s != env.end()) {
         if (s->is_string()) {
             auto bytes = from_hex(s->get<std::string>());
-            if (!bytes || bytes->size() != 2) throw EncodeError(m->name, "seq", "expected 4 hex digits (the two bytes as sent), got " + describe(*s));
+            if (!bytes || bytes->size() != 2)
+                throw EncodeError(m->name, "seq", "expected 4 hex digits (the two bytes as sent), got " + describe(*s));
             seq = {(*bytes)[0], (*bytes)[1]};
         } else if (s->is_number_unsigned() && s->get<std::uint64_t>() <= 0xFFFF) {
             const auto v = s->get<std::uint64_t>();

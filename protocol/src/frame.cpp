@@ -22,11 +22,9 @@ std::optional<CrcOrder> check_crc(std::span<const std::uint8_t> frame) noexcept 
     return std::nullopt;
 }
 
-std::vector<std::uint8_t> write_frame(std::uint8_t type, Seq seq, std::uint8_t flag,
-                                      std::span<const std::uint8_t> body, CrcOrder order) {
+std::vector<std::uint8_t> write_frame(std::uint8_t type, Seq seq, std::uint8_t flag, std::span<const std::uint8_t> body, CrcOrder order) {
     if (body.size() > max_body_size)
-        throw std::length_error("frame body of " + std::to_string(body.size()) + " bytes exceeds " +
-                                std::to_string(max_body_size));
+        throw std::length_error("frame body of " + std::to_string(body.size()) + " bytes exceeds " + std::to_string(max_body_size));
     std::vector<std::uint8_t> out;
     out.reserve(header_size + body.size() + 2);
     out.push_back(start_byte);
@@ -132,8 +130,9 @@ void FrameReader::scan() {
             // both in wire order, so a byte-swapped CRC is seen as what it is
             const unsigned crc = crc16_modbus(candidate.subspan(2, total - 4));
             char reason[112];
-            std::snprintf(reason, sizeof reason, "bad CRC: the frame carries %02X%02X, its bytes give %02X%02X (or %02X%02X high byte first)",
-                          p[total - 2], p[total - 1], crc & 0xFF, crc >> 8, crc >> 8, crc & 0xFF);
+            std::snprintf(reason, sizeof reason,
+                          "bad CRC: the frame carries %02X%02X, its bytes give %02X%02X (or %02X%02X high byte first)", p[total - 2],
+                          p[total - 1], crc & 0xFF, crc >> 8, crc >> 8, crc & 0xFF);
             drop_candidate(reason);
             continue;
         }

@@ -41,7 +41,8 @@ std::string notes(const Field& f, const Message* m) {
     if (m && f.layouts) {
         std::string names;
         for (std::size_t i = 0; i < m->layouts.size(); ++i)
-            if (f.in_layout(i)) names += (names.empty() ? "" : ", ") + m->layouts[i].name + " (" + std::to_string(m->layouts[i].body) + " bytes)";
+            if (f.in_layout(i))
+                names += (names.empty() ? "" : ", ") + m->layouts[i].name + " (" + std::to_string(m->layouts[i].body) + " bytes)";
         parts.push_back("only in layout " + names);
     }
     if (f.null_if) parts.push_back("raw " + std::to_string(*f.null_if) + " is `null` (not applicable)");
@@ -66,7 +67,9 @@ std::string notes(const Field& f, const Message* m) {
     if (f.reverse) parts.push_back("reversed on the wire");
     if (f.pad == ' ') parts.push_back("padded with spaces");
     if (f.count == Count::fixed) parts.push_back("array of " + std::to_string(f.count_fixed));
-    if (f.count == Count::byte) parts.push_back("array; a count byte precedes it" + (f.max_items ? " (at most " + std::to_string(f.max_items) + ")" : std::string()));
+    if (f.count == Count::byte)
+        parts.push_back("array; a count byte precedes it" +
+                        (f.max_items ? " (at most " + std::to_string(f.max_items) + ")" : std::string()));
     if (f.count == Count::rest) parts.push_back("array filling the rest of the frame");
     if (f.reserved) parts.push_back("reserved: shown only when not zero");
     if (f.default_value) parts.push_back("default " + f.default_value->dump());
@@ -82,12 +85,13 @@ void field_rows(std::ostringstream& o, const Field& f, const std::string& prefix
         o << "\n";
     };
     if (f.type == FieldType::bits) {
-        o << "| *" << prefix << f.name << "* | bits | " << f.size << " | | " << markdown_cell(f.doc.empty() ? "bit field; its members appear directly in `data`" : f.doc) << " |";
+        o << "| *" << prefix << f.name << "* | bits | " << f.size << " | | "
+          << markdown_cell(f.doc.empty() ? "bit field; its members appear directly in `data`" : f.doc) << " |";
         if (extra.cell) o << " |";
         o << "\n";
         for (const auto& b : f.fields) {
-            o << "| " << prefix << b.name << " | bits " << int(b.shift) << "…" << int(b.shift + b.width - 1) << " | | " << markdown_cell(b.unit) << " | "
-              << notes(b, nullptr) << " |";
+            o << "| " << prefix << b.name << " | bits " << int(b.shift) << "…" << int(b.shift + b.width - 1) << " | | "
+              << markdown_cell(b.unit) << " | " << notes(b, nullptr) << " |";
             end(b, prefix + b.name);
         }
         return;
@@ -145,12 +149,16 @@ std::string Catalogue::reference_markdown() const {
         } else {
             o << ". Body: ";
             for (std::size_t i = 0; i < m.layouts.size(); ++i)
-                o << (i == 0 ? "" : i + 1 == m.layouts.size() ? " or " : ", ") << m.layouts[i].body << " bytes (layout `" << m.layouts[i].name << "`)";
+                o << (i == 0                      ? ""
+                      : i + 1 == m.layouts.size() ? " or "
+                                                  : ", ")
+                  << m.layouts[i].body << " bytes (layout `" << m.layouts[i].name << "`)";
             o << ", told apart by the length; a body of any other length is a decode error.";
         }
         if (m.topic != m.name) o << " Published on `ykc/<pile>/" << m.topic << "`.";
         if (m.record)
-            o << " A billing record: the charger keeps it until `" << m.reply << "` confirms it; the bridge publishes it with its raw frame, checks that it adds up "
+            o << " A billing record: the charger keeps it until `" << m.reply
+              << "` confirms it; the bridge publishes it with its raw frame, checks that it adds up "
                  "and confirms it as `policies.transaction` says (see docs/topics.md).";
         if (m.reply_timeout) o << " The bridge waits " << m.reply_timeout << " s for its reply (not `limits.command_timeout`).";
         o << "\n\n";

@@ -22,11 +22,11 @@ namespace ykc_fuzz {
 
 }  // namespace ykc_fuzz
 
-#define FUZZ_CHECK(cond, message)                                         \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            std::ostringstream fuzz_os_;                                  \
-            fuzz_os_ << message;                                          \
+#define FUZZ_CHECK(cond, message)                                        \
+    do {                                                                 \
+        if (!(cond)) {                                                   \
+            std::ostringstream fuzz_os_;                                 \
+            fuzz_os_ << message;                                         \
             ::ykc_fuzz::fail(__FILE__, __LINE__, #cond, fuzz_os_.str()); \
-        }                                                                 \
+        }                                                                \
     } while (0)

@@ -52,9 +52,7 @@ const ykc::Codec& codec() {
     return c;
 }
 
-std::string hex2(std::uint8_t b) {
-    return {ykc::hex_digits_upper[b >> 4], ykc::hex_digits_upper[b & 0x0F]};
-}
+std::string hex2(std::uint8_t b) { return {ykc::hex_digits_upper[b >> 4], ykc::hex_digits_upper[b & 0x0F]}; }
 
 // Exactly one frame and nothing dropped from bytes that the encoder wrote.
 ykc::Frame only_frame(const std::vector<std::uint8_t>& bytes, const json& from) {
@@ -106,13 +104,13 @@ void decode_and_reencode(const ykc::Frame& f) {
     try {
         second = codec().decode(g.view());
     } catch (const std::exception& e) {
-        ykc_fuzz::fail(__FILE__, __LINE__, "decode(encode(decode(frame)))",
-                       std::string(e.what()) + "\n     frame " + ykc::to_hex(f.bytes) + "\n     json  " + text +
-                           "\n     again " + ykc::to_hex(again));
+        ykc_fuzz::fail(
+            __FILE__, __LINE__, "decode(encode(decode(frame)))",
+            std::string(e.what()) + "\n     frame " + ykc::to_hex(f.bytes) + "\n     json  " + text + "\n     again " + ykc::to_hex(again));
     }
-    FUZZ_CHECK(second == first, "round trip changed the JSON\n     frame  " << ykc::to_hex(f.bytes) << "\n     first  "
-                                                                          << first.dump() << "\n     second " << second.dump()
-                                                                          << "\n     again  " << ykc::to_hex(again));
+    FUZZ_CHECK(second == first, "round trip changed the JSON\n     frame  " << ykc::to_hex(f.bytes) << "\n     first  " << first.dump()
+                                                                            << "\n     second " << second.dump() << "\n     again  "
+                                                                            << ykc::to_hex(again));
 }
 
 struct Tiling {
@@ -144,8 +142,8 @@ struct Tiling {
             FUZZ_CHECK(d.bytes.size() == std::min(d.count, FrameReader::max_kept),
                        "dropped stretch of " << d.count << " bytes keeps " << d.bytes.size());
             FUZZ_CHECK(cursor + d.count <= fed && std::memcmp(stream.data() + cursor, d.bytes.data(), d.bytes.size()) == 0,
-                       "dropped bytes " << ykc::to_hex(d.bytes) << " (" << d.count << ", " << d.reason
-                                        << ") are not the stream at offset " << cursor);
+                       "dropped bytes " << ykc::to_hex(d.bytes) << " (" << d.count << ", " << d.reason << ") are not the stream at offset "
+                                        << cursor);
             cursor += d.count;
             reported_drop += d.count;
         }
@@ -153,19 +151,18 @@ struct Tiling {
 
     void drain(FrameReader& r) {
         while (auto e = r.next()) take(*e);
-        FUZZ_CHECK(fed == frame_bytes + r.dropped_bytes() + r.buffered(),
-                   "accounting: fed " << fed << " != frames " << frame_bytes << " + dropped " << r.dropped_bytes()
-                                      << " + buffered " << r.buffered());
+        FUZZ_CHECK(fed == frame_bytes + r.dropped_bytes() + r.buffered(), "accounting: fed " << fed << " != frames " << frame_bytes
+                                                                                             << " + dropped " << r.dropped_bytes()
+                                                                                             << " + buffered " << r.buffered());
         FUZZ_CHECK(r.frames() == frames, "frames() says " << r.frames() << ", " << frames << " taken");
         FUZZ_CHECK(reported_drop <= r.dropped_bytes(), "more dropped bytes reported than dropped");
         // what is still pending is one incomplete candidate: 0x68, shorter than a maximal frame
         FUZZ_CHECK(r.buffered() < ykc::max_frame_size, "buffered " << r.buffered() << " bytes");
-        if (r.buffered() > 0)
-            FUZZ_CHECK(stream[fed - r.buffered()] == ykc::start_byte, "pending bytes do not start with 0x68");
+        if (r.buffered() > 0) FUZZ_CHECK(stream[fed - r.buffered()] == ykc::start_byte, "pending bytes do not start with 0x68");
         // the unreported dropped bytes are the ones just before the pending candidate
         FUZZ_CHECK(cursor + (r.dropped_bytes() - reported_drop) + r.buffered() == fed,
-                   "events cover " << cursor << " bytes, " << (r.dropped_bytes() - reported_drop)
-                                   << " dropped unreported, " << r.buffered() << " pending, " << fed << " fed");
+                   "events cover " << cursor << " bytes, " << (r.dropped_bytes() - reported_drop) << " dropped unreported, " << r.buffered()
+                                   << " pending, " << fed << " fed");
     }
 };
 

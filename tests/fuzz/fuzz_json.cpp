@@ -86,13 +86,13 @@ void encode_and_check(const json& envelope, const ykc::Message* expected) {
     try {
         again = codec().encode(back);
     } catch (const std::exception& x) {
-        ykc_fuzz::fail(__FILE__, __LINE__, "encode(decode(encode(json)))",
-                       std::string(x.what()) + "\n     from    " + envelope.dump() + "\n     frame   " + hex +
-                           "\n     decoded " + back.dump());
+        ykc_fuzz::fail(
+            __FILE__, __LINE__, "encode(decode(encode(json)))",
+            std::string(x.what()) + "\n     from    " + envelope.dump() + "\n     frame   " + hex + "\n     decoded " + back.dump());
     }
-    FUZZ_CHECK(again == bytes, "the decoded JSON encodes differently\n     from    " << envelope.dump() << "\n     frame   " << hex
-                                                                                    << "\n     decoded " << back.dump()
-                                                                                    << "\n     again   " << ykc::to_hex(again));
+    FUZZ_CHECK(again == bytes, "the decoded JSON encodes differently\n     from    "
+                                   << envelope.dump() << "\n     frame   " << hex << "\n     decoded " << back.dump() << "\n     again   "
+                                   << ykc::to_hex(again));
 }
 
 }  // namespace

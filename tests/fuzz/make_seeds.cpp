@@ -120,10 +120,10 @@ int main(int argc, char** argv) {
         if (n % 9 == 0) {  // a stream: some frames, each followed by noise of some kind
             stream.insert(stream.end(), f.begin(), f.end());
             switch (n % 4) {
-                case 0: stream.push_back(0x68), stream.push_back(0x02); break;                       // impossible length
+                case 0: stream.push_back(0x68), stream.push_back(0x02); break;                            // impossible length
                 case 1: stream.insert(stream.end(), f.begin(), f.end() - 1), stream.push_back(0); break;  // bad CRC
                 case 2: stream.push_back(0x68), stream.push_back(0xF0), stream.push_back(0x00); break;    // stray start byte
-                case 3: stream.push_back(0x42); break;                                                      // garbage
+                case 3: stream.push_back(0x42); break;                                                    // garbage
             }
         }
     }

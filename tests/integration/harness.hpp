@@ -154,7 +154,8 @@ inline std::size_t find_line(const std::string& text, std::initializer_list<std:
         std::size_t end = text.find('\n', begin);
         if (end == std::string::npos) end = text.size();
         const std::string_view line(text.data() + begin, end - begin);
-        if (std::all_of(parts.begin(), parts.end(), [&](const std::string& p) { return line.find(p) != std::string_view::npos; })) return begin;
+        if (std::all_of(parts.begin(), parts.end(), [&](const std::string& p) { return line.find(p) != std::string_view::npos; }))
+            return begin;
         begin = end + 1;
     }
     return std::string::npos;
@@ -168,8 +169,10 @@ struct Mosquitto {
     std::unique_ptr<Process> proc;
     explicit Mosquitto(int port_ = 0, const std::string& extra_conf = "") : port(port_ ? port_ : free_port()) {
         std::ofstream(dir.path() + "/mosquitto.conf") << "listener " << port << " 127.0.0.1\nallow_anonymous true\n"
-                                                      << "max_queued_messages 0\npersistence false\n" << extra_conf;
-        proc = std::make_unique<Process>(std::vector<std::string>{"mosquitto", "-c", dir.path() + "/mosquitto.conf"}, dir.path() + "/mosquitto.log");
+                                                      << "max_queued_messages 0\npersistence false\n"
+                                                      << extra_conf;
+        proc = std::make_unique<Process>(std::vector<std::string>{"mosquitto", "-c", dir.path() + "/mosquitto.conf"},
+                                         dir.path() + "/mosquitto.log");
         REQUIRE_MESSAGE(wait_port(port), "mosquitto did not start");
     }
     std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port); }
@@ -221,8 +224,7 @@ public:
     ~Subscriber() {
         try {
             client_.disconnect()->wait_for(2s);
-        } catch (...) {
-        }
+        } catch (...) {}
     }
     // The first message (from the start) on `topic` for which pred holds.
     std::optional<Received> wait(const std::string& topic, std::function<bool(const Received&)> pred = {},
@@ -329,9 +331,13 @@ struct Bridge {
         const std::string data = state.empty() ? dir.path() + "/data" : state;
         log = dir.path() + "/bridge.log";
         std::ofstream(dir.path() + "/config.yaml") << "# defaults\n";  // not the repository's config.yaml
-        std::vector<std::string> argv = {YKC_BRIDGE_BIN, "run", "-c", dir.path() + "/config.yaml", "--listen", "127.0.0.1:" + std::to_string(port), "--mqtt-url", mqtt_url,
-                                         "--set", "mqtt.persistence_dir=" + data, "--set",
-                                         "mqtt.client_id=it-bridge-" + std::to_string(port), "--log-level", "debug"};
+        std::vector<std::string> argv = {YKC_BRIDGE_BIN, "run",
+                                         "-c",           dir.path() + "/config.yaml",
+                                         "--listen",     "127.0.0.1:" + std::to_string(port),
+                                         "--mqtt-url",   mqtt_url,
+                                         "--set",        "mqtt.persistence_dir=" + data,
+                                         "--set",        "mqtt.client_id=it-bridge-" + std::to_string(port),
+                                         "--log-level",  "debug"};
         argv.insert(argv.end(), extra.begin(), extra.end());
         if (!env.empty()) {
             std::vector<std::string> with_env = {"env"};
@@ -379,14 +385,27 @@ inline std::string not_echo(const json& frame, unsigned k = 0) {
 // The data of a login 0x01 of a 2-gun DC pile.
 inline json login_data() {
     return {{"pile_type", "dc"}, {"gun_count", 2}, {"protocol_version", 1.6}, {"program_version", "IT1.0"},
-            {"network", "lan"}, {"sim", "0"}, {"carrier", "other"}};
+            {"network", "lan"},  {"sim", "0"},     {"carrier", "other"}};
 }
 
 // The data of a realtime 0x13 of an idle gun 1 reporting `voltage`.
 inline json idle_realtime(int voltage) {
-    return {{"serial", "0"}, {"gun", 1}, {"status", "idle"}, {"gun_returned", "yes"}, {"plugged", false}, {"voltage", voltage},
-            {"current", 0}, {"gun_temperature", 20}, {"gun_line_code", "0"}, {"soc", 0}, {"battery_max_temperature", 20},
-            {"charging_minutes", 0}, {"remaining_minutes", 0}, {"energy", 0}, {"energy_with_loss", 0}, {"amount", 0},
+    return {{"serial", "0"},
+            {"gun", 1},
+            {"status", "idle"},
+            {"gun_returned", "yes"},
+            {"plugged", false},
+            {"voltage", voltage},
+            {"current", 0},
+            {"gun_temperature", 20},
+            {"gun_line_code", "0"},
+            {"soc", 0},
+            {"battery_max_temperature", 20},
+            {"charging_minutes", 0},
+            {"remaining_minutes", 0},
+            {"energy", 0},
+            {"energy_with_loss", 0},
+            {"amount", 0},
             {"hardware_faults", json::array()}};
 }
 
@@ -509,14 +528,36 @@ inline bool has_state(const Received& r, const std::string& s) { return r.j().va
 
 // A transaction record 0x3B of gun 1: 20.5 kWh, 26.65 yuan.
 inline json transaction_data(const std::string& serial) {
-    return {{"serial", serial}, {"gun", 1}, {"start_time", "2024-11-24T10:30:00+08:00"}, {"end_time", "2024-11-24T11:00:00+08:00"},
-            {"sharp_price", 1.3}, {"sharp_energy", 0}, {"sharp_energy_with_loss", 0}, {"sharp_amount", 0},
-            {"peak_price", 1.3}, {"peak_energy", 0}, {"peak_energy_with_loss", 0}, {"peak_amount", 0},
-            {"flat_price", 1.3}, {"flat_energy", 20.5}, {"flat_energy_with_loss", 20.5}, {"flat_amount", 26.65},
-            {"valley_price", 1.3}, {"valley_energy", 0}, {"valley_energy_with_loss", 0}, {"valley_amount", 0},
-            {"meter_start", 1000}, {"meter_end", 1020.5}, {"total_energy", 20.5}, {"total_energy_with_loss", 20.5},
-            {"total_amount", 26.65}, {"vin", ""}, {"trade_type", "app"}, {"trade_time", "2024-11-24T11:00:00+08:00"},
-            {"stop_reason", "app_stop"}, {"card", "0"}};
+    return {{"serial", serial},
+            {"gun", 1},
+            {"start_time", "2024-11-24T10:30:00+08:00"},
+            {"end_time", "2024-11-24T11:00:00+08:00"},
+            {"sharp_price", 1.3},
+            {"sharp_energy", 0},
+            {"sharp_energy_with_loss", 0},
+            {"sharp_amount", 0},
+            {"peak_price", 1.3},
+            {"peak_energy", 0},
+            {"peak_energy_with_loss", 0},
+            {"peak_amount", 0},
+            {"flat_price", 1.3},
+            {"flat_energy", 20.5},
+            {"flat_energy_with_loss", 20.5},
+            {"flat_amount", 26.65},
+            {"valley_price", 1.3},
+            {"valley_energy", 0},
+            {"valley_energy_with_loss", 0},
+            {"valley_amount", 0},
+            {"meter_start", 1000},
+            {"meter_end", 1020.5},
+            {"total_energy", 20.5},
+            {"total_energy_with_loss", 20.5},
+            {"total_amount", 26.65},
+            {"vin", ""},
+            {"trade_type", "app"},
+            {"trade_time", "2024-11-24T11:00:00+08:00"},
+            {"stop_reason", "app_stop"},
+            {"card", "0"}};
 }
 // A broker, a subscriber to everything, a bridge and a charger of `pile` logged in and announced online.
 struct OnlinePile : Online {

@@ -33,7 +33,8 @@ TEST_CASE("the broker stopped and restarted mid-session: nothing published meanw
     // the broker comes back on the same port
     Mosquitto again(mqtt_port);
     Subscriber sub("tcp://127.0.0.1:" + std::to_string(mqtt_port));
-    auto last = sub.wait("ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == 19; }, 15000ms);
+    auto last = sub.wait(
+        "ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == 19; }, 15000ms);
     REQUIRE_MESSAGE(last, bridge.read_log());
     std::this_thread::sleep_for(200ms);
     CHECK(sub.count_on("ykc/" + pile + "/realtime") == 20);
@@ -50,7 +51,8 @@ TEST_CASE("the in-flight window follows the broker's receive-maximum, also when 
     auto broker = std::make_unique<Mosquitto>(0, "max_inflight_messages 3\n");
     const int mqtt_port = broker->port;
     Bridge bridge(*broker, {"--set", "mqtt.reconnect_min=1", "--set", "mqtt.reconnect_max=1"});
-    REQUIRE_MESSAGE(bridge.log_shows("mqtt: connected to " + broker->url() + " (0 message(s) waiting, at most 3 in flight)"), bridge.read_log());
+    REQUIRE_MESSAGE(bridge.log_shows("mqtt: connected to " + broker->url() + " (0 message(s) waiting, at most 3 in flight)"),
+                    bridge.read_log());
     CHECK(bridge.read_log().find("the broker's receive-maximum is 3") != std::string::npos);
     Charger c(bridge.port, pile);
     c.login();
@@ -63,7 +65,8 @@ TEST_CASE("the in-flight window follows the broker's receive-maximum, also when 
     REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
     constexpr int n = 300;
     for (int i = 0; i < n; ++i) c.send("realtime", idle_realtime(i));
-    auto last = sub.wait("ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == n - 1; }, 30000ms);
+    auto last = sub.wait(
+        "ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == n - 1; }, 30000ms);
     REQUIRE_MESSAGE(last, bridge.read_log());
     std::this_thread::sleep_for(100ms);
     CHECK(sub.count_on("ykc/" + pile + "/realtime") == n);
@@ -84,7 +87,8 @@ TEST_CASE("under a publish backlog, what a backend waits for overtakes realtime 
     auto confirm = c.receive_type("transaction_reply", 15000ms);
     REQUIRE_MESSAGE(confirm, bridge.read_log());
     CHECK((*confirm)["data"]["serial"] == serial);
-    REQUIRE(sub.wait("ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == n - 1; }, 30000ms));
+    REQUIRE(sub.wait(
+        "ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == n - 1; }, 30000ms));
     const auto all = sub.snapshot();
     std::ptrdiff_t at_record = -1, at_last_realtime = -1;
     std::vector<int> voltages;
@@ -96,11 +100,12 @@ TEST_CASE("under a publish backlog, what a backend waits for overtakes realtime 
         }
     }
     REQUIRE(at_record >= 0);
-    CHECK(at_record < at_last_realtime);  // control before telemetry
+    CHECK(at_record < at_last_realtime);                      // control before telemetry
     REQUIRE(voltages.size() == static_cast<std::size_t>(n));  // every frame, in order
     CHECK(std::is_sorted(voltages.begin(), voltages.end()));
     // the retained state: far fewer messages than frames, the last one with the newest values
-    auto last_state = sub.wait_all("ykc/" + pile + "/gun/1/state", [](const auto& rs) { return !rs.empty() && rs.back().j()["voltage"] == n - 1; });
+    auto last_state =
+        sub.wait_all("ykc/" + pile + "/gun/1/state", [](const auto& rs) { return !rs.empty() && rs.back().j()["voltage"] == n - 1; });
     REQUIRE(!last_state.empty());
     CHECK(last_state.back().j()["voltage"] == n - 1);
     CHECK(last_state.size() < static_cast<std::size_t>(n / 2));
@@ -118,7 +123,8 @@ TEST_CASE("a burst at QoS 0 is not refused by Paho's own buffer: every frame is 
     constexpr int n = 5000;
     std::vector<std::uint8_t> burst = realtime_burst(n);
     c.write_bytes(burst);
-    auto last = sub.wait("ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == n - 1; }, 30000ms);
+    auto last = sub.wait(
+        "ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == n - 1; }, 30000ms);
     REQUIRE_MESSAGE(last, bridge.read_log());
     std::this_thread::sleep_for(200ms);
     CHECK(sub.count_on("ykc/" + pile + "/realtime") == n);
@@ -151,8 +157,7 @@ TEST_CASE("kill -9 while the broker is down: the next bridge process delivers wh
         Charger c(listen_port, pile);
         c.login();
         broker.reset();  // the broker goes away
-        for (int i = 0; i < 5; ++i)
-            c.send("realtime", idle_realtime(100 + i));
+        for (int i = 0; i < 5; ++i) c.send("realtime", idle_realtime(100 + i));
         c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
         REQUIRE(c.receive_type("heartbeat_reply"));  // the realtime frames before it were handled
     }
@@ -161,7 +166,8 @@ TEST_CASE("kill -9 while the broker is down: the next bridge process delivers wh
     Mosquitto again(mqtt_port);
     Subscriber sub("tcp://127.0.0.1:" + std::to_string(mqtt_port));
     Bridge second("tcp://127.0.0.1:" + std::to_string(mqtt_port), {}, state.path(), listen_port);
-    auto last = sub.wait("ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == 104; }, 15000ms);
+    auto last = sub.wait(
+        "ykc/" + pile + "/realtime", [](const Received& r) { return r.j()["data"]["voltage"] == 104; }, 15000ms);
     REQUIRE_MESSAGE(last, second.read_log());
     std::this_thread::sleep_for(300ms);
     CHECK(sub.count_on("ykc/" + pile + "/realtime") == 5);
@@ -172,7 +178,8 @@ TEST_CASE("MQTT 3.1.1: the same topics and commands - heartbeats at QoS 0 or swi
     for (const bool heartbeats : {true, false}) {
         CAPTURE(heartbeats);
         Subscriber sub(broker.url());
-        Bridge bridge(broker, {"--set", "mqtt.version=3.1.1", "--set", std::string("publish.heartbeats=") + (heartbeats ? "true" : "false")});
+        Bridge bridge(broker,
+                      {"--set", "mqtt.version=3.1.1", "--set", std::string("publish.heartbeats=") + (heartbeats ? "true" : "false")});
         Charger c(bridge.port, pile);
         c.login();
         REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online") && !r.retained; }));
@@ -238,6 +245,6 @@ TEST_CASE("a SUBSCRIBE that Paho's file store kept for an earlier version is not
     c.send("reboot_reply", {{"result", "success"}}, (*req)["seq"]);
     REQUIRE(sub.wait("ykc/" + pile + "/resp/reboot"));
     CHECK(sub.count_on("ykc/32010200000077/resp/reboot") == 0);  // not this bridge's pile
-    CHECK(std::filesystem::exists(dir + "/c5-1.msg"));  // left alone: the operator decides
+    CHECK(std::filesystem::exists(dir + "/c5-1.msg"));           // left alone: the operator decides
     CHECK(bridge.read_log().find(dir + " holds 1 message(s) of Paho's file store") != std::string::npos);
 }

@@ -19,7 +19,8 @@ json expect_card_refusal(Charger& c, const std::string& seq) {
 TEST_CASE("card auth is forwarded - without an answer the charger gets a refusal, never silence") {
     OnlinePile o(std::vector<std::string>{"--set", "policies.card_auth_timeout=1"});
     auto& [broker, sub, bridge, c] = o;
-    const json swipe = {{"gun", 1}, {"start_mode", "card"}, {"password_required", false}, {"card", "D14B0A54"}, {"password", ""}, {"vin", ""}};
+    const json swipe = {{"gun", 1},           {"start_mode", "card"}, {"password_required", false},
+                        {"card", "D14B0A54"}, {"password", ""},       {"vin", ""}};
     c.send("card_auth", swipe, "0400");
     REQUIRE(sub.wait("ykc/" + pile + "/card_auth"));
     // an invalid answer (no balance) is refused and leaves the request waiting for a valid one
@@ -29,8 +30,10 @@ TEST_CASE("card auth is forwarded - without an answer the charger gets a refusal
     REQUIRE(bad);
     CHECK(bad->j()["status"] == "invalid");
     CHECK(bad->j()["error"].get<std::string>().find("balance") != std::string::npos);
-    sub.publish("ykc/" + pile + "/cmd/card_auth_reply",
-                json({{"id", "auth"}, {"serial", serial}, {"gun", 1}, {"logical_card", "1000000573"}, {"balance", 88.8}, {"result", "success"}}).dump());
+    sub.publish(
+        "ykc/" + pile + "/cmd/card_auth_reply",
+        json({{"id", "auth"}, {"serial", serial}, {"gun", 1}, {"logical_card", "1000000573"}, {"balance", 88.8}, {"result", "success"}})
+            .dump());
     auto ok = c.receive_type("card_auth_reply");
     REQUIRE(ok);
     CHECK((*ok)["seq"] == "0400");  // echoes the request
@@ -44,12 +47,15 @@ TEST_CASE("card auth sent again while the backend decides: one answer, to the ne
     OnlinePile online({"--set", "policies.card_auth_timeout=1"});
     auto& sub = online.sub;
     auto& c = online.c;
-    const json swipe = {{"gun", 1}, {"start_mode", "card"}, {"password_required", false}, {"card", "D14B0A54"}, {"password", ""}, {"vin", ""}};
+    const json swipe = {{"gun", 1},           {"start_mode", "card"}, {"password_required", false},
+                        {"card", "D14B0A54"}, {"password", ""},       {"vin", ""}};
     c.send("card_auth", swipe, "0400");
     c.send("card_auth", swipe, "0500");  // the same swipe again
     REQUIRE(sub.wait_all("ykc/" + pile + "/card_auth", [](const std::vector<Received>& v) { return v.size() >= 2; }).size() == 2);
-    sub.publish("ykc/" + pile + "/cmd/card_auth_reply",
-                json({{"id", "auth"}, {"serial", serial}, {"gun", 1}, {"logical_card", "1000000573"}, {"balance", 88.8}, {"result", "success"}}).dump());
+    sub.publish(
+        "ykc/" + pile + "/cmd/card_auth_reply",
+        json({{"id", "auth"}, {"serial", serial}, {"gun", 1}, {"logical_card", "1000000573"}, {"balance", 88.8}, {"result", "success"}})
+            .dump());
     auto ok = c.receive_type("card_auth_reply");
     REQUIRE(ok);
     CHECK((*ok)["seq"] == "0500");
@@ -70,7 +76,8 @@ TEST_CASE("card auth sent again while the backend decides: one answer, to the ne
 TEST_CASE("card auth from a gun byte that is not BCD: the refusal carries the byte as it came, never silence") {
     OnlinePile online({"--set", "policies.card_auth_timeout=1"});
     auto& c = online.c;
-    c.send("card_auth", {{"gun", "1A"}, {"start_mode", "card"}, {"password_required", false}, {"card", "D14B0A54"}, {"password", ""}, {"vin", ""}},
+    c.send("card_auth",
+           {{"gun", "1A"}, {"start_mode", "card"}, {"password_required", false}, {"card", "D14B0A54"}, {"password", ""}, {"vin", ""}},
            "0700");
     CHECK(expect_card_refusal(c, "0700")["data"]["gun"] == "1A");
 }
@@ -78,11 +85,22 @@ TEST_CASE("card auth from a gun byte that is not BCD: the refusal carries the by
 namespace {
 // A 0xA1 start request by VIN for `gun`, and the backend's 0xA2 answer accepting it.
 json parallel_swipe(int gun, const char* role, const char* parallel_id) {
-    return json{{"gun", gun}, {"start_mode", "vin"}, {"password_required", false}, {"card", "0"}, {"password", ""},
-                {"vin", "LSVAU2180N2183294"}, {"role", role}, {"parallel_id", parallel_id}};
+    return json{{"gun", gun},
+                {"start_mode", "vin"},
+                {"password_required", false},
+                {"card", "0"},
+                {"password", ""},
+                {"vin", "LSVAU2180N2183294"},
+                {"role", role},
+                {"parallel_id", parallel_id}};
 }
 std::string parallel_accept(const char* id, int gun, const char* parallel_id) {
-    return json({{"id", id}, {"serial", serial}, {"gun", gun}, {"logical_card", "1000000573"}, {"balance", 120}, {"result", "success"},
+    return json({{"id", id},
+                 {"serial", serial},
+                 {"gun", gun},
+                 {"logical_card", "1000000573"},
+                 {"balance", 120},
+                 {"result", "success"},
                  {"parallel_id", parallel_id}})
         .dump();
 }

@@ -80,7 +80,8 @@ TEST_CASE("every downlink command gets resp ok with the charger's decoded reply 
     TempDir simdir;
     Process sim({YKC_SIM_BIN, "--no-stdin", "--port", std::to_string(bridge.port), "--piles", "1", "--guns", "2", "--pile-start", pile},
                 simdir.path() + "/sim.log");
-    REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }, 10000ms));
+    REQUIRE(sub.wait(
+        "ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }, 10000ms));
     const std::vector<std::pair<std::string, json>> commands = {
         {"read_realtime", {{"gun", 1}}},
         {"remote_start", {{"gun", 1}}},
@@ -94,8 +95,16 @@ TEST_CASE("every downlink command gets resp ok with the charger's decoded reply 
         {"billing_model_set", json::object()},
         {"lock_control", {{"gun", 2}, {"action", "raise"}}},
         {"reboot", {{"mode", "when_idle"}}},
-        {"firmware_update", {{"pile_type", "dc"}, {"power", 60}, {"server", "ftp.example.com"}, {"port", 21}, {"username", "u"},
-                             {"password", "p"}, {"path", "/fw.bin"}, {"mode", "when_idle"}, {"timeout_minutes", 5}}},
+        {"firmware_update",
+         {{"pile_type", "dc"},
+          {"power", 60},
+          {"server", "ftp.example.com"},
+          {"port", 21},
+          {"username", "u"},
+          {"password", "p"},
+          {"path", "/fw.bin"},
+          {"mode", "when_idle"},
+          {"timeout_minutes", 5}}},
         {"parallel_remote_start", {{"gun", 2}, {"parallel_id", "241124103000"}}},
         {"billing_model", json::object()},  // no reply in the protocol: ok once written
     };
@@ -418,7 +427,9 @@ TEST_CASE("a reply that matches no command by its fields answers the one whose s
     CHECK(re->j()["id"] == "e");
     CHECK(re->j()["status"] == "mismatch");
     CHECK(re->j()["mismatch"] == json::array({"card"}));
-    CHECK(re->j()["error"] == R"(balance_update_reply echoes this command's sequence number but carries card "00000000D14B0A54" instead of "00000000E14C0A54")");
+    CHECK(
+        re->j()["error"] ==
+        R"(balance_update_reply echoes this command's sequence number but carries card "00000000D14B0A54" instead of "00000000E14C0A54")");
     CHECK(re->j()["reply"]["seq"] == (*e)["seq"]);
     CHECK(re->j()["reply"]["data"]["result"] == "card_mismatch");
     // the same reply again answers nothing more: not a command for whoever charges, which waits for its own

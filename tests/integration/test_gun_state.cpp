@@ -43,7 +43,8 @@ TEST_CASE("heartbeats that arrive together are answered in order, also more than
     for (const int n : {2, 200}) {
         std::vector<std::uint8_t> bytes;
         for (int i = 0; i < n; ++i) {
-            const auto f = codec().encode({{"type", "heartbeat"}, {"pile", pile}, {"seq", seq_of(i, n)}, {"data", {{"gun", 1 + i % 2}, {"gun_status", "normal"}}}});
+            const auto f = codec().encode(
+                {{"type", "heartbeat"}, {"pile", pile}, {"seq", seq_of(i, n)}, {"data", {{"gun", 1 + i % 2}, {"gun_status", "normal"}}}});
             bytes.insert(bytes.end(), f.begin(), f.end());
         }
         c.write_bytes(bytes);
@@ -67,10 +68,23 @@ TEST_CASE("realtime is published and kept as the retained gun state") {
     Bridge bridge(broker);
     Charger c(bridge.port, pile);
     c.login();
-    c.send("realtime", {{"serial", serial}, {"gun", 1}, {"status", "charging"}, {"gun_returned", "no"}, {"plugged", true},
-                        {"voltage", 380.5}, {"current", 120.1}, {"gun_temperature", 35}, {"gun_line_code", "0"}, {"soc", 55},
-                        {"battery_max_temperature", 30}, {"charging_minutes", 12}, {"remaining_minutes", 30},
-                        {"energy", 12.3456}, {"energy_with_loss", 12.3456}, {"amount", 15.02}, {"hardware_faults", json::array()}});
+    c.send("realtime", {{"serial", serial},
+                        {"gun", 1},
+                        {"status", "charging"},
+                        {"gun_returned", "no"},
+                        {"plugged", true},
+                        {"voltage", 380.5},
+                        {"current", 120.1},
+                        {"gun_temperature", 35},
+                        {"gun_line_code", "0"},
+                        {"soc", 55},
+                        {"battery_max_temperature", 30},
+                        {"charging_minutes", 12},
+                        {"remaining_minutes", 30},
+                        {"energy", 12.3456},
+                        {"energy_with_loss", 12.3456},
+                        {"amount", 15.02},
+                        {"hardware_faults", json::array()}});
     auto rt = sub.wait("ykc/" + pile + "/realtime");
     REQUIRE(rt);
     CHECK(rt->j()["data"]["voltage"].dump() == "380.5");
@@ -109,7 +123,11 @@ TEST_CASE("gun state on_change: a frame that repeats the last values publishes n
         REQUIRE(sub.wait(state_topic, [](const Received& r) { return r.j()["voltage"] == 221; }));
         CHECK(sub.wait(state_topic, [](const Received& r) { return r.j()["ts"].is_string(); }));
         c.send("realtime", idle_realtime(221));
-        c.send("realtime", [] { json d = idle_realtime(221); d["gun"] = 2; return d; }());  // another gun: its own state
+        c.send("realtime", [] {
+            json d = idle_realtime(221);
+            d["gun"] = 2;
+            return d;
+        }());  // another gun: its own state
         REQUIRE(sub.wait("ykc/" + pile + "/gun/2/state"));
         processed();
         CHECK(sub.count_on(state_topic) == 2);
@@ -152,7 +170,8 @@ TEST_CASE("gun state: a burst of changing frames publishes the first at once and
     REQUIRE(first);
     CHECK(first->j()["voltage"] == 300);
     // the newest values follow once the interval has passed; what came in between is not published
-    auto last = sub.wait(state_topic, [](const Received& r) { return r.j()["voltage"] == 309; }, 10000ms);
+    auto last = sub.wait(
+        state_topic, [](const Received& r) { return r.j()["voltage"] == 309; }, 10000ms);
     REQUIRE_MESSAGE(last, bridge.read_log());
     CHECK(std::chrono::steady_clock::now() - handled >= 1000ms);  // held, not sent with the burst
     std::this_thread::sleep_for(300ms);

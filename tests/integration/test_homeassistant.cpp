@@ -14,8 +14,8 @@ namespace {
 const std::string pile2 = "32010200000002";
 const std::string prefix = "homeassistant/";
 // per gun: 12 sensors and 2 buttons; per pile: the connectivity sensor and the reboot button
-const std::vector<std::string> gun_objects = {"status", "plugged", "voltage", "current", "power", "energy", "amount",
-                                              "soc", "temperature", "charging_time", "remaining_time", "faults", "start", "stop"};
+const std::vector<std::string> gun_objects = {"status", "plugged",     "voltage",       "current",        "power",  "energy", "amount",
+                                              "soc",    "temperature", "charging_time", "remaining_time", "faults", "start",  "stop"};
 std::size_t entities(int guns) { return 2 + guns * gun_objects.size(); }
 
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
@@ -44,7 +44,8 @@ std::size_t count_where(const std::vector<Received>& all, const std::string& p, 
 // Waits until `n` discovery topics of pile `p` hold a config (or, `empty`, a removal).
 std::map<std::string, Received> wait_configs(Subscriber& sub, const std::string& p, std::size_t n, bool empty = false,
                                              std::chrono::milliseconds timeout = 10000ms) {
-    auto all = sub.wait_prefix(prefix, [&](const std::vector<Received>& v) { return count_where(v, p, empty) >= n; }, timeout);
+    auto all = sub.wait_prefix(
+        prefix, [&](const std::vector<Received>& v) { return count_where(v, p, empty) >= n; }, timeout);
     return latest(all, p);
 }
 
@@ -107,10 +108,14 @@ struct SensorClass {
     std::set<std::string> state_classes;  // "" = none
 };
 const std::map<std::string, SensorClass> sensor_classes = {
-    {"voltage", {"V", {"measurement"}}},       {"current", {"A", {"measurement"}}},
-    {"power", {"kW", {"measurement"}}},        {"energy", {"kWh", {"total", "total_increasing"}}},
-    {"monetary", {"CNY", {"", "total"}}},      {"battery", {"%", {"measurement"}}},
-    {"temperature", {"°C", {"measurement"}}},  {"duration", {"min", {"measurement", "total", "total_increasing"}}},
+    {"voltage", {"V", {"measurement"}}},
+    {"current", {"A", {"measurement"}}},
+    {"power", {"kW", {"measurement"}}},
+    {"energy", {"kWh", {"total", "total_increasing"}}},
+    {"monetary", {"CNY", {"", "total"}}},
+    {"battery", {"%", {"measurement"}}},
+    {"temperature", {"°C", {"measurement"}}},
+    {"duration", {"min", {"measurement", "total", "total_increasing"}}},
     {"enum", {"", {""}}},
 };
 
@@ -129,7 +134,8 @@ void press(Subscriber& sub, Charger& c, const json& config) {
     if (cmd == "remote_start") {
         CHECK(data["gun"] == gun);
         CHECK(data["serial"].get<std::string>().size() == 32);  // the bridge's defaults
-        c.send("remote_start_reply", {{"serial", data["serial"]}, {"gun", gun}, {"result", "success"}, {"failure_reason", "none"}}, (*frame)["seq"]);
+        c.send("remote_start_reply", {{"serial", data["serial"]}, {"gun", gun}, {"result", "success"}, {"failure_reason", "none"}},
+               (*frame)["seq"]);
     } else if (cmd == "remote_stop") {
         CHECK(data["gun"] == gun);
         c.send("remote_stop_reply", {{"gun", gun}, {"result", "success"}}, (*frame)["seq"]);
@@ -147,7 +153,8 @@ void press(Subscriber& sub, Charger& c, const json& config) {
 
 }  // namespace
 
-TEST_CASE("homeassistant: every config is complete, unique and reads keys its state topic really carries - the buttons are valid commands") {
+TEST_CASE(
+    "homeassistant: every config is complete, unique and reads keys its state topic really carries - the buttons are valid commands") {
     Mosquitto broker;
     Subscriber sub(broker.url(), "#");
     Bridge bridge(broker, ha_on);  // a discovery prefix alone turns discovery on
@@ -172,7 +179,8 @@ TEST_CASE("homeassistant: every config is complete, unique and reads keys its st
         objects.insert(object);
         const json j = r.j();
         CAPTURE(r.payload);
-        for (const char* k : {"name", "unique_id", "device", "origin", "availability", "availability_mode"}) CHECK_MESSAGE(j.contains(k), k);
+        for (const char* k : {"name", "unique_id", "device", "origin", "availability", "availability_mode"})
+            CHECK_MESSAGE(j.contains(k), k);
         CHECK(unique_ids.insert(j.value("unique_id", "")).second);
         CHECK(j["unique_id"] == "ykc_" + pile + "_" + object);
         CHECK(j["device"]["identifiers"] == json::array({"ykc_" + pile}));
@@ -222,7 +230,8 @@ TEST_CASE("homeassistant: every config is complete, unique and reads keys its st
 TEST_CASE("homeassistant: published once per login in a run, again when Home Assistant comes online and after a broker restart") {
     auto broker = std::make_unique<Mosquitto>();
     const int mqtt_port = broker->port;
-    Bridge bridge(*broker, with(ha_on, {"--set", "homeassistant.enabled=true", "--set", "mqtt.reconnect_min=1", "--set", "mqtt.reconnect_max=1"}));
+    Bridge bridge(*broker,
+                  with(ha_on, {"--set", "homeassistant.enabled=true", "--set", "mqtt.reconnect_min=1", "--set", "mqtt.reconnect_max=1"}));
     {
         Subscriber sub(broker->url(), "#");
         auto c = std::make_unique<Charger>(bridge.port, pile);
@@ -234,7 +243,8 @@ TEST_CASE("homeassistant: published once per login in a run, again when Home Ass
         c->login();
         c->send("realtime", idle_realtime(230));
         REQUIRE(sub.wait("ykc/" + pile + "/realtime"));
-        auto once = sub.wait_prefix(prefix, [](const std::vector<Received>&) { return false; }, 300ms);
+        auto once = sub.wait_prefix(
+            prefix, [](const std::vector<Received>&) { return false; }, 300ms);
         CHECK(n_configs(once) == entities(2));
         // Home Assistant's birth message: everything again
         sub.publish("homeassistant/status", "online");
@@ -246,7 +256,8 @@ TEST_CASE("homeassistant: published once per login in a run, again when Home Ass
     broker.reset();
     Mosquitto again(mqtt_port);
     Subscriber late(again.url(), "homeassistant/#");
-    auto back = late.wait_prefix(prefix, [](const std::vector<Received>& v) { return latest(v, pile).size() >= entities(2); }, 15000ms);
+    auto back = late.wait_prefix(
+        prefix, [](const std::vector<Received>& v) { return latest(v, pile).size() >= entities(2); }, 15000ms);
     CHECK_MESSAGE(latest(back, pile).size() == entities(2), bridge.read_log());
 }
 
@@ -340,7 +351,8 @@ TEST_CASE("homeassistant: what a pile was is remembered across a restart - forgo
 TEST_CASE("homeassistant: the configs of a pile no longer in policies.allowlist are removed at start") {
     SecondRun run({"--set", "policies.login=allowlist", "--set", "policies.allowlist=" + pile, "--set", "homeassistant.forget_after=0"});
     run.check_only_pile2_removed();
-    CHECK(find_line(run.bridge->read_log(), {"pile " + pile2 + ": Home Assistant discovery removed", "policies.allowlist"}) != std::string::npos);
+    CHECK(find_line(run.bridge->read_log(), {"pile " + pile2 + ": Home Assistant discovery removed", "policies.allowlist"}) !=
+          std::string::npos);
 }
 
 TEST_CASE("homeassistant: off by default - no discovery, no subscription to homeassistant/status") {
@@ -351,6 +363,8 @@ TEST_CASE("homeassistant: off by default - no discovery, no subscription to home
     c.login();
     c.send("realtime", idle_realtime(230));
     REQUIRE(sub.wait("ykc/" + pile + "/gun/1/state"));
-    CHECK(sub.wait_prefix(prefix, [](const std::vector<Received>&) { return false; }, 300ms).empty());
+    CHECK(sub.wait_prefix(
+                 prefix, [](const std::vector<Received>&) { return false; }, 300ms)
+              .empty());
     CHECK(bridge.read_log().find("homeassistant") == std::string::npos);
 }

@@ -83,7 +83,8 @@ struct Rig {
     long rss_kb() const { return status_kb("VmRSS:"); }
     std::size_t fds() const {
         std::size_t n = 0;
-        for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(bridge.proc->pid()) + "/fd")) ++n;
+        for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(bridge.proc->pid()) + "/fd"))
+            ++n;
         return n;
     }
     bool error_on(const std::string& topic, const std::string& text) {
@@ -229,7 +230,8 @@ TEST_CASE("hostile charger: out of file descriptors (EMFILE) the accept loop bac
     const std::string pile = "32010200000077";
     Charger c(bridge.port, pile);
     c.login();
-    REQUIRE_MESSAGE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }, 10000ms),
+    REQUIRE_MESSAGE(sub.wait(
+                        "ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }, 10000ms),
                     bridge.read_log());
     CHECK(bridge.log_shows("accepting connections again after "));
     c.send("heartbeat", {{"gun", 1}, {"gun_status", "normal"}});
@@ -360,7 +362,8 @@ TEST_CASE("hostile charger: a frame cut off by the charger's close is reported w
     const std::vector<std::uint8_t> half(hb.begin(), hb.begin() + static_cast<std::ptrdiff_t>(hb.size() / 2));
     c->write_bytes(half);
     c->close();
-    auto e = rig.sub.wait("ykc/" + pile + "/error", [](const Received& r) { return r.j().value("error", "").find("incomplete frame") != std::string::npos; });
+    auto e = rig.sub.wait("ykc/" + pile + "/error",
+                          [](const Received& r) { return r.j().value("error", "").find("incomplete frame") != std::string::npos; });
     REQUIRE(e);
     CHECK(e->j()["hex"] == ykc::to_hex(half));
     CHECK(rig.sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "offline"); }));
@@ -372,7 +375,8 @@ TEST_CASE("hostile charger: frames with another pile's number do not keep a sile
     auto c = rig.online(pile);
     // only frames of another pile for 4 s: twice the heartbeat timeout
     for (int i = 0; i < 8; ++i) {
-        if (!c->try_write(codec().encode({{"type", "heartbeat"}, {"pile", "32010200000099"}, {"seq", "0100"}, {"data", {{"gun", 1}, {"gun_status", "normal"}}}})))
+        if (!c->try_write(codec().encode(
+                {{"type", "heartbeat"}, {"pile", "32010200000099"}, {"seq", "0100"}, {"data", {{"gun", 1}, {"gun_status", "normal"}}}})))
             break;
         std::this_thread::sleep_for(500ms);
     }
@@ -436,7 +440,8 @@ TEST_CASE("hostile commands: a flood of commands without a reply to a slow reade
     const std::vector<std::uint8_t> body(ykc::max_body_size, 0x5A);
     const std::string payload = R"({"hex":")" + ykc::to_hex(ykc::write_frame(0x92, {0, 0}, 0, body)) + R"("})";
     auto no_busy_yet = [&] {
-        return !rig.sub.wait("ykc/" + pile + "/resp/raw", [](const Received& r) { return r.j().value("error", "") == "busy"; }, 0ms);
+        return !rig.sub.wait(
+            "ykc/" + pile + "/resp/raw", [](const Received& r) { return r.j().value("error", "") == "busy"; }, 0ms);
     };
     int sent = 0;
     for (; sent < 20000 && no_busy_yet(); ++sent) rig.sub.publish("ykc/" + pile + "/cmd/raw", payload);
@@ -487,11 +492,12 @@ TEST_CASE("hostile commands: each gets the documented status and names what is w
         {"an empty payload", "reboot", "", "invalid", "empty payload"},
         {"transaction_confirm without serial", "transaction_confirm", R"({"id":"t3"})", "invalid", "serial"},
         {"transaction_confirm with a number for serial", "transaction_confirm", R"({"id":"t2","serial":123})", "invalid", "serial"},
-        {"transaction_confirm with an unknown result", "transaction_confirm", R"({"id":"t4","serial":"32010200000001012411241030000001","result":"failure"})",
-         "invalid", "result"},
-        {"transaction_confirm with an unknown field", "transaction_confirm", R"({"id":"t5","serial":"32010200000001012411241030000001","bogus":1})",
-         "invalid", "bogus"},
-        {"raw with keep_crc not a boolean", "raw", R"({"id":"k","hex":")" + ykc::to_hex(heartbeat_frame(pile)) + R"(","keep_crc":"yes"})", "invalid", "keep_crc"},
+        {"transaction_confirm with an unknown result", "transaction_confirm",
+         R"({"id":"t4","serial":"32010200000001012411241030000001","result":"failure"})", "invalid", "result"},
+        {"transaction_confirm with an unknown field", "transaction_confirm",
+         R"({"id":"t5","serial":"32010200000001012411241030000001","bogus":1})", "invalid", "bogus"},
+        {"raw with keep_crc not a boolean", "raw", R"({"id":"k","hex":")" + ykc::to_hex(heartbeat_frame(pile)) + R"(","keep_crc":"yes"})",
+         "invalid", "keep_crc"},
         {"a pile number with letters", "reboot", R"({"id":"p","mode":"immediate"})", "invalid", "14-digit"},
     };
     for (const auto& k : cases) {
@@ -510,8 +516,7 @@ TEST_CASE("hostile commands: each gets the documented status and names what is w
     try {
         Subscriber rogue(rig.broker.url(), "ykc/bridge/state");
         rogue.publish("ykc/+/cmd/reboot", R"({"mode":"immediate"})");
-    } catch (const std::exception&) {
-    }
+    } catch (const std::exception&) {}
     CHECK(!c->receive_type("reboot", 300ms));
     CHECK(Rig::session_continues(*c));
     rig.serving();
@@ -521,9 +526,11 @@ TEST_CASE("hostile commands: a flood to malformed pile numbers is answered each,
     Rig rig({"--set", "limits.error_reports_per_second=1"});
     constexpr int flood = 100;
     // two malformed pile numbers: one budget for both
-    for (int i = 0; i < flood; ++i) rig.sub.publish(i % 2 ? "ykc/3201/cmd/reboot" : "ykc/3202/cmd/reboot", R"({"id":)" + std::to_string(i) + R"(,"mode":"immediate"})");
+    for (int i = 0; i < flood; ++i)
+        rig.sub.publish(i % 2 ? "ykc/3201/cmd/reboot" : "ykc/3202/cmd/reboot", R"({"id":)" + std::to_string(i) + R"(,"mode":"immediate"})");
     const auto is_answer = [](const Received& r) { return r.topic == "ykc/3201/resp/reboot" || r.topic == "ykc/3202/resp/reboot"; };
-    auto answers = rig.sub.wait_prefix("ykc/320", [&](const auto& rs) { return std::count_if(rs.begin(), rs.end(), is_answer) >= flood; }, 10000ms);
+    auto answers = rig.sub.wait_prefix(
+        "ykc/320", [&](const auto& rs) { return std::count_if(rs.begin(), rs.end(), is_answer) >= flood; }, 10000ms);
     std::erase_if(answers, [&](const Received& r) { return !is_answer(r); });  // the commands themselves
     REQUIRE(answers.size() == flood);
     CHECK(std::all_of(answers.begin(), answers.end(), [](const Received& r) { return r.j()["status"] == "invalid"; }));
@@ -551,11 +558,15 @@ TEST_CASE("hostile commands: a flood to one pile is bounded by limits.max_comman
     auto busy = [&] {
         std::size_t n = 0;
         for (int i = 0; i < 50; ++i)
-            n += rig.sub.wait("ykc/" + pile + "/resp/read_realtime", [&](const Received& r) { return r.j()["id"] == i && r.j()["error"] == "busy"; }, 1ms)
+            n += rig.sub
+                     .wait(
+                         "ykc/" + pile + "/resp/read_realtime",
+                         [&](const Received& r) { return r.j()["id"] == i && r.j()["error"] == "busy"; }, 1ms)
                      .has_value();
         return n;
     };
-    REQUIRE(rig.sub.wait("ykc/" + pile + "/resp/read_realtime", [](const Received& r) { return r.j()["id"] == 49; }, 10000ms));
+    REQUIRE(rig.sub.wait(
+        "ykc/" + pile + "/resp/read_realtime", [](const Received& r) { return r.j()["id"] == 49; }, 10000ms));
     CHECK(busy() == 46);  // 4 went to the charger and wait for its answers
     int written = 0;
     while (c->receive_type("read_realtime", 300ms)) ++written;

@@ -187,7 +187,8 @@ TEST_CASE("a pile is announced online only once its commands are subscribed, als
         // mosquitto logs every packet, so the order SUBACK -> availability PUBLISH can be checked
         Mosquitto broker(mqtt_port, "log_dest stderr\nlog_type all\n");
         Subscriber sub(broker.url());
-        REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }, 15000ms));
+        REQUIRE(sub.wait(
+            "ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }, 15000ms));
         // a backend that sends a command the moment it sees the pile online is heard
         sub.publish("ykc/" + pile + "/cmd/read_realtime", R"({"id":"first","gun":1})");
         auto req = c.receive_type("read_realtime");

@@ -26,9 +26,9 @@ struct Pki {
     }
     void issue(const std::string& name, const std::string& ext) {
         std::ofstream(path(name + ".ext")) << ext << "\n";
-        sh("cd " + dir.path() + " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + name + ".key -out " + name +
-           ".csr -subj /CN=" + name + " && openssl x509 -req -in " + name + ".csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out " +
-           name + ".crt -extfile " + name + ".ext");
+        sh("cd " + dir.path() + " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + name + ".key -out " +
+           name + ".csr -subj /CN=" + name + " && openssl x509 -req -in " + name +
+           ".csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out " + name + ".crt -extfile " + name + ".ext");
     }
 };
 
@@ -43,10 +43,10 @@ struct SecureBroker {
         sh("cp " + std::string(YKC_SOURCE_DIR) + "/docs/mosquitto/acl " + pki.path("acl"));
         // mosquitto started as root reads its files as the user "mosquitto"
         sh("chmod -R a+rX " + pki.dir.path());
-        broker = std::make_unique<Mosquitto>(0, "allow_anonymous false\npassword_file " + pki.path("passwd") + "\nacl_file " +
-                                                        pki.path("acl") + "\ncafile " + pki.path("ca.crt") +
-                                                        "\ncertfile " + pki.path("server.crt") + "\nkeyfile " + pki.path("server.key") +
-                                                        "\nrequire_certificate true\nuse_identity_as_username false\n");
+        broker =
+            std::make_unique<Mosquitto>(0, "allow_anonymous false\npassword_file " + pki.path("passwd") + "\nacl_file " + pki.path("acl") +
+                                               "\ncafile " + pki.path("ca.crt") + "\ncertfile " + pki.path("server.crt") + "\nkeyfile " +
+                                               pki.path("server.key") + "\nrequire_certificate true\nuse_identity_as_username false\n");
     }
     std::string url() const { return "ssl://127.0.0.1:" + std::to_string(broker->port); }
     // the backend's connection: its certificate, its user
@@ -61,9 +61,12 @@ struct SecureBroker {
     }
     // the bridge's options; no password_file when empty
     std::vector<std::string> bridge_args(const std::string& password_file, const std::string& ca = "ca.crt") const {
-        std::vector<std::string> args = {"--set", "mqtt.username=ykc-bridge", "--set", "mqtt.tls.ca_file=" + pki.path(ca),
-                                         "--set", "mqtt.tls.cert_file=" + pki.path("bridge.crt"), "--set", "mqtt.tls.key_file=" + pki.path("bridge.key"),
-                                         "--set", "mqtt.reconnect_min=1", "--set", "mqtt.reconnect_max=1"};
+        std::vector<std::string> args = {"--set", "mqtt.username=ykc-bridge",
+                                         "--set", "mqtt.tls.ca_file=" + pki.path(ca),
+                                         "--set", "mqtt.tls.cert_file=" + pki.path("bridge.crt"),
+                                         "--set", "mqtt.tls.key_file=" + pki.path("bridge.key"),
+                                         "--set", "mqtt.reconnect_min=1",
+                                         "--set", "mqtt.reconnect_max=1"};
         if (!password_file.empty()) args.insert(args.end(), {"--set", "mqtt.password_file=" + password_file});
         return args;
     }
@@ -80,7 +83,9 @@ TEST_CASE("TLS, client certificate, password and the docs' ACL: the bridge serve
     auto args = broker.bridge_args(pki.path("bridge-password"));
     args.insert(args.end(), {"--set", "homeassistant.enabled=true"});
     Bridge bridge(broker.url(), args, "", 0);
-    REQUIRE_MESSAGE(backend.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "online"); }, 10000ms), bridge.read_log());
+    REQUIRE_MESSAGE(backend.wait(
+                        "ykc/bridge/state", [](const Received& r) { return has_state(r, "online"); }, 10000ms),
+                    bridge.read_log());
 
     Charger c(bridge.port, pile);
     c.login();
@@ -107,15 +112,15 @@ TEST_CASE("TLS, client certificate, password and the docs' ACL: the bridge serve
         Subscriber forger(broker.url(), "ykc/bridge/state", true, broker.backend());
         try {
             forger.publish("ykc/" + pile + "/transaction", R"({"forged":true})");
-        } catch (const mqtt::exception&) {
-        }
+        } catch (const mqtt::exception&) {}
     }
     CHECK_NOTHROW(backend.publish("ykc/" + pile + "/cmd/reboot", R"({"id":"tls-2","mode":"immediate"})"));  // a marker after it
     REQUIRE(c.receive_type("reboot"));
     CHECK(backend.count_on("ykc/" + pile + "/transaction") == 0);
 }
 
-TEST_CASE("a wrong password or an untrusted broker certificate: no MQTT, named in the log, chargers still served - unless verification is off") {
+TEST_CASE(
+    "a wrong password or an untrusted broker certificate: no MQTT, named in the log, chargers still served - unless verification is off") {
     Pki pki;
     SecureBroker broker(pki);
     Subscriber backend(broker.url(), "ykc/#", false, broker.backend());
@@ -143,7 +148,9 @@ TEST_CASE("a wrong password or an untrusted broker certificate: no MQTT, named i
         auto args = broker.bridge_args(pki.path("bridge-password"), "other-ca.crt");
         args.insert(args.end(), {"--set", "mqtt.tls.verify=false"});
         Bridge bridge(broker.url(), args, "", 0);
-        REQUIRE_MESSAGE(backend.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "online"); }, 10000ms), bridge.read_log());
+        REQUIRE_MESSAGE(backend.wait(
+                            "ykc/bridge/state", [](const Received& r) { return has_state(r, "online"); }, 10000ms),
+                        bridge.read_log());
         CHECK(bridge.read_log().find("the broker's certificate is not verified (mqtt.tls.verify false)") != std::string::npos);
         Charger c(bridge.port, pile);
         c.login();
@@ -162,7 +169,9 @@ TEST_CASE("secrets from the environment and from files: the bridge connects and 
     args.insert(args.end(), {"--set", "mqtt.tls.key_file=" + pki.path("bridge-encrypted.key"), "--set",
                              "mqtt.tls.key_password_file=" + pki.path("key-passphrase")});
     Bridge bridge(broker.url(), args, "", 0, {"YKC_MQTT_PASSWORD=bridge-secret"});  // --log-level debug
-    REQUIRE_MESSAGE(backend.wait("ykc/bridge/state", [](const Received& r) { return has_state(r, "online"); }, 10000ms), bridge.read_log());
+    REQUIRE_MESSAGE(backend.wait(
+                        "ykc/bridge/state", [](const Received& r) { return has_state(r, "online"); }, 10000ms),
+                    bridge.read_log());
     Charger c(bridge.port, pile);
     c.login();
     REQUIRE(backend.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));

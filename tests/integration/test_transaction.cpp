@@ -93,7 +93,8 @@ TEST_CASE("a real record whose times do not add up is published with its reasons
     c.write_bytes(ykc::write_frame(0x3B, {0xA0, 0x03}, 0, std::span(again).subspan(6, again.size() - 8)));
     REQUIRE(sub.nth_on("ykc/" + pile_bad + "/transaction", 1));
     expect_no_confirm(c, 500ms);
-    sub.publish("ykc/" + pile_bad + "/cmd/transaction_confirm", json({{"id", "by-hand"}, {"serial", "18120000000424012463640846090240"}}).dump());
+    sub.publish("ykc/" + pile_bad + "/cmd/transaction_confirm",
+                json({{"id", "by-hand"}, {"serial", "18120000000424012463640846090240"}}).dump());
     auto confirm = c.receive_type("transaction_reply");
     REQUIRE(confirm);
     CHECK((*confirm)["seq"] == "A003");
@@ -111,7 +112,9 @@ TEST_CASE("a real record whose times do not add up is published with its reasons
     CHECK(t2);
 }
 
-TEST_CASE("a transaction record of a length the catalogue does not know: published failed with its serial, never confirmed, the session goes on") {
+TEST_CASE(
+    "a transaction record of a length the catalogue does not know: published failed with its serial, never confirmed, the session goes "
+    "on") {
     Online o(pile_b2);
     auto& [broker, sub, bridge, c] = o;
     auto b = bytes(b2);
@@ -127,7 +130,8 @@ TEST_CASE("a transaction record of a length the catalogue does not know: publish
     CHECK(j["seq"] == "1000");
     CHECK(j["data"] == json({{"serial", "18120000000170011597335145955328"}}));
     CHECK(j["raw"] == ykc::to_hex(frame));
-    CHECK(j["reasons"] == json::array({"transaction: body is 186 bytes (length byte 0xBE); the catalogue knows 158 (standard) or 174 (five_segment)"}));
+    CHECK(j["reasons"] ==
+          json::array({"transaction: body is 186 bytes (length byte 0xBE); the catalogue knows 158 (standard) or 174 (five_segment)"}));
     auto e = sub.wait("ykc/" + pile_b2 + "/error");
     REQUIRE(e);
     CHECK(e->j()["reasons"] == j["reasons"]);
@@ -141,7 +145,8 @@ TEST_CASE("a transaction record of a length the catalogue does not know: publish
     auto t2 = sub.nth_on("ykc/" + pile_b2 + "/transaction", 1);
     REQUIRE(t2);
     CHECK(t2->j()["check"] == "failed");
-    CHECK(t2->j()["reasons"] == json::array({"transaction: field trade_time: not a time that can be: month 14 (1 … 12) (bytes E880060B0A0E19)"}));
+    CHECK(t2->j()["reasons"] ==
+          json::array({"transaction: field trade_time: not a time that can be: month 14 (1 … 12) (bytes E880060B0A0E19)"}));
     expect_no_confirm(c);
 }
 
@@ -176,7 +181,8 @@ TEST_CASE("V1.7 0x3D under the strict check: the sample's foreign serial holds i
     Record o(pile_v17, v17);
     auto& [broker, sub, bridge, c] = static_cast<Online&>(o);
     auto& t = o.published;
-    CHECK(t->j()["reasons"] == json::array({"serial 55031412782305012018061910262392 does not begin with the pile number 20231212000010 (spec 3.3)"}));
+    CHECK(t->j()["reasons"] ==
+          json::array({"serial 55031412782305012018061910262392 does not begin with the pile number 20231212000010 (spec 3.3)"}));
     expect_no_confirm(c);
     // the same record with the pile's own serial and 12.5 kWh on the flat segment
     json env = codec().decode(ykc::FrameView{bytes(v17)});
@@ -206,10 +212,17 @@ TEST_CASE("firmware_update waits for its reply across the pile's restart - not o
     auto c = std::make_unique<Charger>(bridge.port, pile);
     c->login();
     REQUIRE(sub.wait("ykc/" + pile + "/availability"));
-    sub.publish("ykc/" + pile + "/cmd/firmware_update",
-                json({{"id", "fw"}, {"pile_type", "dc"}, {"power", 60}, {"server", "10.0.0.1"}, {"port", 21}, {"username", "u"},
-                      {"password", "p"}, {"path", "/fw.bin"}, {"mode", "immediate"}, {"timeout_minutes", 10}})
-                    .dump());
+    sub.publish("ykc/" + pile + "/cmd/firmware_update", json({{"id", "fw"},
+                                                              {"pile_type", "dc"},
+                                                              {"power", 60},
+                                                              {"server", "10.0.0.1"},
+                                                              {"port", 21},
+                                                              {"username", "u"},
+                                                              {"password", "p"},
+                                                              {"path", "/fw.bin"},
+                                                              {"mode", "immediate"},
+                                                              {"timeout_minutes", 10}})
+                                                            .dump());
     REQUIRE(c->receive_type("firmware_update"));
     c.reset();  // the pile restarts to install it
     REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& x) { return x.j()["state"] == "offline"; }));
@@ -238,7 +251,8 @@ TEST_CASE("ykc-sim --record five_segment and v17: each record is published check
         Process sim({YKC_SIM_BIN, "--no-stdin", "--port", std::to_string(bridge.port), "--piles", "1", "--guns", "1", "--pile-start", pile,
                      "--record", format, "--events", "transaction_confirmed"},
                     simdir.path() + "/sim.log");
-        REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return r.j().value("state", "") == "online"; }, 10000ms));
+        REQUIRE(sub.wait(
+            "ykc/" + pile + "/availability", [](const Received& r) { return r.j().value("state", "") == "online"; }, 10000ms));
         sub.publish("ykc/" + pile + "/cmd/remote_start", json({{"id", "s"}, {"gun", 1}}).dump());
         REQUIRE(sub.wait("ykc/" + pile + "/resp/remote_start", {}, 10000ms));
         sub.publish("ykc/" + pile + "/cmd/remote_stop", json({{"id", "e"}, {"gun", 1}}).dump());
@@ -302,12 +316,36 @@ TEST_CASE("a transaction record taken while the broker is down is confirmed only
 TEST_CASE("transaction policy forward: 0x40 only when the backend confirms") {
     OnlinePile o(std::vector<std::string>{"--set", "policies.transaction=forward"});
     auto& [broker, sub, bridge, c] = o;
-    json record = {{"serial", serial}, {"gun", 1}, {"start_time", nullptr}, {"end_time", nullptr}, {"sharp_price", 0}, {"sharp_energy", 0},
-                   {"sharp_energy_with_loss", 0}, {"sharp_amount", 0}, {"peak_price", 0}, {"peak_energy", 0}, {"peak_energy_with_loss", 0},
-                   {"peak_amount", 0}, {"flat_price", 0}, {"flat_energy", 0}, {"flat_energy_with_loss", 0}, {"flat_amount", 0},
-                   {"valley_price", 0}, {"valley_energy", 0}, {"valley_energy_with_loss", 0}, {"valley_amount", 0}, {"meter_start", 0},
-                   {"meter_end", 0}, {"total_energy", 0}, {"total_energy_with_loss", 0}, {"total_amount", 0}, {"vin", ""},
-                   {"trade_type", "app"}, {"trade_time", nullptr}, {"stop_reason", "app_stop"}, {"card", "0"}};
+    json record = {{"serial", serial},
+                   {"gun", 1},
+                   {"start_time", nullptr},
+                   {"end_time", nullptr},
+                   {"sharp_price", 0},
+                   {"sharp_energy", 0},
+                   {"sharp_energy_with_loss", 0},
+                   {"sharp_amount", 0},
+                   {"peak_price", 0},
+                   {"peak_energy", 0},
+                   {"peak_energy_with_loss", 0},
+                   {"peak_amount", 0},
+                   {"flat_price", 0},
+                   {"flat_energy", 0},
+                   {"flat_energy_with_loss", 0},
+                   {"flat_amount", 0},
+                   {"valley_price", 0},
+                   {"valley_energy", 0},
+                   {"valley_energy_with_loss", 0},
+                   {"valley_amount", 0},
+                   {"meter_start", 0},
+                   {"meter_end", 0},
+                   {"total_energy", 0},
+                   {"total_energy_with_loss", 0},
+                   {"total_amount", 0},
+                   {"vin", ""},
+                   {"trade_type", "app"},
+                   {"trade_time", nullptr},
+                   {"stop_reason", "app_stop"},
+                   {"card", "0"}};
     c.send("transaction", record, "8002");
     REQUIRE(sub.wait("ykc/" + pile + "/transaction"));
     CHECK(!c.receive_type("transaction_reply", 500ms));

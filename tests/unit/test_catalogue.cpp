@@ -29,10 +29,10 @@ messages:
 }  // namespace
 
 TEST_CASE("every request names its reply as the issue lists them") {
-    const std::vector<std::pair<int, int>> pairs = {
-        {0x01, 0x02}, {0x03, 0x04}, {0x05, 0x06}, {0x09, 0x0A}, {0x12, 0x13}, {0x31, 0x32}, {0x34, 0x33},
-        {0x36, 0x35}, {0x3B, 0x40}, {0x3D, 0x40}, {0x42, 0x41}, {0x44, 0x43}, {0x46, 0x45}, {0x48, 0x47}, {0x52, 0x51},
-        {0x56, 0x55}, {0x58, 0x57}, {0x62, 0x63}, {0x92, 0x91}, {0x94, 0x93}, {0xA1, 0xA2}, {0xA4, 0xA3}};
+    const std::vector<std::pair<int, int>> pairs = {{0x01, 0x02}, {0x03, 0x04}, {0x05, 0x06}, {0x09, 0x0A}, {0x12, 0x13}, {0x31, 0x32},
+                                                    {0x34, 0x33}, {0x36, 0x35}, {0x3B, 0x40}, {0x3D, 0x40}, {0x42, 0x41}, {0x44, 0x43},
+                                                    {0x46, 0x45}, {0x48, 0x47}, {0x52, 0x51}, {0x56, 0x55}, {0x58, 0x57}, {0x62, 0x63},
+                                                    {0x92, 0x91}, {0x94, 0x93}, {0xA1, 0xA2}, {0xA4, 0xA3}};
     const auto& cat = *Catalogue::builtin();
     int with_reply = 0;
     for (const auto& m : cat.messages()) with_reply += !m.reply.empty();
@@ -90,8 +90,8 @@ messages:
     CHECK(load_error(std::string(ok_message) + "      - {name: volts, type: uint, size: 9}\n").line == 9);
     CHECK(std::string(load_error(std::string(ok_message) + "      - {name: volts, type: uint, size: 2, enum: nope}\n").what())
               .find("unknown enum \"nope\"") != std::string::npos);
-    CHECK(std::string(load_error(std::string(ok_message) + "      - {name: gun, type: uint, size: 1}\n").what())
-              .find("name given twice") != std::string::npos);
+    CHECK(std::string(load_error(std::string(ok_message) + "      - {name: gun, type: uint, size: 1}\n").what()).find("name given twice") !=
+          std::string::npos);
     CHECK(std::string(load_error(std::string(ok_message) + "      - {name: x, type: uint, size: 1, colour: red}\n").what())
               .find("unknown key \"colour\"") != std::string::npos);
     CHECK(std::string(load_error(std::string(ok_message) + "    reply: nothing\n").what()).find("no message named \"nothing\"") !=
@@ -130,13 +130,19 @@ messages:
           "vendor.yaml:6: message record: layout short says 8 bytes; its fields take 12");
     CHECK(std::string(load_error(layouts + "      - {name: b, type: uint, size: 4, layout: longer}\n").what()) ==
           "vendor.yaml:10: message record: field b: no layout named \"longer\"");
-    CHECK(std::string(load_error(layouts + "      - {name: b, type: uint, size: 4, layout: long}\n      - {name: serial, type: bcd, size: 16}\n").what())
+    CHECK(std::string(
+              load_error(layouts + "      - {name: b, type: uint, size: 4, layout: long}\n      - {name: serial, type: bcd, size: 16}\n")
+                  .what())
               .find("pile and serial come before any field of some layouts") != std::string::npos);
     CHECK(std::string(load_error(std::string(ok_message) + "      - {name: b, type: uint, size: 1, layout: long}\n").what())
               .find("layout: the message has no layouts") != std::string::npos);
-    CHECK(std::string(load_error(std::string(ok_message) + "    record: true\n").what()).find("a record goes up and names its reply") != std::string::npos);
-    CHECK(std::string(load_error(layouts + "      - {name: b, type: uint, size: 4, layout: []}\n").what()).find("name at least one layout") != std::string::npos);
-    CHECK(std::string(load_error(std::string(ok_message) + "    topic: error\n").what()).find("\"error\" is a topic of the bridge's own") != std::string::npos);
+    CHECK(std::string(load_error(std::string(ok_message) + "    record: true\n").what()).find("a record goes up and names its reply") !=
+          std::string::npos);
+    CHECK(
+        std::string(load_error(layouts + "      - {name: b, type: uint, size: 4, layout: []}\n").what()).find("name at least one layout") !=
+        std::string::npos);
+    CHECK(std::string(load_error(std::string(ok_message) + "    topic: error\n").what()).find("\"error\" is a topic of the bridge's own") !=
+          std::string::npos);
     CHECK(std::string(load_error(R"(
 messages:
   - code: 0x3B
@@ -152,7 +158,9 @@ messages:
     direction: down
     fields:
       - {name: serial, type: bcd, size: 16}
-)").what()).find("the reply record_reply needs a field result with the value success") != std::string::npos);
+)")
+                          .what())
+              .find("the reply record_reply needs a field result with the value success") != std::string::npos);
     CHECK(std::string(load_error(R"(
 messages:
   - code: 0x45
@@ -166,7 +174,9 @@ messages:
         count: 1
         fields:
           - {name: x, type: uint, size: 5, layout: one}
-)").what()).find("layout applies to a message's own fields, not to a member") != std::string::npos);
+)")
+                          .what())
+              .find("layout applies to a message's own fields, not to a member") != std::string::npos);
     CHECK(std::string(load_error(std::string(ok_message) + "      - {name: t, type: uint, size: 1, offset: -50, null_if: 256}\n").what())
               .find("null_if out of range") != std::string::npos);
     CHECK(bits.field == "status.b");
@@ -196,7 +206,8 @@ messages:
       - {name: pile, type: bcd, size: 7}
       - {name: gun, type: bcd_int, size: 1}
       - {name: gun_status, type: uint, size: 1, enum: {0: normal, 1: fault, 2: maintenance}}
-)", "vendor.yaml");
+)",
+                "vendor.yaml");
     CHECK(cat.messages().size() == 53);
     Codec codec(std::make_shared<const Catalogue>(cat));
     auto v = codec.decode(test::frame(test::build("0001 00 3F 32010200000001 02 01 E803")).view());
@@ -225,7 +236,8 @@ messages:
       - {name: pile, type: bcd, size: 7}
       - {name: label, type: ascii, size: 6, pad: space}
       - {name: total, type: uint, size: 8, scale: 2, unit: kWh}
-)", "vendor.yaml");
+)",
+                "vendor.yaml");
     Codec codec(std::make_shared<const Catalogue>(cat));
     // "AB" padded with spaces; 2^64 - 1 hundredths, beyond what a double holds: the decoded JSON
     // text (what the bridge publishes and `decode` prints) is exact

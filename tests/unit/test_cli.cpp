@@ -18,7 +18,9 @@ const std::string login = "6822000000011000100100000101010F312E31302E32330001000
 }  // namespace
 
 TEST_CASE("decode: arguments with spaces, 0x prefixes, and several frames in one argument") {
-    auto r = test::run(bin + " decode '68 0D 03 00 00 03 00 62 41 00 00 12 01 01 00 75 FA' '0x68,0x0D,0x03,0x00,0x00,0x03,0x00,0x62,0x41,0x00,0x00,0x12,0x01,0x01,0x00,0x75,0xFA' " +
+    auto r = test::run(bin +
+                       " decode '68 0D 03 00 00 03 00 62 41 00 00 12 01 01 00 75 FA' "
+                       "'0x68,0x0D,0x03,0x00,0x00,0x03,0x00,0x62,0x41,0x00,0x00,0x12,0x01,0x01,0x00,0x75,0xFA' " +
                        heartbeat + login);
     CHECK(r.status == 0);
     auto out = test::lines(r.out);
@@ -73,7 +75,9 @@ TEST_CASE("decode | encode prints every valid frame back unchanged") {
 
 TEST_CASE("encode: an invalid line prints an error naming message and field, exit 1") {
     const std::string good = R"({"type":"remote_stop","pile":"32010200000001","seq":"0003","data":{"gun":1}})";
-    auto r = test::run(bin + " encode", good + "\n{\"type\":\"remote_stop\",\"pile\":\"32010200000001\",\"data\":{\"gun\":\"x\"}}\nnonsense\n" + good + "\n");
+    auto r =
+        test::run(bin + " encode",
+                  good + "\n{\"type\":\"remote_stop\",\"pile\":\"32010200000001\",\"data\":{\"gun\":\"x\"}}\nnonsense\n" + good + "\n");
     CHECK(r.status == 1);
     auto out = test::lines(r.out);
     REQUIRE(out.size() == 4);
@@ -91,8 +95,9 @@ TEST_CASE("--utc-offset sets the zone of times") {
     CHECK(json::parse(test::run(bin + " decode --utc-offset +00:00 " + t).out)["data"]["time"] == "2020-03-16T17:14:47Z");
     CHECK(json::parse(test::run(bin + " decode --utc-offset=-5 " + t).out)["data"]["time"] == "2020-03-16T17:14:47-05:00");
     // encode converts a time given in another zone into the chargers' zone
-    auto r = test::run(bin + " encode", R"({"type":"time_sync","pile":"55031412782305","seq":"00DF","data":{"time":"2020-03-16T09:14:47Z"}})"
-                                        "\n");
+    auto r =
+        test::run(bin + " encode", R"({"type":"time_sync","pile":"55031412782305","seq":"00DF","data":{"time":"2020-03-16T09:14:47Z"}})"
+                                   "\n");
     CHECK(test::lines(r.out) == std::vector<std::string>{t});
     CHECK(test::run(bin + " decode --utc-offset 99 " + t).status == 2);
 }

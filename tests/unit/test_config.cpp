@@ -38,7 +38,8 @@ TEST_CASE("mistakes name the file, the line and the key") {
     CHECK(error_of("listen:\n  port: 99999\n") == "test.yaml:2: listen.port: out of range 1 … 65535: 99999");
     CHECK(error_of("mqtt:\n  qos: high\n") == "test.yaml:2: mqtt.qos: expected a whole number, got \"high\"");
     CHECK(error_of("mqtt:\n  colour: red\n") == "test.yaml:2: mqtt.colour: unknown key");
-    CHECK(error_of("policies:\n  login: maybe\n") == "test.yaml:2: policies.login: expected one of accept, allowlist, forward, got \"maybe\"");
+    CHECK(error_of("policies:\n  login: maybe\n") ==
+          "test.yaml:2: policies.login: expected one of accept, allowlist, forward, got \"maybe\"");
     CHECK(error_of("policies:\n  allowlist: [123]\n") == "test.yaml:2: policies.allowlist: a pile number is 14 digits, got \"123\"");
     CHECK(error_of("billing_model:\n  periods: [flat]\n") == "test.yaml:2: billing_model.periods: expected 48 half-hour periods, got 1");
     CHECK(error_of("mqtt: [1, 2\n").find("YAML syntax") != std::string::npos);
@@ -67,8 +68,8 @@ TEST_CASE("environment and command-line overrides") {
     CHECK(apply_environment(c, env4).empty());
     CHECK(c.billing_model.model_id == "0300");
     char* env5[] = {periods.data(), nullptr};
-    CHECK_THROWS_WITH_AS(apply_environment(c, env5), "environment YKC_BILLING_MODEL_PERIODS: billing_model.periods: expected 48 half-hour periods, got 0",
-                         ConfigError);
+    CHECK_THROWS_WITH_AS(apply_environment(c, env5),
+                         "environment YKC_BILLING_MODEL_PERIODS: billing_model.periods: expected 48 half-hour periods, got 0", ConfigError);
     CHECK_THROWS_WITH_AS(load_config_text("billing_model_overrides:\n  \"32010200000001\":\n    colour: red\n", "t.yaml"),
                          "t.yaml:3: billing_model_overrides.32010200000001.colour: unknown key", ConfigError);
 }
@@ -92,10 +93,13 @@ TEST_CASE("homeassistant: off unless enabled or a discovery prefix is set - its 
     CHECK(enabled.homeassistant.prefix() == "homeassistant");
     CHECK_FALSE(load_config_text("homeassistant:\n  enabled: false\n  discovery_prefix: ha\n", "t").homeassistant.on());
     CHECK(load_config_text("homeassistant:\n  enabled: auto\n  discovery_prefix: ha\n", "t").homeassistant.on());
-    CHECK(error_of("homeassistant:\n  enabled: maybe\n") == "test.yaml:2: homeassistant.enabled: expected true, false or auto, got \"maybe\"");
+    CHECK(error_of("homeassistant:\n  enabled: maybe\n") ==
+          "test.yaml:2: homeassistant.enabled: expected true, false or auto, got \"maybe\"");
     CHECK(error_of("homeassistant:\n  discovery_prefix: ha/#\n") ==
-          "test.yaml:2: homeassistant.discovery_prefix: expected a topic prefix without wildcards or empty levels, like homeassistant, got \"ha/#\"");
-    CHECK(error_of("homeassistant:\n  discovery_prefix: /ha\n").find("homeassistant.discovery_prefix: expected a topic prefix") != std::string::npos);
+          "test.yaml:2: homeassistant.discovery_prefix: expected a topic prefix without wildcards or empty levels, like homeassistant, got "
+          "\"ha/#\"");
+    CHECK(error_of("homeassistant:\n  discovery_prefix: /ha\n").find("homeassistant.discovery_prefix: expected a topic prefix") !=
+          std::string::npos);
     CHECK(error_of("homeassistant:\n\n  forget_after: -1\n") == "test.yaml:3: homeassistant.forget_after: out of range 0 … 315360000: -1");
     CHECK(error_of("homeassistant:\n  colour: red\n") == "test.yaml:2: homeassistant.colour: unknown key");
 }

@@ -38,7 +38,8 @@ json published_json(const std::string& line) {
 json filled(const std::string& name, json data) {
     unsigned serials = 0;
     const Config config;
-    FillContext ctx{docs::example_pile, docs::example_time, config.policies.balance, config.billing_for(docs::example_pile).to_data(), serials};
+    FillContext ctx{docs::example_pile, docs::example_time, config.policies.balance, config.billing_for(docs::example_pile).to_data(),
+                    serials};
     fill_command(name, data, ctx);
     return data;
 }
@@ -54,8 +55,10 @@ void collect_keys(const YAML::Node& node, const std::string& prefix, std::set<st
 }  // namespace
 
 TEST_CASE("docs/commands.md, docs/topics.md, docs/configuration.md and config.yaml are the output of ykc-bridge docs") {
-    const std::vector<std::pair<std::string, std::string>> generated = {
-        {"commands", "docs/commands.md"}, {"topics", "docs/topics.md"}, {"configuration", "docs/configuration.md"}, {"config-yaml", "config.yaml"}};
+    const std::vector<std::pair<std::string, std::string>> generated = {{"commands", "docs/commands.md"},
+                                                                        {"topics", "docs/topics.md"},
+                                                                        {"configuration", "docs/configuration.md"},
+                                                                        {"config-yaml", "config.yaml"}};
     for (const auto& [name, path] : generated) {
         CAPTURE(path);
         auto r = test::run(bin + " docs " + name);
@@ -80,9 +83,11 @@ TEST_CASE("every downlink command of the catalogue is documented, the bridge's o
     }
     for (const auto& m : cat.messages())
         if (m.direction == ykc::Direction::down) CHECK_MESSAGE(names.count(m.name) == 1, m.name);
-    for (const char* own : {"raw", "login_reply", "transaction_confirm", "card_auth_reply", "parallel_card_auth_reply"}) CHECK(names.count(own) == 1);
+    for (const char* own : {"raw", "login_reply", "transaction_confirm", "card_auth_reply", "parallel_card_auth_reply"})
+        CHECK(names.count(own) == 1);
     // the reply a command waits for, with the fields that pair them
-    CHECK(md.find("waits for [`remote_start_reply`](messages.md#remote_start_reply) (0x33) from the same pile with the same `gun`, `serial`") !=
+    CHECK(md.find(
+              "waits for [`remote_start_reply`](messages.md#remote_start_reply) (0x33) from the same pile with the same `gun`, `serial`") !=
           std::string::npos);
 }
 
@@ -116,7 +121,8 @@ TEST_CASE("every command example is valid JSON that encodes the way the bridge w
 TEST_CASE("a broken example would fail: the codec refuses what is missing or out of range") {
     const auto& cat = test::codec().catalogue();
     CHECK_THROWS_AS(test::codec().encode_body(*cat.find("remote_stop"), json::object(), docs::example_pile), ykc::EncodeError);
-    CHECK_THROWS_AS(test::codec().encode_body(*cat.find("remote_stop"), json{{"gun", 1}, {"colour", 2}}, docs::example_pile), ykc::EncodeError);
+    CHECK_THROWS_AS(test::codec().encode_body(*cat.find("remote_stop"), json{{"gun", 1}, {"colour", 2}}, docs::example_pile),
+                    ykc::EncodeError);
 }
 
 TEST_CASE("the bridge fills remote_start's serial and balance, time_sync's time and the billing model") {

@@ -87,11 +87,23 @@ TEST_CASE("bad enum names and codes") {
     CHECK(e.reason == "unknown name \"later\" (one of: immediate, when_idle)");
     CHECK(encode_error(cmd("reboot", {{"mode", 300}})).reason.find("code out of range") == 0);
     CHECK_NOTHROW(test::codec().encode(cmd("reboot", {{"mode", 7}})));  // codes without a name pass through
-    CHECK(encode_error(cmd("realtime", {{"serial", "0"}, {"gun", 1}, {"status", "idle"}, {"gun_returned", "yes"},
-                                        {"plugged", false}, {"voltage", 0}, {"current", 0}, {"gun_temperature", 0},
-                                        {"gun_line_code", "0"}, {"soc", 0}, {"battery_max_temperature", 0},
-                                        {"charging_minutes", 0}, {"remaining_minutes", 0}, {"energy", 0},
-                                        {"energy_with_loss", 0}, {"amount", 0}, {"hardware_faults", {"smoke"}}}))
+    CHECK(encode_error(cmd("realtime", {{"serial", "0"},
+                                        {"gun", 1},
+                                        {"status", "idle"},
+                                        {"gun_returned", "yes"},
+                                        {"plugged", false},
+                                        {"voltage", 0},
+                                        {"current", 0},
+                                        {"gun_temperature", 0},
+                                        {"gun_line_code", "0"},
+                                        {"soc", 0},
+                                        {"battery_max_temperature", 0},
+                                        {"charging_minutes", 0},
+                                        {"remaining_minutes", 0},
+                                        {"energy", 0},
+                                        {"energy_with_loss", 0},
+                                        {"amount", 0},
+                                        {"hardware_faults", {"smoke"}}}))
               .reason == "unknown flag \"smoke\"");
 }
 
@@ -114,9 +126,11 @@ TEST_CASE("text and digits that do not fit") {
     auto p = encode_error({{"type", "remote_stop"}, {"pile", "320102000000011"}, {"data", {{"gun", 1}}}});
     CHECK(p.field == "pile");
     CHECK(p.reason == "too long: at most 14 digits, got 15");
-    CHECK(encode_error({{"type", "remote_stop"}, {"pile", "3201020000000X"}, {"data", {{"gun", 1}}}}).reason == "not digits: \"3201020000000X\"");
-    const json update = {{"pile_type", "ac"}, {"power", 7}, {"server", "ftp.example.com.cn.x"}, {"port", 21},
-                         {"username", "u"}, {"password", "p"}, {"path", "/f"}, {"mode", "immediate"}, {"timeout_minutes", 5}};
+    CHECK(encode_error({{"type", "remote_stop"}, {"pile", "3201020000000X"}, {"data", {{"gun", 1}}}}).reason ==
+          "not digits: \"3201020000000X\"");
+    const json update = {{"pile_type", "ac"}, {"power", 7},          {"server", "ftp.example.com.cn.x"},
+                         {"port", 21},        {"username", "u"},     {"password", "p"},
+                         {"path", "/f"},      {"mode", "immediate"}, {"timeout_minutes", 5}};
     CHECK(encode_error(cmd("firmware_update", update)).reason == "too long: at most 16 characters, got 20");
     json chinese = update;
     chinese["server"] = "服务器";
@@ -130,9 +144,16 @@ TEST_CASE("arrays: item limits and fixed counts") {
     auto e = encode_error(cmd("card_clear", {{"cards", cards}}));
     CHECK(e.field == "cards");
     CHECK(e.reason == "too many items: at most 24, got 25");
-    json model = {{"model_id", "0100"}, {"sharp_energy_price", 1}, {"sharp_service_price", 0.4}, {"peak_energy_price", 1},
-                  {"peak_service_price", 0.4}, {"flat_energy_price", 1}, {"flat_service_price", 0.4},
-                  {"valley_energy_price", 1}, {"valley_service_price", 0.4}, {"loss_ratio", 0},
+    json model = {{"model_id", "0100"},
+                  {"sharp_energy_price", 1},
+                  {"sharp_service_price", 0.4},
+                  {"peak_energy_price", 1},
+                  {"peak_service_price", 0.4},
+                  {"flat_energy_price", 1},
+                  {"flat_service_price", 0.4},
+                  {"valley_energy_price", 1},
+                  {"valley_service_price", 0.4},
+                  {"loss_ratio", 0},
                   {"periods", json(std::vector<std::string>(47, "flat"))}};
     CHECK(encode_error(cmd("billing_model_set", model)).reason == "expected exactly 48 items, got 47");
     model["periods"] = json(std::vector<std::string>(48, "flat"));
@@ -147,7 +168,8 @@ TEST_CASE("envelope errors") {
     CHECK(encode_error({{"type", "reboot"}, {"crc_order", "middle"}, {"data", {{"mode", 1}}}}).field == "crc_order");
     CHECK(encode_error({{"type", "reboot"}, {"pile", 32010200000001}, {"data", {{"mode", 1}}}}).field == "pile");
     CHECK(encode_error({{"type", "reboot"}, {"pile", "32010200000001"}, {"data", "mode=1"}}).reason.find("data must be an object") == 0);
-    CHECK(encode_error({{"type", "reboot"}, {"pile", "32010200000001"}, {"data", {{"pile", "32010200000002"}, {"mode", 1}}}}).field == "pile");
+    CHECK(encode_error({{"type", "reboot"}, {"pile", "32010200000001"}, {"data", {{"pile", "32010200000002"}, {"mode", 1}}}}).field ==
+          "pile");
     CHECK(encode_error({{"type", "reboot"}, {"data", {{"mode", 1}}}}).reason == "missing");  // no pile anywhere
     CHECK(encode_error(cmd("reboot", {{"mode", 1}, {"extra", "XYZ"}})).field == "extra");
 }

@@ -49,7 +49,10 @@ TEST_CASE("protocol version 0x0F (1.5) and 0x10 (1.6) both decode") {
 
 TEST_CASE("CP56Time2a weekday bits are masked on decode and zero on encode") {
     // start time 2025-10-18 (a Saturday: weekday 6 in the top three bits of the day byte)
-    const std::string real = "68A2077A003B181200000002660116430696294154241812000000026601204E0E0C120A19F0D21C0D120A19000000006879370000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000009AA9534F0002238B4F006879370000000000000000004C4741473450593333533630313332333501F0D21C0D120A19410150BE785B3E781B4733";
+    const std::string real =
+        "68A2077A003B181200000002660116430696294154241812000000026601204E0E0C120A19F0D21C0D120A19000000006879370000000000000000000000000000"
+        "000000000000000000000000000000000000000000000000000000000000000000000000000000000000009AA9534F0002238B4F00687937000000000000000000"
+        "4C4741473450593333533630313332333501F0D21C0D120A19410150BE785B3E781B4733";
     auto d = test::decode(real);
     auto bytes = test::bytes(real);
     bytes[6 + 24 + 4] |= 0xC0;  // day byte of start_time: weekday 6
@@ -93,14 +96,18 @@ TEST_CASE("0x3B of length 0xB2: the fifth tariff segment (deep valley) sits righ
 
     // the same record without the deep-valley fields is the standard 158-byte layout
     json four = test::decode(real);
-    for (const char* k : {"deep_valley_price", "deep_valley_energy", "deep_valley_energy_with_loss", "deep_valley_amount"}) four["data"].erase(k);
+    for (const char* k : {"deep_valley_price", "deep_valley_energy", "deep_valley_energy_with_loss", "deep_valley_amount"})
+        four["data"].erase(k);
     const auto a2 = test::bytes(test::encode_hex(four));
     CHECK(a2[1] == 0xA2);
     CHECK(test::decode(ykc::to_hex(a2))["data"] == four["data"]);
 }
 
 TEST_CASE("0x3B bodies of another length than 158 or 174 are a decode error naming the frame and the length") {
-    const std::string real = "68A2077A003B181200000002660116430696294154241812000000026601204E0E0C120A19F0D21C0D120A19000000006879370000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000009AA9534F0002238B4F006879370000000000000000004C4741473450593333533630313332333501F0D21C0D120A19410150BE785B3E781B4733";
+    const std::string real =
+        "68A2077A003B181200000002660116430696294154241812000000026601204E0E0C120A19F0D21C0D120A19000000006879370000000000000000000000000000"
+        "000000000000000000000000000000000000000000000000000000000000000000000000000000000000009AA9534F0002238B4F00687937000000000000000000"
+        "4C4741473450593333533630313332333501F0D21C0D120A19410150BE785B3E781B4733";
     auto bytes = test::bytes(real);
     std::vector<std::uint8_t> body(bytes.begin() + 6, bytes.end() - 2);
     body.resize(170);  // what a 0xB2 record of another dialect would carry: 12 more bytes at the end
@@ -110,7 +117,8 @@ TEST_CASE("0x3B bodies of another length than 158 or 174 are a decode error nami
     } catch (const DecodeError& e) {
         CHECK(e.kind == DecodeError::Kind::bad_length);
         CHECK(e.message == "transaction");
-        CHECK(std::string(e.what()) == "transaction: body is 170 bytes (length byte 0xAE); the catalogue knows 158 (standard) or 174 (five_segment)");
+        CHECK(std::string(e.what()) ==
+              "transaction: body is 170 bytes (length byte 0xAE); the catalogue knows 158 (standard) or 174 (five_segment)");
     }
     // the layout follows the fields given, whatever the order of the catalogue's layouts
     Catalogue reversed = *Catalogue::builtin();
@@ -124,7 +132,8 @@ messages:
       - {name: pile, type: bcd, size: 7}
       - {name: a, type: uint, size: 1}
       - {name: b, type: uint, size: 4, layout: long}
-)", "vendor.yaml");
+)",
+                     "vendor.yaml");
     const Codec rc(std::make_shared<const Catalogue>(reversed));
     CHECK(rc.encode({{"type", "vendor_record"}, {"pile", "32010200000001"}, {"data", {{"a", 1}}}}).size() == 8 + 8);
     CHECK(rc.encode({{"type", "vendor_record"}, {"pile", "32010200000001"}, {"data", {{"a", 1}, {"b", 2}}}}).size() == 12 + 8);
@@ -155,7 +164,8 @@ TEST_CASE("lengths the spec samples get wrong: the catalogue uses what the field
     CHECK(c45["data"]["cards"][1]["failure_reason"] == "bad_card_format");
     // 0x47 with two cards: 7 + 2 x 9
     auto c47 = test::decode(test::build("0007 00 47 32010200000001 00000000D14B0A54 01 00000000E14C0A54 00"));
-    CHECK(c47["data"]["cards"] == json::parse(R"([{"card":"00000000D14B0A54","present":true},{"card":"00000000E14C0A54","present":false}])"));
+    CHECK(c47["data"]["cards"] ==
+          json::parse(R"([{"card":"00000000D14B0A54","present":true},{"card":"00000000E14C0A54","present":false}])"));
     // 0x62 / 0x63: 0x11
     CHECK(test::build("0001 00 62 32010200000001 01 55 00000000").substr(2, 2) == "11");
     auto lock = test::decode(test::build("0001 00 62 32010200000001 01 55 00000000"));
@@ -185,7 +195,8 @@ TEST_CASE("0xA2 is its own type (the sample carries 0x32) - 0xA3 goes up, 0xA4 d
     CHECK(cat.find(0xA3)->direction == Direction::up);
     CHECK(cat.find(0xA4)->direction == Direction::down);
     CHECK(cat.find(0xA4)->reply == "parallel_remote_start_reply");
-    auto d = test::decode(test::build("0004 00 A2 32010200000001012018061219595785 32010200000001 01 0000000000000000 00000000 00 01 201029112801"));
+    auto d = test::decode(
+        test::build("0004 00 A2 32010200000001012018061219595785 32010200000001 01 0000000000000000 00000000 00 01 201029112801"));
     CHECK(d["type"] == "parallel_card_auth_reply");
     CHECK(d["data"]["parallel_id"] == "201029112801");
     CHECK(d["data"]["failure_reason"] == "account_not_found");
@@ -213,18 +224,22 @@ TEST_CASE("VIN: reversed on the wire in 0x31 and 0xA1, forward in 0x3B and 0x15"
         return h;
     };
     const std::string reversed_hex = hex_of(vin.rbegin(), vin.rend()), forward_hex = hex_of(vin.begin(), vin.end());
-    const std::string f31 = test::build("0004 00 31 32010200000001 01 03 00 0000000000000000 00000000000000000000000000000000 " + reversed_hex);
+    const std::string f31 =
+        test::build("0004 00 31 32010200000001 01 03 00 0000000000000000 00000000000000000000000000000000 " + reversed_hex);
     auto d = test::decode(f31);
     CHECK(d["data"]["vin"] == vin);
     CHECK(d["data"]["start_mode"] == "vin");
     CHECK(d["data"]["password_required"] == false);
     CHECK(test::encode_hex(d) == f31);
     // 0x3B: the real record carries the VIN forward
-    auto t = test::decode("68A2077A003B181200000002660116430696294154241812000000026601204E0E0C120A19F0D21C0D120A19000000006879370000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000009AA9534F0002238B4F006879370000000000000000004C4741473450593333533630313332333501F0D21C0D120A19410150BE785B3E781B4733");
+    auto t = test::decode(
+        "68A2077A003B181200000002660116430696294154241812000000026601204E0E0C120A19F0D21C0D120A19000000006879370000000000000000000000000000"
+        "000000000000000000000000000000000000000000000000000000000000000000000000000000000000009AA9534F0002238B4F00687937000000000000000000"
+        "4C4741473450593333533630313332333501F0D21C0D120A19410150BE785B3E781B4733");
     CHECK(t["data"]["vin"] == vin);
     // 0xA1 (parallel card auth) reverses it like 0x31
-    const std::string fa1 = test::build("0005 00 A1 32010200000001 02 03 00 0000000000000000 00000000000000000000000000000000 " + reversed_hex +
-                                        " 01 241202103000");
+    const std::string fa1 = test::build("0005 00 A1 32010200000001 02 03 00 0000000000000000 00000000000000000000000000000000 " +
+                                        reversed_hex + " 01 241202103000");
     auto a = test::decode(fa1);
     CHECK(a["data"]["vin"] == vin);
     CHECK(a["data"]["gun"] == 2);
@@ -232,8 +247,9 @@ TEST_CASE("VIN: reversed on the wire in 0x31 and 0xA1, forward in 0x3B and 0x15"
     CHECK(a["data"]["parallel_id"] == "241202103000");
     CHECK(test::encode_hex(a) == fa1);
     // 0x15 (BMS handshake) carries it forward, as BIN 17
-    const std::string f15 = test::build("0006 00 15 32010200000001012411241030000001 32010200000001 01 010100 03 C800 1027 43415444 01020304 27 0C 01 0A0000 01 00 " +
-                                        forward_hex + " 0102030405060708");
+    const std::string f15 = test::build(
+        "0006 00 15 32010200000001012411241030000001 32010200000001 01 010100 03 C800 1027 43415444 01020304 27 0C 01 0A0000 01 00 " +
+        forward_hex + " 0102030405060708");
     auto b = test::decode(f15);
     CHECK(b["data"]["vin"] == vin);
     CHECK(b["data"]["battery_vendor"] == "CATD");
@@ -247,19 +263,28 @@ TEST_CASE("card numbers are the 8 bytes as sent, uppercase hex") {
 }
 
 TEST_CASE("0x34 balance is in cents") {
-    const std::string f = test::build("007C 00 34 55031412782305012018061914444680 55031412782305 01 0000001000000573 00000000D14B0A54 A0860100");
+    const std::string f =
+        test::build("007C 00 34 55031412782305012018061914444680 55031412782305 01 0000001000000573 00000000D14B0A54 A0860100");
     auto d = test::decode(f);
     CHECK(d["data"]["balance"].dump() == "1000");
     CHECK(d["data"]["logical_card"] == "0000001000000573");
-    CHECK(test::encode_hex({{"type", "remote_start"}, {"pile", "55031412782305"}, {"seq", "007C"},
-                            {"data", {{"serial", "55031412782305012018061914444680"}, {"gun", 1},
-                                      {"logical_card", "1000000573"}, {"card", "D14B0A54"}, {"balance", 1000.00}}}}) == f);
+    CHECK(test::encode_hex({{"type", "remote_start"},
+                            {"pile", "55031412782305"},
+                            {"seq", "007C"},
+                            {"data",
+                             {{"serial", "55031412782305012018061914444680"},
+                              {"gun", 1},
+                              {"logical_card", "1000000573"},
+                              {"card", "D14B0A54"},
+                              {"balance", 1000.00}}}}) == f);
 }
 
 TEST_CASE("0x13 hardware-fault bits count from the low bit of the little-endian value") {
-    const std::string head = "0000 00 13 00000000000000000000000000000000 32010200000001 01 01 00 00 0000 0000 00 0000000000000000 00 00 0000 0000 00000000 00000000 00000000 ";
+    const std::string head =
+        "0000 00 13 00000000000000000000000000000000 32010200000001 01 01 00 00 0000 0000 00 0000000000000000 00 00 0000 0000 00000000 "
+        "00000000 00000000 ";
     CHECK(test::decode(test::build(head + "0200"))["data"]["hardware_faults"] == json({"no_rectifier_module"}));
-    CHECK(test::decode(test::build(head + "0002"))["data"]["hardware_faults"] == json({"fan_board_fault"}));  // bit 9 = spec Bit10
+    CHECK(test::decode(test::build(head + "0002"))["data"]["hardware_faults"] == json({"fan_board_fault"}));     // bit 9 = spec Bit10
     CHECK(test::decode(test::build(head + "0008"))["data"]["hardware_faults"] == json({"hv_contactor_fault"}));  // bit 11 = spec Bit12
 }
 

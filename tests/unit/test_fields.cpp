@@ -43,7 +43,7 @@ TEST_CASE("decimal parsing is exact: 0.29 is 29 cents, never 28") {
     CHECK(parse("-400", 1) == -4000);
     CHECK(parse("1e3", 0) == 1000);
     CHECK(parse("1.5E-1", 2) == 15);
-    CHECK(parse("0.10", 1) == 1);      // trailing zeros are not extra decimals
+    CHECK(parse("0.10", 1) == 1);  // trailing zeros are not extra decimals
     CHECK(parse("+7", 0) == 7);
     std::string err;
     CHECK(!parse_decimal("0.295", 2, &err));
@@ -103,7 +103,8 @@ TEST_CASE("BCD: digits as text, nibbles A-F as letters, encoding left-pads") {
     auto d = test::decode(test::build("0002 00 05 32010200000001 0100"));
     CHECK(d["data"]["model_id"] == "0100");
     // the same frame from a short model id: left-padded with zeros
-    CHECK(test::encode_hex({{"type", "billing_model_verify"}, {"seq", "0002"}, {"pile", "32010200000001"}, {"data", {{"model_id", "100"}}}}) ==
+    CHECK(test::encode_hex(
+              {{"type", "billing_model_verify"}, {"seq", "0002"}, {"pile", "32010200000001"}, {"data", {{"model_id", "100"}}}}) ==
           test::build("0002 00 05 32010200000001 0100"));
     auto e = test::decode(test::build("0000 00 05 3201020000ABCD 0C0F"));
     CHECK(e["pile"] == "3201020000ABCD");
@@ -126,15 +127,17 @@ TEST_CASE("ASCII: padding stripped, control and high bytes escaped and restored"
     const std::string body = "32010200000001 00 02 10 56342E312E353000 01 01010101010101010101 04";
     auto d = test::decode(test::build("0000 00 01 " + body));
     CHECK(d["data"]["program_version"] == "V4.1.50");
+    // clang-format off
     const std::string odd = "32010200000001 00 02 10 41" "01" "22" "5C" "FF" "20" "0000 01 01010101010101010101 04";
+    // clang-format on
     auto o = test::decode(test::build("0000 00 01 " + odd));
     CHECK(o["data"]["program_version"] == std::string("A\x01\"\\\xC3\xBF "));  // U+00FF as UTF-8
     CHECK(test::encode_hex(o) == test::build("0000 00 01 " + odd));
 }
 
 TEST_CASE("hex fields keep the bytes as sent - encoding left-pads short card numbers") {
-    auto env = json{{"type", "balance_update"}, {"pile", "32010200000001"},
-                    {"data", {{"gun", 1}, {"card", "D14B0A54"}, {"balance", 12.34}}}};
+    auto env =
+        json{{"type", "balance_update"}, {"pile", "32010200000001"}, {"data", {{"gun", 1}, {"card", "D14B0A54"}, {"balance", 12.34}}}};
     CHECK(test::encode_hex(env) == test::build("0000 00 42 32010200000001 01 00000000D14B0A54 D2040000"));
     auto d = test::decode(test::encode_hex(env));
     CHECK(d["data"]["card"] == "00000000D14B0A54");
@@ -143,11 +146,20 @@ TEST_CASE("hex fields keep the bytes as sent - encoding left-pads short card num
 
 TEST_CASE("uint scaling and offsets: 0.1 A with -400 A offset, temperatures with -50") {
     // 0x23 bms_demand: demand current raw 3500 = 350.0 - 400 = -50 A
-    json data = {{"serial", "32010200000001011511161555350260"}, {"gun", 1},
-                 {"demand_voltage", 750.5}, {"demand_current", -50}, {"charge_mode", "constant_current"},
-                 {"measured_voltage", 748.1}, {"measured_current", -49.9}, {"cell_max_voltage", 4.12},
-                 {"cell_max_group", 3}, {"soc", 57}, {"remaining_minutes", 42}, {"output_voltage", 748},
-                 {"output_current", -49.8}, {"charging_minutes", 17}};
+    json data = {{"serial", "32010200000001011511161555350260"},
+                 {"gun", 1},
+                 {"demand_voltage", 750.5},
+                 {"demand_current", -50},
+                 {"charge_mode", "constant_current"},
+                 {"measured_voltage", 748.1},
+                 {"measured_current", -49.9},
+                 {"cell_max_voltage", 4.12},
+                 {"cell_max_group", 3},
+                 {"soc", 57},
+                 {"remaining_minutes", 42},
+                 {"output_voltage", 748},
+                 {"output_current", -49.8},
+                 {"charging_minutes", 17}};
     const json env = {{"type", "bms_demand"}, {"pile", "32010200000001"}, {"data", data}};
     const std::string hex = test::encode_hex(env);
     CHECK(hex == test::build("0000 00 23 32010200000001011511161555350260 32010200000001 01"
@@ -158,7 +170,8 @@ TEST_CASE("uint scaling and offsets: 0.1 A with -400 A offset, temperatures with
 
 TEST_CASE("flags: hardware faults as names, unknown bits as numbers") {
     const std::string serial = "00000000000000000000000000000000";
-    const std::string head = "0000 00 13 " + serial + " 32010200000001 01 01 00 00 0000 0000 00 0000000000000000 00 00 0000 0000 00000000 00000000 00000000 ";
+    const std::string head =
+        "0000 00 13 " + serial + " 32010200000001 01 01 00 00 0000 0000 00 0000000000000000 00 00 0000 0000 00000000 00000000 00000000 ";
     auto d = test::decode(test::build(head + "0110"));  // bits 0, 12
     CHECK(d["data"]["hardware_faults"] == json({"emergency_stop", "door_open"}));
     auto u = test::decode(test::build(head + "0080"));  // bit 15: not named by the spec

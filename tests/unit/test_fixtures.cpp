@@ -29,7 +29,7 @@ test::TsvRow real_row(const std::string& hex) {
 
 // Message names of the catalogue (mappings/ykc-v1.6.yaml) for the codes that occur in the captures.
 const std::map<std::string, std::string> names = {
-    {"0x01", "login"},     {"0x02", "login_reply"},           {"0x03", "heartbeat"},
+    {"0x01", "login"},           {"0x02", "login_reply"},           {"0x03", "heartbeat"},
     {"0x04", "heartbeat_reply"}, {"0x09", "billing_model_request"}, {"0x0A", "billing_model"},
     {"0x32", "card_auth_reply"}, {"0x3B", "transaction"},
 };
@@ -97,13 +97,13 @@ TEST_CASE("real captures: login 0x01 of pile 10001001000001 (program 1.10.23, pr
         CHECK(d["pile"] == "10001001000001");
         CHECK(d["seq"] == seq);
         const json& x = d["data"];
-        CHECK(x["pile_type"] == "ac");              // 0x01: 1 = AC pile
-        CHECK(x["gun_count"].dump() == "1");        // 0x01
+        CHECK(x["pile_type"] == "ac");                 // 0x01: 1 = AC pile
+        CHECK(x["gun_count"].dump() == "1");           // 0x01
         CHECK(x["protocol_version"].dump() == "1.5");  // 0x0F = 15 = version x 10
-        CHECK(x["program_version"] == "1.10.23");   // ASCII, nul padded
-        CHECK(x["network"] == "lan");               // 0x01
-        CHECK(x["sim"] == "00000000000000000000");  // 10 zero BCD bytes = 20 digits
-        CHECK(x["carrier"] == "other");             // 0x04
+        CHECK(x["program_version"] == "1.10.23");      // ASCII, nul padded
+        CHECK(x["network"] == "lan");                  // 0x01
+        CHECK(x["sim"] == "00000000000000000000");     // 10 zero BCD bytes = 20 digits
+        CHECK(x["carrier"] == "other");                // 0x04
         CHECK(x.size() == 7);
     }
 }
@@ -190,17 +190,17 @@ TEST_CASE("real captures: billing model 0x0A of pile 00624100001201") {
     CHECK(d["seq"] == "0002");
     const json& x = d["data"];
     CHECK(x["model_id"] == "F002");
-    for (const char* k : {"sharp_energy_price", "sharp_service_price", "peak_energy_price", "peak_service_price",
-                          "flat_energy_price", "flat_service_price", "valley_energy_price", "valley_service_price"}) {
+    for (const char* k : {"sharp_energy_price", "sharp_service_price", "peak_energy_price", "peak_service_price", "flat_energy_price",
+                          "flat_service_price", "valley_energy_price", "valley_service_price"}) {
         CAPTURE(k);
         CHECK(x[k].dump() == "0.01");
     }
     CHECK(x["loss_ratio"].dump() == "0");
     json periods = json::array();
-    for (int i = 0; i < 14; ++i) periods.push_back("sharp");   // 00:00 - 07:00
-    for (int i = 0; i < 20; ++i) periods.push_back("peak");    // 07:00 - 17:00
-    for (int i = 0; i < 10; ++i) periods.push_back("flat");    // 17:00 - 22:00
-    for (int i = 0; i < 4; ++i) periods.push_back("valley");   // 22:00 - 24:00
+    for (int i = 0; i < 14; ++i) periods.push_back("sharp");  // 00:00 - 07:00
+    for (int i = 0; i < 20; ++i) periods.push_back("peak");   // 07:00 - 17:00
+    for (int i = 0; i < 10; ++i) periods.push_back("flat");   // 17:00 - 22:00
+    for (int i = 0; i < 4; ++i) periods.push_back("valley");  // 22:00 - 24:00
     REQUIRE(periods.size() == 48);
     CHECK(x["periods"] == periods);
     CHECK(x.size() == 11);
@@ -316,12 +316,12 @@ TEST_CASE("real captures: transaction 0x3B, pile 18220000000155 gun 02, valley e
         CHECK(x[s + "_energy_with_loss"].dump() == "0");
         CHECK(x[s + "_amount"].dump() == "0");
     }
-    CHECK(x["valley_price"].dump() == "0.89");             // A8 5B 01 00 = 0x015BA8 = 89000
-    CHECK(x["valley_energy"].dump() == "3.0067");          // 73 75 00 00 = 0x7573 = 30067
+    CHECK(x["valley_price"].dump() == "0.89");     // A8 5B 01 00 = 0x015BA8 = 89000
+    CHECK(x["valley_energy"].dump() == "3.0067");  // 73 75 00 00 = 0x7573 = 30067
     CHECK(x["valley_energy_with_loss"].dump() == "0");
-    CHECK(x["valley_amount"].dump() == "2.6759");          // 87 68 00 00 = 0x6887 = 26759 (3.0067 x 0.89)
-    CHECK(x["meter_start"].dump() == "0.001");             // 0A 00 00 00 00 = 10
-    CHECK(x["meter_end"].dump() == "3.0077");              // 7D 75 00 00 00 = 30077
+    CHECK(x["valley_amount"].dump() == "2.6759");  // 87 68 00 00 = 0x6887 = 26759 (3.0067 x 0.89)
+    CHECK(x["meter_start"].dump() == "0.001");     // 0A 00 00 00 00 = 10
+    CHECK(x["meter_end"].dump() == "3.0077");      // 7D 75 00 00 00 = 30077
     CHECK(x["total_energy"].dump() == "3.0067");
     CHECK(x["total_energy_with_loss"].dump() == "0");
     CHECK(x["total_amount"].dump() == "2.6759");

@@ -52,7 +52,9 @@ TEST_CASE("journal: put, replace and remove - what was live comes back after a r
         Journal j(file);
         j.put("0001", "payload one");
         j.put("0002", "two");
-        j.put("0003", std::string("\0\x01" "binary\xff", 9));
+        j.put("0003", std::string("\0\x01"
+                                  "binary\xff",
+                                  9));
         j.put("0002", "two, replaced");
         j.remove("0001");
         j.remove("absent");
@@ -65,7 +67,9 @@ TEST_CASE("journal: put, replace and remove - what was live comes back after a r
     Journal again(file);
     CHECK(sorted_keys(again) == std::vector<std::string>{"0002", "0003"});
     CHECK(again.entries().at("0002") == "two, replaced");
-    CHECK(again.entries().at("0003") == std::string("\0\x01" "binary\xff", 9));
+    CHECK(again.entries().at("0003") == std::string("\0\x01"
+                                                    "binary\xff",
+                                                    9));
     again.clear();
     CHECK(Journal(file).size() == 0);
 }

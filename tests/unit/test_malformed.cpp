@@ -122,9 +122,13 @@ TEST_CASE("randomized mutation: over 100,000 mutated frames through reader, deco
                 case 0: b[pick(b.size())] ^= static_cast<std::uint8_t>(1u << pick(8)); break;
                 case 1: b[pick(b.size())] = static_cast<std::uint8_t>(pick(256)); break;
                 case 2: b.insert(b.begin() + static_cast<std::ptrdiff_t>(pick(b.size() + 1)), static_cast<std::uint8_t>(pick(256))); break;
-                case 3: if (b.size() > 1) b.erase(b.begin() + static_cast<std::ptrdiff_t>(pick(b.size()))); break;
+                case 3:
+                    if (b.size() > 1) b.erase(b.begin() + static_cast<std::ptrdiff_t>(pick(b.size())));
+                    break;
                 case 4: b.resize(pick(b.size() + 1)); break;
-                case 5: if (b.size() > 1) b[1] = static_cast<std::uint8_t>(pick(256)); break;
+                case 5:
+                    if (b.size() > 1) b[1] = static_cast<std::uint8_t>(pick(256));
+                    break;
             }
             if (b.empty()) b.push_back(0x68);
         }

@@ -99,9 +99,9 @@ json sample_data(const Message& m) {
 
 TEST_CASE("the catalogue has all 51 frame types of the spec, and V1.7's 0x3D") {
     const std::set<int> expected = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x09, 0x0A, 0x12, 0x13, 0x15, 0x17, 0x19,
-                                    0x1B, 0x1D, 0x21, 0x23, 0x25, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x3B, 0x3D, 0x40,
-                                    0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x51, 0x52, 0x55, 0x56, 0x57,
-                                    0x58, 0x61, 0x62, 0x63, 0x91, 0x92, 0x93, 0x94, 0xA1, 0xA2, 0xA3, 0xA4};
+                                    0x1B, 0x1D, 0x21, 0x23, 0x25, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x3B, 0x3D,
+                                    0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x51, 0x52, 0x55, 0x56,
+                                    0x57, 0x58, 0x61, 0x62, 0x63, 0x91, 0x92, 0x93, 0x94, 0xA1, 0xA2, 0xA3, 0xA4};
     std::set<int> have;
     for (const auto& m : Catalogue::builtin()->messages()) {
         have.insert(m.code);
@@ -135,9 +135,8 @@ TEST_CASE("every message round-trips with non-trivial values") {
 }
 
 TEST_CASE("transaction_reply has no pile field: the envelope takes it from the serial") {
-    const json env = {{"type", "transaction_reply"},
-                      {"seq", "0002"},
-                      {"data", {{"serial", "55031412782305012018061910262392"}, {"result", "success"}}}};
+    const json env = {
+        {"type", "transaction_reply"}, {"seq", "0002"}, {"data", {{"serial", "55031412782305012018061910262392"}, {"result", "success"}}}};
     const std::string hex = test::encode_hex(env);
     CHECK(hex == test::build("0002 00 40 55031412782305012018061910262392 00"));
     const json d = test::decode(hex);
@@ -176,7 +175,8 @@ TEST_CASE("json_member: every member of every message's decoded text is the pars
 }
 
 TEST_CASE("json_member: only top-level keys match - strings, escapes, nesting and whitespace are skipped whole") {
-    constexpr std::string_view doc = R"( { "a" : {"gun":9,"b":[1,{"gun":8}]}, "s":"x\",\"gun\":7}", "t":[ "]", "}" ] ,"gun" : "02" , "n":-1.5e3} )";
+    constexpr std::string_view doc =
+        R"( { "a" : {"gun":9,"b":[1,{"gun":8}]}, "s":"x\",\"gun\":7}", "t":[ "]", "}" ] ,"gun" : "02" , "n":-1.5e3} )";
     CHECK(json_member(doc, "gun") == R"("02")");
     CHECK(json_member(doc, "a") == R"({"gun":9,"b":[1,{"gun":8}]})");
     CHECK(json_member(doc, "s") == R"("x\",\"gun\":7}")");
@@ -185,8 +185,8 @@ TEST_CASE("json_member: only top-level keys match - strings, escapes, nesting an
     CHECK(json_member(doc, "b").empty());  // nested, not top-level
     CHECK(json_member("{}", "gun").empty());
     CHECK(json_member("[1,2]", "gun").empty());
-    CHECK(json_member(R"({"gun":)", "gun").empty());       // truncated
-    CHECK(json_member(R"({"gun":"1)", "gun").empty());     // unterminated string
+    CHECK(json_member(R"({"gun":)", "gun").empty());          // truncated
+    CHECK(json_member(R"({"gun":"1)", "gun").empty());        // unterminated string
     CHECK(json_member(R"({"a":1 "gun":2})", "gun").empty());  // malformed: no comma
     CHECK(json_plain_string(R"("00624100001201")") == "00624100001201");
     CHECK(json_plain_string(R"("a\"b")").empty());

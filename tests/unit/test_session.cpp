@@ -24,9 +24,9 @@ using ykc::bridge::SessionPtr;
 namespace {
 
 struct ThrowingOwner : ykc::bridge::SessionOwner {
-    std::vector<std::uint8_t> handled;   // types of the frames handled
-    std::vector<std::string> failures;   // what on_frame_failed was told
-    std::string closed;                  // the close reason
+    std::vector<std::uint8_t> handled;  // types of the frames handled
+    std::vector<std::string> failures;  // what on_frame_failed was told
+    std::string closed;                 // the close reason
     bool throw_on_dropped = false;
     void on_frame(const SessionPtr& s, const Frame& f) override {
         if (f.type() == 0x03) throw std::runtime_error("handler bug");

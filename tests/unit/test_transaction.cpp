@@ -43,7 +43,8 @@ TEST_CASE("every real transaction record decodes in its layout: those whose sums
         const auto why = check(env);
         CAPTURE(json(why).dump());
         // the notes of the fixture say which do not add up, worked out outside the decoder
-        const bool note_says_bad = row.note.find("do not add up") != std::string::npos || row.note.find("before start_time") != std::string::npos;
+        const bool note_says_bad =
+            row.note.find("do not add up") != std::string::npos || row.note.find("before start_time") != std::string::npos;
         CHECK(why.empty() == !note_says_bad);
         passed += why.empty();
         if (row.note.find("do not add up") != std::string::npos) {
@@ -83,8 +84,7 @@ TEST_CASE("the check names each thing that does not add up") {
                      "segment energies (sharp + peak + flat + valley + deep_valley) add up to 9.863 kWh, total_energy is 9.846 kWh",
                      "segment amounts (sharp + peak + flat + valley + deep_valley) add up to 4.82 yuan, total_amount is 5 yuan",
                      "meter_end − meter_start is 9.881 kWh (13632.6 − 13622.719), total_energy is 9.846 kWh",
-                     "trade_time is missing (all zero)",
-                     "gun 3, but the pile logged in with 2 guns",
+                     "trade_time is missing (all zero)", "gun 3, but the pile logged in with 2 guns",
                      "serial 32010200000001011597335145955328 does not begin with the pile number 18120000000170 (spec 3.3)"});
     CHECK(check(bad, 0).size() == 5);  // a login without a gun count: the gun is not checked
     // a pile without meter readings (both 0): the segments and the total still have to agree
@@ -98,7 +98,8 @@ TEST_CASE("the check names each thing that does not add up") {
     CHECK(check(no_meter) == std::vector<std::string>{"meter_end − meter_start is 9.9 kWh (9.9 − 0), total_energy is 9.846 kWh"});
     json start_after_end = good;
     start_after_end["data"]["start_time"] = "2025-10-10T11:06:33.500+08:00";
-    CHECK(check(start_after_end) == std::vector<std::string>{"start_time 2025-10-10T11:06:33.500+08:00 is after end_time 2025-10-10T11:06:33+08:00"});
+    CHECK(check(start_after_end) ==
+          std::vector<std::string>{"start_time 2025-10-10T11:06:33.500+08:00 is after end_time 2025-10-10T11:06:33+08:00"});
 }
 
 TEST_CASE("0x3D (V1.7): the transaction record with meter data decodes, round-trips and is confirmed like 0x3B") {
@@ -125,7 +126,8 @@ TEST_CASE("0x3D (V1.7): the transaction record with meter data decodes, round-tr
     CHECK(Catalogue::builtin()->find(0x3B)->record);
     CHECK(Catalogue::builtin()->find(0x3B)->topic == "transaction");
     // a documentation sample: its serial is not its pile's, and its segments (1.3 yuan/kWh, 0 kWh) add up
-    CHECK(check(env) == std::vector<std::string>{"serial 55031412782305012018061910262392 does not begin with the pile number 20231212000010 (spec 3.3)"});
+    CHECK(check(env) == std::vector<std::string>{
+                            "serial 55031412782305012018061910262392 does not begin with the pile number 20231212000010 (spec 3.3)"});
 }
 
 TEST_CASE("CP56Time2a: a time that cannot be is a decode error naming the field, never a date") {
@@ -141,11 +143,14 @@ TEST_CASE("CP56Time2a: a time that cannot be is a decode error naming the field,
         return "decoded";
     };
     CHECK(err("98B70E11100E32") == "time_sync_reply: field time: not a time that can be: month 14 (1 … 12) (bytes 98B70E11100E32)");
-    CHECK(err("98B70E111F0614") == "time_sync_reply: field time: not a time that can be: day 31 of 2020-06 (1 … 30) (bytes 98B70E111F0614)");
+    CHECK(err("98B70E111F0614") ==
+          "time_sync_reply: field time: not a time that can be: day 31 of 2020-06 (1 … 30) (bytes 98B70E111F0614)");
     CHECK(err("98B70E18100314") == "time_sync_reply: field time: not a time that can be: hour 24 (0 … 23) (bytes 98B70E18100314)");
     CHECK(err("98B73C11100314") == "time_sync_reply: field time: not a time that can be: minute 60 (0 … 59) (bytes 98B73C11100314)");
-    CHECK(err("60EA0E11100314") == "time_sync_reply: field time: not a time that can be: milliseconds 60000 (0 … 59999) (bytes 60EA0E11100314)");
-    CHECK(err("98B70E111D0215") == "time_sync_reply: field time: not a time that can be: day 29 of 2021-02 (1 … 28) (bytes 98B70E111D0215)");
+    CHECK(err("60EA0E11100314") ==
+          "time_sync_reply: field time: not a time that can be: milliseconds 60000 (0 … 59999) (bytes 60EA0E11100314)");
+    CHECK(err("98B70E111D0215") ==
+          "time_sync_reply: field time: not a time that can be: day 29 of 2021-02 (1 … 28) (bytes 98B70E111D0215)");
     // 29 February of a leap year, all zero (no time) and the weekday bits are fine
     CHECK(test::decode(test::build("0001 00 55 32010200000001 98B70E111D0218"))["data"]["time"] == "2024-02-29T17:14:47+08:00");
     CHECK(test::decode(test::build("0001 00 55 32010200000001 00000000000000"))["data"]["time"] == nullptr);
@@ -154,8 +159,9 @@ TEST_CASE("CP56Time2a: a time that cannot be is a decode error naming the field,
 
 TEST_CASE("0 means not applicable: an idle or AC gun's temperatures are null, not -50 °C") {
     // 0x13 of an idle gun: every reading zero
-    const std::string idle = test::build("0001 00 13 00000000000000000000000000000000 32010200000001 01 02 00 00 0000 0000 00 0000000000000000 00 00 0000 0000 "
-                                         "00000000 00000000 00000000 0000");
+    const std::string idle = test::build(
+        "0001 00 13 00000000000000000000000000000000 32010200000001 01 02 00 00 0000 0000 00 0000000000000000 00 00 0000 0000 "
+        "00000000 00000000 00000000 0000");
     const json d = test::decode(idle)["data"];
     CHECK(d["gun_temperature"] == nullptr);
     CHECK(d["battery_max_temperature"] == nullptr);
@@ -171,8 +177,9 @@ TEST_CASE("0 means not applicable: an idle or AC gun's temperatures are null, no
         CHECK(std::string(e.what()) == "realtime: field gun_temperature: -50 is sent as 0, which means \"not applicable\" (null)");
     }
     // raw 1 is -49 °C
-    const std::string cold = test::build("0001 00 13 00000000000000000000000000000000 32010200000001 01 03 00 01 0000 0000 01 0000000000000000 32 01 0000 0000 "
-                                         "00000000 00000000 00000000 0000");
+    const std::string cold = test::build(
+        "0001 00 13 00000000000000000000000000000000 32010200000001 01 03 00 01 0000 0000 01 0000000000000000 32 01 0000 0000 "
+        "00000000 00000000 00000000 0000");
     CHECK(test::decode(cold)["data"]["gun_temperature"] == -49);
     CHECK(test::decode(cold)["data"]["battery_max_temperature"] == -49);
 }

@@ -13,7 +13,7 @@ enum Tariff : int { sharp = 0, peak = 1, flat = 2, valley = 3 };
 inline constexpr const char* tariff_names[4] = {"sharp", "peak", "flat", "valley"};
 
 struct BillingModel {
-    std::string id = "0000";  // what billing_model_verify sends; 0000 until the platform sends one
+    std::string id = "0000";                      // what billing_model_verify sends; 0000 until the platform sends one
     std::array<std::int64_t, 4> energy_price{};   // 10^-5 yuan/kWh
     std::array<std::int64_t, 4> service_price{};  // 10^-5 yuan/kWh
     std::array<std::uint8_t, 48> periods{};       // tariff of each half hour from 00:00

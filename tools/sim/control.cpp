@@ -50,7 +50,8 @@ void Control::start() {
     std::string all;
     char chunk[4096];
     ssize_t n = 0;
-    while (all.size() < max_file_input && (n = ::read(STDIN_FILENO, chunk, sizeof chunk)) > 0) all.append(chunk, static_cast<std::size_t>(n));
+    while (all.size() < max_file_input && (n = ::read(STDIN_FILENO, chunk, sizeof chunk)) > 0)
+        all.append(chunk, static_cast<std::size_t>(n));
     boost::asio::post(sim_.io, [this, all = std::move(all)] {
         if (stopped_) return;
         feed(all);

@@ -4,13 +4,9 @@
 
 namespace ykc::sim {
 
-std::string dump(const Event& j) {
-    return j.dump(-1, ' ', false, Event::error_handler_t::replace);
-}
+std::string dump(const Event& j) { return j.dump(-1, ' ', false, Event::error_handler_t::replace); }
 
-std::string dump(const nlohmann::json& j) {
-    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
+std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 void EventLog::line(std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);

@@ -25,8 +25,8 @@ struct Stats {
     std::uint64_t sessions = 0;  // sessions started
     std::uint64_t connects = 0;  // successful TCP connects
     std::uint64_t disconnects = 0;
-    std::uint64_t errors = 0;  // error events (decode errors, dropped bytes, bad commands, …)
-    std::uint64_t dropped_frames = 0;  // not sent: write queue full
+    std::uint64_t errors = 0;                                   // error events (decode errors, dropped bytes, bad commands, …)
+    std::uint64_t dropped_frames = 0;                           // not sent: write queue full
     std::map<std::string, std::uint64_t, std::less<>> written;  // frames per type handed to the kernel in full
 };
 
@@ -41,10 +41,10 @@ public:
     }
     bool verbose() const noexcept { return verbose_ && wants("tx"); }  // tx lines wanted
 
-    void event(const Event& j);  // printed if wanted
+    void event(const Event& j);                                          // printed if wanted
     void raw_event(std::string_view event, std::string_view json_text);  // already-serialised object, printed if wanted
-    void error(Event j);  // counts; printed if wanted ("event":"error" added)
-    void stats_line(bool final);   // always printed
+    void error(Event j);                                                 // counts; printed if wanted ("event":"error" added)
+    void stats_line(bool final);                                         // always printed
 
     Stats stats;
 

@@ -23,8 +23,7 @@ std::int64_t cell_max_cv(int soc) { return 390 + soc * 3 / 10; }
 
 }  // namespace
 
-void Gun::begin(std::string serial, std::string trade_type, std::string card, Clock::time_point now, Wall::time_point wall,
-                int soc_start) {
+void Gun::begin(std::string serial, std::string trade_type, std::string card, Clock::time_point now, Wall::time_point wall, int soc_start) {
     Session s;
     s.serial = std::move(serial);
     s.trade_type = std::move(trade_type);
@@ -75,11 +74,23 @@ std::int64_t amount_units(const Session& s) {
 nlohmann::json Gun::realtime_data(Clock::time_point now, const ChargeParams& p) const {
     nlohmann::json d;
     if (!session_) {
-        d = {{"serial", "0"},      {"gun", number_},         {"status", "idle"},   {"gun_returned", "yes"},
-             {"plugged", false},   {"voltage", "0"},         {"current", "0"},     {"gun_temperature", "25"},
-             {"gun_line_code", "0"}, {"soc", 0},             {"battery_max_temperature", "25"},
-             {"charging_minutes", 0}, {"remaining_minutes", 0}, {"energy", "0"},  {"energy_with_loss", "0"},
-             {"amount", "0"},      {"hardware_faults", nlohmann::json::array()}};
+        d = {{"serial", "0"},
+             {"gun", number_},
+             {"status", "idle"},
+             {"gun_returned", "yes"},
+             {"plugged", false},
+             {"voltage", "0"},
+             {"current", "0"},
+             {"gun_temperature", "25"},
+             {"gun_line_code", "0"},
+             {"soc", 0},
+             {"battery_max_temperature", "25"},
+             {"charging_minutes", 0},
+             {"remaining_minutes", 0},
+             {"energy", "0"},
+             {"energy_with_loss", "0"},
+             {"amount", "0"},
+             {"hardware_faults", nlohmann::json::array()}};
         return d;
     }
     const Session& s = *session_;

@@ -22,9 +22,9 @@ struct Session {
     std::string card = "0";  // physical card, hex
     Wall::time_point start_wall;
     Clock::time_point start, last;
-    std::int64_t meter_start = 0;  // 10^-4 kWh
-    std::int64_t energy = 0;       // 10^-4 kWh
-    std::int64_t energy_rest = 0;  // W·ms not yet a whole 10^-4 kWh (360000 W·ms)
+    std::int64_t meter_start = 0;                      // 10^-4 kWh
+    std::int64_t energy = 0;                           // 10^-4 kWh
+    std::int64_t energy_rest = 0;                      // W·ms not yet a whole 10^-4 kWh (360000 W·ms)
     std::array<std::int64_t, 4> tariff_energy{};       // 10^-4 kWh
     std::array<std::int64_t, 4> tariff_amount_nano{};  // 10^-9 yuan
     int soc_start = 30;
@@ -44,8 +44,7 @@ public:
     bool charging() const noexcept { return session_.has_value(); }
     const Session* session() const noexcept { return session_ ? &*session_ : nullptr; }
 
-    void begin(std::string serial, std::string trade_type, std::string card, Clock::time_point now, Wall::time_point wall,
-               int soc_start);
+    void begin(std::string serial, std::string trade_type, std::string card, Clock::time_point now, Wall::time_point wall, int soc_start);
     // Adds the energy delivered since the last call, at the tariff of the current half hour.
     void advance(Clock::time_point now, Wall::time_point wall, const BillingModel& model, const ChargeParams& p);
     int soc(const ChargeParams& p) const noexcept;

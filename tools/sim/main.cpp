@@ -57,8 +57,10 @@ int main(int argc, char** argv) {
     }
 
     EventLog log(opt.quiet, opt.verbose, {opt.events.begin(), opt.events.end()});
-    const std::uint64_t seed = opt.seed ? opt.seed : static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    Sim sim{io, opt, ykc::Codec(ykc::Catalogue::builtin(), ykc::CodecOptions{opt.utc_offset_minutes}), log, platform, std::mt19937_64(seed)};
+    const std::uint64_t seed =
+        opt.seed ? opt.seed : static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    Sim sim{io,  opt,      ykc::Codec(ykc::Catalogue::builtin(), ykc::CodecOptions{opt.utc_offset_minutes}),
+            log, platform, std::mt19937_64(seed)};
 
     std::vector<std::unique_ptr<Pile>> piles;
     piles.reserve(opt.piles);

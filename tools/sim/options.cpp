@@ -20,8 +20,8 @@ std::uint64_t to_uint(std::string_view name, std::string_view v, std::uint64_t l
     std::uint64_t n = 0;
     auto r = std::from_chars(v.data(), v.data() + v.size(), n);
     if (r.ec != std::errc() || r.ptr != v.data() + v.size() || n < lo || n > hi)
-        throw BadOption(std::string(name) + " needs a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) +
-                        ", got \"" + std::string(v) + "\"");
+        throw BadOption(std::string(name) + " needs a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) + ", got \"" +
+                        std::string(v) + "\"");
     return n;
 }
 
@@ -38,8 +38,7 @@ double to_double(std::string_view name, std::string_view v, double lo, double hi
 Millis to_seconds(std::string_view name, std::string_view v, double min_ms = 1) {
     const double s = to_double(name, v, 0, 365.0 * 24 * 3600);
     const auto ms = static_cast<std::int64_t>(std::llround(s * 1000));
-    if (static_cast<double>(ms) < min_ms)
-        throw BadOption(std::string(name) + " is too short: \"" + std::string(v) + "\" seconds");
+    if (static_cast<double>(ms) < min_ms) throw BadOption(std::string(name) + " is too short: \"" + std::string(v) + "\" seconds");
     return Millis(ms);
 }
 
@@ -57,7 +56,7 @@ void add_hostile(Hostile& h, std::string_view list) {
 }
 
 void add_events(std::vector<std::string>& events, std::string_view list) {
-    static constexpr std::string_view known[] = {"connected", "connect_failed", "login", "rx", "tx", "session_start",
+    static constexpr std::string_view known[] = {"connected",   "connect_failed",        "login",        "rx",    "tx",    "session_start",
                                                  "session_end", "transaction_confirmed", "disconnected", "error", "stats", "exit"};
     while (!list.empty()) {
         const auto comma = list.find(',');
@@ -274,8 +273,7 @@ ParseResult parse_options(int argc, char** argv) {
                 throw BadOption("unknown option " + a + " (see --help)");
             }
         }
-        if (o.pile_start + o.piles - 1 > 99'999'999'999'999ULL)
-            throw BadOption("--pile-start + --piles goes past 99999999999999");
+        if (o.pile_start + o.piles - 1 > 99'999'999'999'999ULL) throw BadOption("--pile-start + --piles goes past 99999999999999");
         if (o.reconnect_max < o.reconnect_min) o.reconnect_max = o.reconnect_min;
         if (o.quiet && o.verbose) throw BadOption("--quiet and --verbose exclude each other");
         if (o.quiet && !o.events.empty()) throw BadOption("--quiet and --events exclude each other");

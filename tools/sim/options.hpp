@@ -60,8 +60,8 @@ struct Options {
     bool verbose = false;
     bool quiet = false;
     std::vector<std::string> events;  // --events: print only these (and stats, exit); empty = all
-    std::optional<Millis> stats;  // summary line period (default 10 s with --quiet, else none)
-    std::uint64_t seed = 0;       // 0: from the clock
+    std::optional<Millis> stats;      // summary line period (default 10 s with --quiet, else none)
+    std::uint64_t seed = 0;           // 0: from the clock
 };
 
 struct ParseResult {

@@ -129,8 +129,11 @@ void Pile::on_remote_start(const json& env, const json& d) {
     const std::string serial = str(d, "serial");
     const char* failure = !g ? "device_fault" : g->charging() ? "gun_busy" : !enabled_ ? "device_fault" : nullptr;
     reply(env, {{"type", "remote_start_reply"},
-                {"data", {{"serial", serial}, {"gun", d.value("gun", json(0))}, {"result", failure ? "failure" : "success"},
-                          {"failure_reason", failure ? failure : "none"}}}});
+                {"data",
+                 {{"serial", serial},
+                  {"gun", d.value("gun", json(0))},
+                  {"result", failure ? "failure" : "success"},
+                  {"failure_reason", failure ? failure : "none"}}}});
     if (!failure) begin_session(*g, serial, "app", str(d, "card"));
 }
 
@@ -139,17 +142,23 @@ void Pile::on_parallel_remote_start(const json& env, const json& d) {
     const std::string serial = str(d, "serial");
     const char* failure = !g ? "device_fault" : g->charging() ? "gun_busy" : !enabled_ ? "device_fault" : nullptr;
     reply(env, {{"type", "parallel_remote_start_reply"},
-                {"data", {{"serial", serial}, {"gun", d.value("gun", json(0))}, {"result", failure ? "failure" : "success"},
-                          {"failure_reason", failure ? failure : "none"}, {"role", "main"},
-                          {"parallel_id", d.value("parallel_id", json("0"))}}}});
+                {"data",
+                 {{"serial", serial},
+                  {"gun", d.value("gun", json(0))},
+                  {"result", failure ? "failure" : "success"},
+                  {"failure_reason", failure ? failure : "none"},
+                  {"role", "main"},
+                  {"parallel_id", d.value("parallel_id", json("0"))}}}});
     if (!failure) begin_session(*g, serial, "app", str(d, "card"));
 }
 
 void Pile::on_remote_stop(const json& env, const json& d) {
     Gun* g = gun_of(d);
     const bool ok = g && g->charging();
-    reply(env, {{"type", "remote_stop_reply"},
-                {"data", {{"gun", d.value("gun", json(0))}, {"result", ok ? "success" : "failure"}, {"failure_reason", ok ? "none" : "not_charging"}}}});
+    reply(env,
+          {{"type", "remote_stop_reply"},
+           {"data",
+            {{"gun", d.value("gun", json(0))}, {"result", ok ? "success" : "failure"}, {"failure_reason", ok ? "none" : "not_charging"}}}});
     if (ok) end_session(*g, "app_stop");
 }
 
@@ -238,9 +247,7 @@ void Pile::on_lock_control(const json& env, const json& d) {
     reply(env, {{"type", "lock_control_reply"}, {"data", {{"gun", d.value("gun", json(1))}, {"result", "success"}}}});
 }
 
-void Pile::on_reboot(const json& env, const json&) {
-    reply(env, {{"type", "reboot_reply"}, {"data", {{"result", "success"}}}});
-}
+void Pile::on_reboot(const json& env, const json&) { reply(env, {{"type", "reboot_reply"}, {"data", {{"result", "success"}}}}); }
 
 void Pile::on_firmware_update(const json& env, const json&) {
     reply(env, {{"type", "firmware_update_reply"}, {"data", {{"status", "success"}}}});

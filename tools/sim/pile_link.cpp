@@ -142,7 +142,8 @@ void Pile::read() {
                 on_frame(*f);
             } else {
                 const auto& d = std::get<DroppedBytes>(*ev);
-                sim_.log.error({{"pile", id_}, {"error", "dropped " + std::to_string(d.count) + " bytes: " + d.reason}, {"hex", to_hex(d.bytes)}});
+                sim_.log.error(
+                    {{"pile", id_}, {"error", "dropped " + std::to_string(d.count) + " bytes: " + d.reason}, {"hex", to_hex(d.bytes)}});
             }
             if (g != gen_) return;  // the frame closed the link
         }
@@ -179,8 +180,8 @@ void Pile::disconnect(const std::string& reason) {
 std::string Pile::next_seq() {
     const std::uint16_t n = seq_++;
     const std::uint8_t lo = static_cast<std::uint8_t>(n & 0xFF), hi = static_cast<std::uint8_t>(n >> 8);
-    const std::array<std::uint8_t, 2> bytes = sim_.opt.seq_order == SeqOrder::le ? std::array<std::uint8_t, 2>{lo, hi}
-                                                                                 : std::array<std::uint8_t, 2>{hi, lo};
+    const std::array<std::uint8_t, 2> bytes =
+        sim_.opt.seq_order == SeqOrder::le ? std::array<std::uint8_t, 2>{lo, hi} : std::array<std::uint8_t, 2>{hi, lo};
     return to_hex(bytes);
 }
 
@@ -231,8 +232,7 @@ void Pile::decorate(const nlohmann::json& envelope, const std::vector<std::uint8
         other["pile"] = pile_number((sim_.opt.pile_start + sim_.opt.piles + (number_ - sim_.opt.pile_start)) % 100'000'000'000'000ULL);
         try {
             enqueue(sim_.codec.encode(other), h.split);
-        } catch (const std::exception&) {
-        }
+        } catch (const std::exception&) {}
     }
 }
 

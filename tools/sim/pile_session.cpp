@@ -56,7 +56,7 @@ void Pile::arm() {
         if (g.charging()) next = std::min(next, last_tick_ + sim_.opt.realtime_charging);
     if (next == Clock::time_point::max()) return;
     if (armed_ && armed_at_ <= next) return;  // an earlier wake-up is set; it will re-arm
-    timer_.expires_at(next);  // cancels the wait set before (its handler sees a stale token)
+    timer_.expires_at(next);                  // cancels the wait set before (its handler sees a stale token)
     armed_ = true;
     armed_at_ = next;
     timer_.async_wait([this, token = ++tick_token_](const boost::system::error_code& ec) {
@@ -104,8 +104,7 @@ void Pile::periodic(Clock::time_point now) {
             return close_link("no heartbeat_reply to " + std::to_string(misses_) + " heartbeats");
         ++misses_;
         heartbeat_due_ = now + sim_.opt.heartbeat;
-        for (const Gun& g : guns_)
-            send({{"type", "heartbeat"}, {"data", {{"gun", g.number()}, {"gun_status", "normal"}}}});
+        for (const Gun& g : guns_) send({{"type", "heartbeat"}, {"data", {{"gun", g.number()}, {"gun_status", "normal"}}}});
     }
     for (Gun& g : guns_) {
         if (!connected()) return;
@@ -160,7 +159,10 @@ bool Pile::begin_session(Gun& g, std::string serial, std::string trade_type, std
     g.begin(std::move(serial), std::move(trade_type), std::move(card), now, Wall::now(), 20 + static_cast<int>(sim_.below(40)));
     ++sim_.log.stats.charging;
     ++sim_.log.stats.sessions;
-    sim_.log.event({{"event", "session_start"}, {"pile", id_}, {"gun", g.number()}, {"serial", g.session()->serial},
+    sim_.log.event({{"event", "session_start"},
+                    {"pile", id_},
+                    {"gun", g.number()},
+                    {"serial", g.session()->serial},
                     {"trade_type", g.session()->trade_type}});
     last_tick_ = now;
     g.bms_due = now + sim_.opt.realtime_charging;
@@ -185,7 +187,8 @@ void Pile::end_session(Gun& g, const std::string& reason) {
         pending_.pop_front();
         --sim_.log.stats.transactions_pending;
     }
-    pending_.push_back({s.serial, record(transaction_data(s, g.number(), wall, model_, reason, sim_.opt.utc_offset_minutes), sim_.opt.record, id_),
+    pending_.push_back({s.serial,
+                        record(transaction_data(s, g.number(), wall, model_, reason, sim_.opt.utc_offset_minutes), sim_.opt.record, id_),
                         now, 0});
     ++sim_.log.stats.transactions_pending;
     sim_.log.event({{"event", "session_end"},

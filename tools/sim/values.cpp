@@ -39,8 +39,8 @@ std::string iso_time(std::chrono::system_clock::time_point t, int utc_offset_min
     gmtime_r(&local, &tm);
     const int off = utc_offset_minutes < 0 ? -utc_offset_minutes : utc_offset_minutes;
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec, utc_offset_minutes < 0 ? '-' : '+', off / 60, off % 60);
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                  tm.tm_min, tm.tm_sec, utc_offset_minutes < 0 ? '-' : '+', off / 60, off % 60);
     return buf;
 }
 

@@ -33,9 +33,9 @@ struct Field {
     std::string name;
     std::string key;  // "\"name\":" — ready to append to JSON text
     FieldType type = FieldType::uint;
-    std::uint16_t size = 0;  // bytes of one item (group: sum of its members)
-    int scale = 0;           // decimal places
-    wide_int offset = 0;     // in units of 10^-scale
+    std::uint16_t size = 0;                  // bytes of one item (group: sum of its members)
+    int scale = 0;                           // decimal places
+    wide_int offset = 0;                     // in units of 10^-scale
     std::shared_ptr<const EnumTable> enums;  // uint, bits members; flags: bit index -> name
     std::vector<Field> fields;               // bits members or group members
     std::uint8_t shift = 0, width = 0;       // bits members
@@ -47,9 +47,9 @@ struct Field {
     std::optional<wide_int> min, max;  // engineering value in units of 10^-scale
     std::optional<nlohmann::json> default_value;
     std::string unit, doc;
-    std::string enum_name;  // shared enum this field refers to, if any
+    std::string enum_name;                 // shared enum this field refers to, if any
     std::optional<std::uint64_t> null_if;  // the raw value that means "not applicable": decodes as null
-    std::uint8_t layouts = 0;  // bit i: present in the message's layout i; 0: in every layout
+    std::uint8_t layouts = 0;              // bit i: present in the message's layout i; 0: in every layout
     int line = 0;
 
     bool in_layout(std::size_t i) const noexcept { return layouts == 0 || (layouts >> i & 1u); }
@@ -71,14 +71,14 @@ struct Message {
     // Several layouts, picked by the body's length (0x3B: 158 standard, 174 with a fifth tariff
     // segment); a body of any other length is a decode error. Empty: one layout.
     std::vector<Layout> layouts;
-    std::string topic;           // the uplink topic's last level (ykc/<pile>/<topic>); the name unless given
-    bool record = false;         // a billing record the charger keeps until `reply` confirms it
-    int reply_timeout = 0;       // seconds to wait for `reply` when the bridge sends this; 0: limits.command_timeout
-    std::size_t fixed_size = 0;  // body bytes before any variable-length field (several layouts: the first's)
-    bool variable = false;       // has a count: byte/rest field
-    int pile_offset = -1;        // body offset of the 7-byte pile number, -1 if none
-    int serial_offset = -1;      // body offset of the 16-byte transaction serial, -1 if none
-    std::string envelope;        // ,"type":"name","code":"0x13" — ready to append
+    std::string topic;              // the uplink topic's last level (ykc/<pile>/<topic>); the name unless given
+    bool record = false;            // a billing record the charger keeps until `reply` confirms it
+    int reply_timeout = 0;          // seconds to wait for `reply` when the bridge sends this; 0: limits.command_timeout
+    std::size_t fixed_size = 0;     // body bytes before any variable-length field (several layouts: the first's)
+    bool variable = false;          // has a count: byte/rest field
+    int pile_offset = -1;           // body offset of the 7-byte pile number, -1 if none
+    int serial_offset = -1;         // body offset of the 16-byte transaction serial, -1 if none
+    std::string envelope;           // ,"type":"name","code":"0x13" — ready to append
     std::vector<std::string> keys;  // every key `data` may carry (members of bits flattened), sorted
     std::string source;
     int line = 0;
@@ -91,8 +91,7 @@ struct Message {
 // A mistake in a catalogue file: names the file, the line, the message and the field.
 class CatalogueError : public std::runtime_error {
 public:
-    CatalogueError(const std::string& source, int line, const std::string& message, const std::string& field,
-                   const std::string& what);
+    CatalogueError(const std::string& source, int line, const std::string& message, const std::string& field, const std::string& what);
     std::string source, message, field;
     int line;
 };

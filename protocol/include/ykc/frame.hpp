@@ -14,8 +14,8 @@
 namespace ykc {
 
 inline constexpr std::uint8_t start_byte = 0x68;
-inline constexpr std::size_t header_size = 6;        // start, length, seq(2), flag, type
-inline constexpr std::size_t min_length_byte = 4;    // seq + flag + type, empty body
+inline constexpr std::size_t header_size = 6;      // start, length, seq(2), flag, type
+inline constexpr std::size_t min_length_byte = 4;  // seq + flag + type, empty body
 inline constexpr std::size_t max_body_size = 255 - 4;
 inline constexpr std::size_t max_frame_size = 255 + 4;
 
@@ -57,8 +57,7 @@ struct DroppedBytes {
 std::optional<CrcOrder> check_crc(std::span<const std::uint8_t> frame) noexcept;
 
 // Builds a frame. Throws std::length_error when the body is longer than max_body_size.
-std::vector<std::uint8_t> write_frame(std::uint8_t type, Seq seq, std::uint8_t flag,
-                                      std::span<const std::uint8_t> body,
+std::vector<std::uint8_t> write_frame(std::uint8_t type, Seq seq, std::uint8_t flag, std::span<const std::uint8_t> body,
                                       CrcOrder order = CrcOrder::low_first);
 
 // Incremental reader: feed it bytes as they arrive (split or coalesced anywhere), then take
