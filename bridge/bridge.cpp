@@ -79,10 +79,6 @@ typename Map::mapped_type take_entry_if(Map& map, const std::string& key, Pred p
     return value;
 }
 
-// Frames a charger sends periodically while charging (realtime 0x13, BMS demand 0x23, BMS
-// info 0x25): they wait behind what a backend is waiting for (MqttLink's lanes).
-bool is_telemetry(std::uint8_t code) { return code == 0x13 || code == 0x23 || code == 0x25; }
-
 // Answer the way the pile speaks: the CRC byte order of its last frame, unless the two bytes are
 // equal (then both orders fit, and the frame says nothing).
 void follow_crc_order(Session& s, const Frame& frame) {
@@ -341,6 +337,8 @@ void Bridge::on_frame(const SessionPtr& s, const Frame& frame) {
         publish_record(s, frame, msg, env, std::move(text));  // confirms only when safe
         return;
     }
+    // periodic frames (catalogue `lane: telemetry`) wait behind what a backend waits for
+    const auto lane = msg.telemetry ? MqttLink::Lane::telemetry : MqttLink::Lane::control;
     const std::string_view data = periodic ? json_member(text, "data") : std::string_view{};
     const std::string_view gun = json_member(data, "gun");
     if (frame.type() == 0x03) {
@@ -350,11 +348,10 @@ void Bridge::on_frame(const SessionPtr& s, const Frame& frame) {
     } else if (frame.type() == 0x13) {
         std::string state = gun.empty() ? std::string() : std::string(data);
         std::string gun_name = !gun.empty() && gun.front() == '"' ? json::parse(gun).get<std::string>() : std::string(gun);
-        publish_frame(s->pile, msg.topic, std::move(text), config_.mqtt.qos, {}, MqttLink::Lane::telemetry);
+        publish_frame(s->pile, msg.topic, std::move(text), config_.mqtt.qos, {}, lane);
         if (!state.empty()) publish_gun_state(*s, gun_name, std::move(state));
     } else {
-        publish_frame(s->pile, msg.topic, std::move(text), config_.mqtt.qos, {},
-                      is_telemetry(frame.type()) ? MqttLink::Lane::telemetry : MqttLink::Lane::control);
+        publish_frame(s->pile, msg.topic, std::move(text), config_.mqtt.qos, {}, lane);
     }
     if (env.is_null()) return;
     match_command(s, frame.seq(), env);

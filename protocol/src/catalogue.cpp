@@ -395,7 +395,7 @@ void Catalogue::load(std::string_view text, const std::string& source, bool is_o
             if (!n.IsMap()) mctx.fail(n, "a message must be a map");
             check_keys(mctx, n,
                        {"code", "name", "title", "section", "doc", "direction", "reply", "match", "fields", "layouts", "topic", "record",
-                        "reply_timeout"});
+                        "reply_timeout", "lane"});
             if (!n["code"] || !n["name"] || !n["direction"] || !n["fields"])
                 mctx.fail(n, "a message needs code, name, direction and fields");
             Message m;
@@ -424,6 +424,12 @@ void Catalogue::load(std::string_view text, const std::string& source, bool is_o
                 if (!is_identifier(m.topic)) mctx.fail(n["topic"], "topic must be snake_case");
             }
             if (n["record"]) m.record = parse_bool(mctx, n["record"], "record");
+            if (const YAML::Node lane = n["lane"]) {
+                const std::string l = scalar(mctx, lane, "lane");
+                if (l != "telemetry" && l != "control") mctx.fail(lane, "lane is control (the default) or telemetry");
+                if (m.direction != Direction::up) mctx.fail(lane, "lane applies to what a charger sends");
+                m.telemetry = l == "telemetry";
+            }
             static const std::set<std::string> bridge_topics = {"error", "availability", "gun", "cmd", "resp", "state", "health"};
             if (bridge_topics.count(m.topic))
                 mctx.fail(n["topic"] ? n["topic"] : n["name"], "\"" + m.topic + "\" is a topic of the bridge's own");

@@ -156,6 +156,7 @@ std::string Catalogue::reference_markdown() const {
             o << ", told apart by the length; a body of any other length is a decode error.";
         }
         if (m.topic != m.name) o << " Published on `ykc/<pile>/" << m.topic << "`.";
+        if (m.telemetry) o << " Periodic: published behind what a backend waits for (the telemetry lane).";
         if (m.record)
             o << " A billing record: the charger keeps it until `" << m.reply
               << "` confirms it; the bridge publishes it with its raw frame, checks that it adds up "

@@ -47,6 +47,15 @@ TEST_CASE("every request names its reply as the issue lists them") {
     }
 }
 
+TEST_CASE("periodic frames are in the telemetry lane by the catalogue: realtime, bms_demand, bms_info") {
+    std::vector<std::string> telemetry;
+    for (const auto& m : Catalogue::builtin()->messages())
+        if (m.telemetry) telemetry.push_back(m.name);
+    CHECK(telemetry == std::vector<std::string>{"realtime", "bms_demand", "bms_info"});
+    CHECK(std::string(load_error(std::string(ok_message) + "    lane: fast\n").what()).find("lane is control (the default) or telemetry") !=
+          std::string::npos);
+}
+
 TEST_CASE("reply matching fields") {
     const auto& cat = *Catalogue::builtin();
     CHECK(cat.find("remote_start")->match == std::vector<std::string>{"gun", "serial"});

@@ -73,6 +73,7 @@ struct Message {
     std::vector<Layout> layouts;
     std::string topic;              // the uplink topic's last level (ykc/<pile>/<topic>); the name unless given
     bool record = false;            // a billing record the charger keeps until `reply` confirms it
+    bool telemetry = false;         // periodic data (lane: telemetry): published behind what a backend waits for
     int reply_timeout = 0;          // seconds to wait for `reply` when the bridge sends this; 0: limits.command_timeout
     std::size_t fixed_size = 0;     // body bytes before any variable-length field (several layouts: the first's)
     bool variable = false;          // has a count: byte/rest field
