@@ -1,10 +1,12 @@
 #pragma once
-// The daemon: charger sessions on one side, the MQTT link on the other, the platform policies in
-// between. Threading rule: everything here runs on the single io_context thread; the MQTT link
-// posts Paho's callbacks into it (see mqtt_link.hpp).
+// The daemon: charger sessions on one side, the MQTT link on the other. What each frame a charger
+// sends does is in its uplink handler (uplink/), what waits for an answer in the pairing engine
+// (pairing.hpp), and the commands a backend sends are in commands.cpp. Threading rule: everything
+// here runs on the single io_context thread; the MQTT link posts Paho's callbacks into it (see
+// mqtt_link.hpp).
+#include <array>
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -19,12 +21,14 @@
 #include "config.hpp"
 #include "homeassistant.hpp"
 #include "mqtt_link.hpp"
+#include "pairing.hpp"
 #include "session.hpp"
+#include "uplink/uplink.hpp"
 #include "ykc/codec.hpp"
 
 namespace ykc::bridge {
 
-class Bridge : public SessionOwner {
+class Bridge final : public SessionOwner, private Platform {
 public:
     Bridge(boost::asio::io_context& io, const Config& config, std::shared_ptr<const Catalogue> catalogue);
     ~Bridge() override;
@@ -41,79 +45,71 @@ public:
     void on_closed(const SessionPtr& s, const std::string& reason) override;
 
 private:
-    struct Command;  // a downlink command waiting for the charger's reply
-    struct Waiting;  // a charger request waiting for the backend (login, card auth, transaction)
+    // Platform: what the uplink handlers use
+    const Config& config() const override { return config_; }
+    const Codec& codec() const override { return codec_; }
+    boost::asio::io_context& io() override { return io_; }
+    MqttLink& mqtt() override { return mqtt_; }
+    Pairing& pairing() override { return pairing_; }
+    void deadlines_changed() override;
+    SessionPtr session_of(const std::string& pile) const override;
+    SessionPtr session_by_id(std::uint64_t id) const override;
+    void send(const SessionPtr& s, const std::string& type, nlohmann::json data, std::optional<Seq> seq = std::nullopt) override;
+    void logged_in(const SessionPtr& s, const nlohmann::json& data, bool first) override;
+    std::string topic(const std::string& pile, const std::string& suffix) const override;
+    void publish_frame(const std::string& pile, const std::string& name, std::string text, int qos, MqttLink::Done done = {},
+                       MqttLink::Lane lane = MqttLink::Lane::control) override;
+    void publish_error(const std::string& pile, nlohmann::json error) override;
+    void report(const SessionPtr& s, MakeError make) override;
+    nlohmann::json frame_error(const SessionPtr& s, const Frame& frame, std::string why) const override;
+    void listen_commands(const std::string& pile, const std::string& suffix, MqttLink::Done ready = {}) override;
+    void unlisten_commands(const std::string& pile, const std::string& suffix) override;
+    std::string now_iso() const override;
 
     // charger side
     void accept();
-    nlohmann::json frame_error(const SessionPtr& s, const Frame& frame, std::string why) const;
-    void handle_login(const SessionPtr& s, const Frame& frame, const nlohmann::json& env, std::string text);
-    void publish_record(const SessionPtr& s, const Frame& frame, const Message& m, const nlohmann::json& env, std::string text);
-    void refuse_record(const SessionPtr& s, const Frame& frame, const Message& m, const std::string& serial, std::string text,
-                       const std::vector<std::string>& why);
-    void unreadable_record(const SessionPtr& s, const Frame& frame, const Message& m, const std::string& why);
-    void wait_for_confirm(const SessionPtr& s, const Message& m, const std::string& serial, Seq seq);
-    void finish_login(const SessionPtr& s, const Frame& frame, const nlohmann::json& env, bool accepted, const std::string& why);
-    void auto_reply(const SessionPtr& s, const Frame& frame, const nlohmann::json& env);
-    bool match_command(const SessionPtr& s, Seq seq, const nlohmann::json& env);
-    void expect_unpaired(Session& s, Seq seq, const std::string& reply_type);
-    bool take_unpaired(Session& s, Seq seq, std::uint8_t code);
-    bool awaits_reply(const std::string& pile, const std::string& type) const;
-    void send(const SessionPtr& s, const std::string& type, nlohmann::json data, std::optional<Seq> seq = std::nullopt);
     void time_sync(const SessionPtr& s);
+    Seq next_seq(Session& s);
+    // a rate-limited error report (ErrorBudget); `make` builds it when it is published
+    void report(ErrorBudget& budget, const std::string& pile, MakeError make);
+    void expire_pending();  // pairing entries whose deadline has come
 
-    // MQTT side
+    // commands (commands.cpp)
     void on_message(IncomingMessage m);
-    void on_connected();
-    void listen_commands(const std::string& pile, const std::string& suffix, MqttLink::Done ready = {});
-    void unlisten_commands(const std::string& pile, const std::string& suffix);
     void command(const std::string& pile, const std::string& name, IncomingMessage& m);
+    void raw_command(const SessionPtr& s, CommandCall& c);
+    void match_command(const SessionPtr& s, Seq seq, const nlohmann::json& env);
+    void command_expired(Pending& c);
     void respond(const std::string& pile, const std::string& command, nlohmann::json resp, const std::string& response_topic,
                  const std::string& correlation);
-    void publish_frame(const std::string& pile, const std::string& type, std::string text, int qos, MqttLink::Done done = {},
-                       MqttLink::Lane lane = MqttLink::Lane::control);
-    void publish_error(const std::string& pile, nlohmann::json error);
-    // An error a charger caused, rate-limited per session; `make` builds its JSON when it is published.
-    template <typename Make>
-    void report(const SessionPtr& s, Make&& make);
-    template <typename Make>
-    void report(ErrorBudget& budget, const std::string& pile, Make&& make);
+
+    // MQTT side
+    void on_connected();
     void publish_availability(const SessionPtr& s, bool online);
     void publish_health();
-    // `state`: the frame's data object (text), `n`: its gun
-    void publish_gun_state(Session& s, const std::string& n, std::string state);
-    void flush_held_states();
     void housekeeping();
     void time_sync_tick();
-
-    std::string topic(const std::string& pile, const std::string& suffix) const;
-    std::string now_iso() const;
 
     boost::asio::io_context& io_;
     const Config& config_;
     Codec codec_;
     boost::asio::ip::tcp::acceptor acceptor_;
     MqttLink mqtt_;
-    boost::asio::steady_timer accept_backoff_, housekeeping_, time_sync_timer_;
-    std::uint64_t accept_failures_ = 0;  // accepts failed in a row (EMFILE …)
-    struct HeldState {
-        std::string payload, pile, gun;
-    };
-    std::unordered_map<std::string, HeldState> held_states_;  // gun state topic -> newest state waiting for state_flush_
-    boost::asio::steady_timer state_flush_;
-    bool flush_armed_ = false;
-    std::unordered_map<std::string, SessionPtr> piles_;              // logged-in piles
-    std::unordered_map<std::uint64_t, SessionPtr> sessions_;         // every open socket
-    std::multimap<std::string, std::shared_ptr<Command>> commands_;  // pile -> waiting commands
-    std::multimap<std::string, std::shared_ptr<Waiting>> waiting_;   // pile -> waiting for the backend
-    std::unordered_map<std::uint64_t, std::chrono::steady_clock::time_point> last_time_sync_;
+    boost::asio::steady_timer accept_backoff_, housekeeping_, time_sync_timer_, pairing_timer_;
+    Clock::time_point pairing_armed_ = Clock::time_point::max();  // when pairing_timer_ fires
+    std::uint64_t accept_failures_ = 0;                           // accepts failed in a row (EMFILE …)
+    std::unordered_map<std::string, SessionPtr> piles_;           // logged-in piles
+    std::unordered_map<std::uint64_t, SessionPtr> sessions_;      // every open socket
+    Pairing pairing_;
+    std::vector<std::unique_ptr<Uplink>> uplinks_;
+    std::array<Uplink*, 256> uplink_of_{};  // frame code -> its handler (null: published as it is)
     std::uint64_t next_session_id_ = 1;
     std::minstd_rand seq_random_{std::random_device{}()};  // a session's first sequence number
     ErrorBudget command_errors_;                           // ykc/bridge/error for commands MQTT clients send to malformed piles
     unsigned serials_ = 0;                                 // the counter of the transaction serials the bridge makes up
     bool stopping_ = false;
     struct {
-        std::uint64_t frames_in = 0, frames_out = 0, errors = 0, commands = 0, dropped_bytes = 0, states_unchanged = 0;
+        std::uint64_t frames_in = 0, frames_out = 0, errors = 0, commands = 0, dropped_bytes = 0;
     } counters_;
     std::unique_ptr<HomeAssistant> ha_;  // discovery, when homeassistant is on (declared last: it uses mqtt_)
 };

@@ -13,16 +13,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "pile.hpp"
 #include "ykc/frame.hpp"
 
 namespace ykc::bridge {
-
-// A token bucket for error reports (Bridge::report): what it holds back is counted.
-struct ErrorBudget {
-    double tokens = 0;
-    std::chrono::steady_clock::time_point time{};
-    std::uint64_t suppressed = 0;
-};
 
 class Session;
 using SessionPtr = std::shared_ptr<Session>;
@@ -60,34 +54,8 @@ public:
     const std::string& remote() const noexcept { return remote_; }
     bool open() const noexcept { return open_; }
 
-    // Set by the owner.
-    std::string pile;  // empty until logged in
-    bool logged_in = false;
-    int frames_before_login = 0;
-    ErrorBudget errors;                        // Bridge::report's rate limit
-    CrcOrder crc_order = CrcOrder::low_first;  // answer in the order the pile uses
-    std::string firmware, protocol_version, since;
-    int gun_count = 0;  // the login's (0: not said)
-    std::uint16_t next_seq = 0;
-    // Frames sent whose reply no command waits for: the bridge's own (time_sync), raw frames,
-    // commands that timed out, and commands already answered (a reply sent again). A reply
-    // carrying one of these sequence numbers is not paired with a command that waits for the same
-    // type (Bridge::match_command). Bounded, and each expires.
-    struct Unpaired {
-        Seq seq{};
-        std::uint8_t reply_code = 0;
-        std::chrono::steady_clock::time_point until{};
-    };
-    std::vector<Unpaired> unpaired;
-    // per gun: the hash of its last values (publish.gun_state on_change) and when its
-    // gun/<n>/state was last published (publish.gun_state_min_interval_ms); a new connection
-    // publishes its first frame again
-    struct GunState {
-        std::string gun;
-        std::size_t hash = 0;
-        std::chrono::steady_clock::time_point published{};
-    };
-    std::vector<GunState> gun_states;
+    // What the owner knows of the charger on this connection (pile.hpp).
+    Pile pile;
 
 private:
     void read();

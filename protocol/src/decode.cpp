@@ -317,10 +317,8 @@ void Codec::decode_to(FrameView frame, std::string& out) const {
     try {
         Sink sink(out);
         sink.lit("{\"pile\":");
-        if (m->pile_offset >= 0 && body.size() >= static_cast<std::size_t>(m->pile_offset) + 7) {
-            append_quoted_hex(sink, body.data() + m->pile_offset, 7);
-        } else if (m->serial_offset >= 0 && body.size() >= static_cast<std::size_t>(m->serial_offset) + 16) {
-            append_quoted_hex(sink, body.data() + m->serial_offset, 7);
+        if (const auto pile = m->pile_bytes(body); !pile.empty()) {
+            append_quoted_hex(sink, pile.data(), 7);
         } else {
             sink.lit("null");
         }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -87,6 +88,18 @@ struct Message {
     const Field* field(std::string_view name) const noexcept;  // top level or bits member
     // The layout of a body of `size` bytes: 0 when there is one layout, -1 when no layout has that length.
     int layout_for(std::size_t size) const noexcept;
+    // The 7 bytes naming the pile in a body of this message: its pile field, else the start of its
+    // serial (which begins with the pile number); empty when the body is too short or has neither.
+    std::span<const std::uint8_t> pile_bytes(std::span<const std::uint8_t> body) const noexcept {
+        if (pile_offset >= 0 && body.size() >= static_cast<std::size_t>(pile_offset) + 7) return body.subspan(pile_offset, 7);
+        const auto serial = serial_bytes(body);
+        return serial.empty() ? serial : serial.first(7);
+    }
+    // The 16 bytes of its transaction serial, or empty.
+    std::span<const std::uint8_t> serial_bytes(std::span<const std::uint8_t> body) const noexcept {
+        if (serial_offset >= 0 && body.size() >= static_cast<std::size_t>(serial_offset) + 16) return body.subspan(serial_offset, 16);
+        return {};
+    }
 };
 
 // A mistake in a catalogue file: names the file, the line, the message and the field.

@@ -85,9 +85,21 @@ constexpr std::string_view json_plain_string(std::string_view value) noexcept {
     return inner.find('\\') == std::string_view::npos ? inner : std::string_view{};
 }
 
-// Appends `"key":"value"` as the last member of the object text `object` (which ends with its
-// closing brace), e.g. the bridge's timestamp to an envelope. `key` and `value` are written as
-// they are: only for text that needs no escaping.
+// Appends `"key":<value>` as the last member of the object text `object` (which ends with its
+// closing brace); `value` is JSON text (a number, an array …) written as it is.
+inline void append_member(std::string& object, std::string_view key, std::string_view value) {
+    object.pop_back();
+    if (!object.empty() && object.back() != '{') object += ',';
+    object += '"';
+    object += key;
+    object += "\":";
+    object += value;
+    object += '}';
+}
+
+// Appends `"key":"value"` as the last member of the object text `object`, e.g. the bridge's
+// timestamp to an envelope (on every frame: no temporary string). `key` and `value` are written
+// as they are: only for text that needs no escaping.
 inline void append_plain_string_member(std::string& object, std::string_view key, std::string_view value) {
     object.pop_back();
     if (!object.empty() && object.back() != '{') object += ',';

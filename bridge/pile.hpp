@@ -1,0 +1,42 @@
+#pragma once
+// What the bridge knows of the charger on one connection: who it is once it has logged in, how
+// it speaks, and the per-pile state of the uplink handlers. Held by its Session (session.hpp),
+// filled and read on the io_context thread only.
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ykc/frame.hpp"
+
+namespace ykc::bridge {
+
+// A token bucket for error reports (Bridge::report): what it holds back is counted.
+struct ErrorBudget {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point time{};
+    std::uint64_t suppressed = 0;
+};
+
+struct Pile {
+    std::string number;  // empty until logged in
+    bool logged_in = false;
+    int frames_before_login = 0;
+    ErrorBudget errors;                        // Bridge::report's rate limit
+    CrcOrder crc_order = CrcOrder::low_first;  // answer in the order the pile uses
+    std::string firmware, protocol_version, since;
+    int gun_count = 0;                                       // the login's (0: not said)
+    std::uint16_t next_seq = 0;                              // of the frames the bridge sends (Bridge::send)
+    std::chrono::steady_clock::time_point last_time_sync{};  // policies.time_sync_interval
+    // per gun (uplink/realtime.cpp): the hash of its last values (publish.gun_state on_change)
+    // and when its gun/<n>/state was last published (publish.gun_state_min_interval_ms); a new
+    // connection publishes its first frame again
+    struct GunState {
+        std::string gun;
+        std::size_t hash = 0;
+        std::chrono::steady_clock::time_point published{};
+    };
+    std::vector<GunState> gun_states;
+};
+
+}  // namespace ykc::bridge
