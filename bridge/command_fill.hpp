@@ -1,6 +1,6 @@
 #pragma once
 // The fields of a downlink command that the bridge fills when the command leaves them out. One
-// table: the bridge applies it (bridge.cpp, command()) and docs/commands.md describes it.
+// table: the bridge applies it (commands.cpp, Bridge::command) and docs/commands.md describes it.
 #include <functional>
 #include <string>
 #include <vector>

@@ -151,7 +151,7 @@ std::string topics_markdown(const Codec& codec) {
         o << "```json\n" << payload << "\n```\n";
         if (m.record) o << "\n" << record_note() << "\n";
         if (m.name == "realtime") {
-            // as Bridge::publish_gun_state makes it: the data object as decoded, plus ts
+            // as uplink/realtime.cpp makes it: the data object as decoded, plus ts
             std::string state(json_member(payload, "data"));
             append_plain_string_member(state, "ts", example_time);
             o << "\nThe retained `ykc/<pile>/gun/<n>/state` of that gun:\n\n```json\n" << state << "\n```\n";
