@@ -1,10 +1,7 @@
 #include "mqtt_link.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <mutex>
 #include <vector>
@@ -16,6 +13,8 @@
 #include <boost/asio/post.hpp>
 #include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
+
+#include "mqtt_options.hpp"
 
 namespace ykc::bridge {
 
@@ -138,45 +137,6 @@ public:
     MqttLink& link_;
 };
 
-namespace {
-
-// The first line of a secret's file (secrets are never logged).
-std::string read_secret(const char* key, const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw ConfigError(std::string(key) + ": cannot read " + path);
-    std::string s;
-    std::getline(in, s);
-    return s;
-}
-
-// The folders Paho's own file store (used before the journal) left: <client id>-<host>-<port>.
-void warn_about_paho_store(const std::string& dir, const std::string& client_id) {
-    std::error_code ec;
-    for (const auto& d : std::filesystem::directory_iterator(dir, ec)) {
-        if (!d.is_directory() || d.path().filename().string().rfind(client_id + "-", 0) != 0) continue;
-        std::size_t n = 0;
-        for (const auto& f : std::filesystem::directory_iterator(d.path(), ec)) n += f.path().extension() == ".msg";
-        if (n)
-            spdlog::warn(
-                "mqtt: {} holds {} message(s) of Paho's file store, which this version does not use or send: "
-                "subscriptions there are not restored; remove the folder once it is not needed",
-                d.path().string(), n);
-    }
-}
-
-// The outbox's journal in mqtt.persistence_dir, or none.
-std::unique_ptr<Journal> open_journal(const Config& config) {
-    if (!config.persistent()) {
-        spdlog::warn("mqtt: no persistence (mqtt.persistence_dir is \"{}\"): what waits for the broker is lost on a restart",
-                     config.mqtt.persistence_dir);
-        return nullptr;
-    }
-    warn_about_paho_store(config.mqtt.persistence_dir, config.mqtt.client_id);
-    return std::make_unique<Journal>(std::filesystem::path(config.mqtt.persistence_dir) / (config.client_file_stem() + ".journal"));
-}
-
-}  // namespace
-
 MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers)
     : io_(io),
       config_(config),
@@ -191,16 +151,7 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
         spdlog::info("mqtt: outbox {}: {} message(s) kept from earlier runs{}", j->path().string(), r.kept,
                      r.unreadable ? " (" + std::to_string(r.unreadable) + " unreadable, dropped)" : "");
     }
-    // Paho keeps nothing itself: no persistence, no session, nothing sent while disconnected
-    // Paho refuses a publish (MQTTASYNC_MAX_BUFFERED_MESSAGES) when this many wait in its own
-    // queue for the socket, connected or not: QoS>=1 stays within the window, but QoS 0 has no
-    // window and a burst would be refused at Paho's default of 100
-    auto create = mqtt::create_options_builder()
-                      .send_while_disconnected(false)
-                      .max_buffered_messages(std::max(10000, config.mqtt.inflight_window + 1000))
-                      .mqtt_version(config.mqtt.version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1)
-                      .finalize();
-    client_ = std::make_unique<mqtt::async_client>(config.mqtt.url, config.mqtt.client_id, create, nullptr);
+    client_ = std::make_unique<mqtt::async_client>(config.mqtt.url, config.mqtt.client_id, create_options(config), nullptr);
     client_->set_connected_handler([this](const std::string&) {
         asio::post(io_, [this] {
             connected_ = true;
@@ -235,36 +186,7 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
 MqttLink::~MqttLink() { client_.reset(); }
 
 void MqttLink::start() {
-    const std::string state_topic = config_.mqtt.base_topic + "/bridge/state";
-    mqtt::connect_options_builder builder;
-    builder.mqtt_version(config_.mqtt.version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
-    builder.keep_alive_interval(std::chrono::seconds(config_.mqtt.keepalive))
-        .will(mqtt::message(state_topic, std::string(R"({"state":"offline"})"), 1, true));
-    // no session: the link re-sends what was not acknowledged itself, and a command published
-    // while the bridge was away is not executed minutes later (its sender got no answer)
-    if (config_.mqtt.version == 5) builder.clean_start(true);
-    else builder.clean_session(true);
-    if (!config_.mqtt.username.empty()) builder.user_name(config_.mqtt.username);
-    std::string password = config_.mqtt.password;
-    if (!config_.mqtt.password_file.empty()) password = read_secret("mqtt.password_file", config_.mqtt.password_file);
-    if (!password.empty()) builder.password(password);
-    if (config_.mqtt.tls.enabled || config_.mqtt.url.rfind("ssl://", 0) == 0 || config_.mqtt.url.rfind("mqtts://", 0) == 0) {
-        auto ssl = mqtt::ssl_options_builder();
-        if (!config_.mqtt.tls.ca_file.empty()) ssl.trust_store(config_.mqtt.tls.ca_file);
-        if (!config_.mqtt.tls.cert_file.empty()) ssl.key_store(config_.mqtt.tls.cert_file);
-        if (!config_.mqtt.tls.key_file.empty()) ssl.private_key(config_.mqtt.tls.key_file);
-        std::string key_password = config_.mqtt.tls.key_password;
-        if (!config_.mqtt.tls.key_password_file.empty())
-            key_password = read_secret("mqtt.tls.key_password_file", config_.mqtt.tls.key_password_file);
-        if (!key_password.empty()) ssl.private_keypassword(key_password);
-        ssl.enable_server_cert_auth(config_.mqtt.tls.verify).verify(config_.mqtt.tls.verify);
-        if (!config_.mqtt.tls.verify)
-            spdlog::warn(
-                "mqtt: the broker's certificate is not verified (mqtt.tls.verify false): the link is encrypted but anyone in "
-                "between can pose as the broker");
-        builder.ssl(ssl.finalize());
-    }
-    connect_options_ = std::make_unique<mqtt::connect_options>(builder.finalize());
+    connect_options_ = std::make_unique<mqtt::connect_options>(connect_options(config_));
     connect_listener_ = std::make_unique<ConnectListener>(*this);
     connect();
 }
