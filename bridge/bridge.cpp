@@ -6,6 +6,7 @@
 #include "ykc/cp56.hpp"
 #include "ykc/hex.hpp"
 #include "ykc/json_member.hpp"
+#include "ykc/pile.hpp"
 #include "ykc/reference.hpp"  // hex_code
 
 namespace ykc::bridge {
@@ -50,13 +51,10 @@ Bridge::Bridge(asio::io_context& io, const Config& config, std::shared_ptr<const
       pairing_timer_(io),
       // replies to frames no command waits for: every command that may time out at once, and a
       // few more (raw frames, time_sync), each for limits.command_timeout
-      pairing_(std::chrono::seconds(config.limits.command_timeout), static_cast<std::size_t>(config.limits.max_commands_in_flight) + 8) {
-    uplinks_.push_back(login_uplink(*this));
-    uplinks_.push_back(heartbeat_uplink(*this));
-    uplinks_.push_back(realtime_uplink(*this));
-    uplinks_.push_back(billing_model_uplink(*this));
-    uplinks_.push_back(card_auth_uplink(*this));
-    uplinks_.push_back(transaction_uplink(*this));
+      pairing_(std::chrono::seconds(config.limits.command_timeout), static_cast<std::size_t>(config.limits.max_commands_in_flight) + 8),
+      ownership_(config.mqtt.client_id),
+      orphan_timer_(io) {
+    uplinks_ = make_uplinks(*this);
     for (const auto& m : codec_.catalogue().messages())
         for (const auto& u : uplinks_)
             if (m.direction == Direction::up && u->handles(m)) uplink_of_[m.code] = u.get();
@@ -93,6 +91,15 @@ void Bridge::start() {
             for (auto& [pile, s] : piles_) publish_availability(s, true);
         });
     }
+    // every bridge's claims on the piles (ownership.hpp), retained ones first
+    const std::string availability = topic("+", "availability");
+    mqtt_.subscribe(availability, [this, availability](bool ok) {
+        if (!ok)
+            publish_error("",
+                          {{"error", "the broker refused the subscription to " + availability +
+                                         ": piles left online by a crash stay so, and several bridges cannot tell which holds a pile"}});
+    });
+    started_ = Clock::now();
     if (ha_) ha_->start();  // homeassistant hook
     mqtt_.start();
     accept();
@@ -312,6 +319,12 @@ void Bridge::logged_in(const SessionPtr& s, const json& data, bool first) {
         old->second->close("replaced by a new login from " + s->remote());
     }
     piles_[pile] = s;
+    if (s->pile.claim == 0)
+        s->pile.claim = ownership_.claim(
+            pile,
+            static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count()),
+            Clock::now());
     // "online" is published once cmd/# is in place (and again after every reconnect), so a
     // backend that sends a command as soon as it sees the pile online is heard.
     listen_commands(pile, "cmd/#", [this, pile](bool ok) {
@@ -372,11 +385,68 @@ void Bridge::publish_error(const std::string& pile, json error) {
                   false);
 }
 
+// Retained, with this bridge's claim on the pile (ownership.hpp). No "offline" over a higher
+// claim: the pile is online through another bridge.
 void Bridge::publish_availability(const SessionPtr& s, bool online) {
+    const std::string& pile = s->pile.number;
+    if (!online && !ownership_.highest(pile, s->pile.claim)) {
+        spdlog::info("pile {}: not published offline: it is online through bridge {}", pile, ownership_.holder(pile));
+        return;
+    }
     json a = {{"state", online ? "online" : "offline"}, {"since", online ? s->pile.since : now_iso()}, {"remote", s->remote()}};
     if (!s->pile.firmware.empty()) a["firmware"] = s->pile.firmware;
     if (!s->pile.protocol_version.empty()) a["protocol_version"] = s->pile.protocol_version;
-    mqtt_.publish(topic(s->pile.number, "availability"), a.dump(), 1, true);
+    a["bridge"] = ownership_.me();
+    a["claim"] = s->pile.claim;
+    s->pile.announced = online;
+    mqtt_.publish(topic(pile, "availability"), a.dump(), 1, true);
+}
+
+void Bridge::on_availability(const std::string& pile, const std::string& payload) {
+    const json a = json::parse(payload, nullptr, false);
+    if (!a.is_object() || !is_pile_number(pile)) return;  // an empty retained message clears the topic
+    const bool online = a.value("state", "") == "online";
+    const std::string bridge = a.contains("bridge") && a["bridge"].is_string() ? a["bridge"].get<std::string>() : "";
+    const std::uint64_t claim = a.contains("claim") && a["claim"].is_number_unsigned() ? a["claim"].get<std::uint64_t>() : 0;
+    const auto held = piles_.find(pile);
+    const std::uint64_t mine = held == piles_.end() ? 0 : held->second->pile.claim;
+    const auto grace = std::max(Clock::now(), started_ + std::chrono::seconds(config_.limits.heartbeat_timeout));
+    switch (ownership_.seen(pile, bridge, claim, online, mine, grace)) {
+        case Ownership::Verdict::lost:
+            // its commands are answered offline as it closes (on_closed), and no offline is published
+            spdlog::info("pile {}: logged in through bridge {}: closing this bridge's session from {}", pile, bridge,
+                         held->second->remote());
+            held->second->close("the pile logged in through bridge " + bridge);
+            break;
+        case Ownership::Verdict::reassert:  // not before its first "online" (its commands can be heard then)
+            if (held->second->pile.announced) publish_availability(held->second, true);
+            break;
+        case Ownership::Verdict::none: break;
+    }
+    arm_orphans();
+}
+
+// This bridge's "online" claims from before its start, for piles that have not come back within
+// limits.heartbeat_timeout of the start (and that no bridge claimed since): offline.
+void Bridge::arm_orphans() {
+    const auto next = ownership_.next_orphan();
+    if (next >= orphans_armed_ || stopping_) return;
+    orphans_armed_ = next;
+    orphan_timer_.expires_at(next);
+    orphan_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || stopping_) return;
+        orphans_armed_ = Clock::time_point::max();
+        for (const auto& o : ownership_.orphans_due(Clock::now(), [this](const std::string& p) { return piles_.count(p) > 0; })) {
+            spdlog::info("pile {}: not back within limits.heartbeat_timeout after the bridge started: offline", o.pile);
+            json a = {{"state", "offline"},
+                      {"since", now_iso()},
+                      {"bridge", ownership_.me()},
+                      {"claim", o.claim},
+                      {"reason", "not back after the bridge restarted"}};
+            mqtt_.publish(topic(o.pile, "availability"), a.dump(), 1, true);
+        }
+        arm_orphans();
+    });
 }
 
 // <base>/<pile>/gun/<n>/state: the frame's data plus ts, retained. With publish.gun_state
@@ -430,6 +500,7 @@ void Bridge::shutdown() {
     housekeeping_.cancel();
     time_sync_timer_.cancel();
     pairing_timer_.cancel();
+    orphan_timer_.cancel();
     for (auto& u : uplinks_) u->stop();
     std::vector<SessionPtr> all;
     for (auto& [id, s] : sessions_) all.push_back(s);

@@ -21,6 +21,7 @@
 #include "config.hpp"
 #include "homeassistant.hpp"
 #include "mqtt_link.hpp"
+#include "ownership.hpp"
 #include "pairing.hpp"
 #include "session.hpp"
 #include "uplink/uplink.hpp"
@@ -86,6 +87,10 @@ private:
     // MQTT side
     void on_connected();
     void publish_availability(const SessionPtr& s, bool online);
+    // several bridges (ownership.hpp): what <base>/+/availability says, and this bridge's
+    // claims left "online" by a crash
+    void on_availability(const std::string& pile, const std::string& payload);
+    void arm_orphans();
     void publish_health();
     void housekeeping();
     void time_sync_tick();
@@ -101,6 +106,10 @@ private:
     std::unordered_map<std::string, SessionPtr> piles_;           // logged-in piles
     std::unordered_map<std::uint64_t, SessionPtr> sessions_;      // every open socket
     Pairing pairing_;
+    Ownership ownership_;
+    boost::asio::steady_timer orphan_timer_;
+    Clock::time_point orphans_armed_ = Clock::time_point::max();
+    Clock::time_point started_{};  // the grace period for claims left from before runs from here
     std::vector<std::unique_ptr<Uplink>> uplinks_;
     std::array<Uplink*, 256> uplink_of_{};  // frame code -> its handler (null: published as it is)
     std::uint64_t next_session_id_ = 1;

@@ -16,16 +16,6 @@ namespace ykc::bridge {
 
 using json = nlohmann::json;
 
-std::string unknown_field(const CommandCall& c, std::initializer_list<std::string_view> known) {
-    for (const auto& [key, value] : c.data.items())
-        if (std::find(known.begin(), known.end(), key) == known.end()) {
-            std::string list;
-            for (const auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-            return "field " + key + ": not a field of " + c.name + " (" + list + ")";
-        }
-    return {};
-}
-
 void Bridge::respond(const std::string& pile, const std::string& command, json resp, const std::string& response_topic,
                      const std::string& correlation) {
     if (resp["status"] != "ok")
@@ -36,11 +26,13 @@ void Bridge::respond(const std::string& pile, const std::string& command, json r
 
 void Bridge::on_message(IncomingMessage m) {
     if (ha_ && ha_->on_message(m)) return;  // homeassistant hook: <prefix>/status
-    // <base>/<pile>/cmd/<command>
+    // <base>/<pile>/cmd/<command>, or <base>/<pile>/availability (every bridge's claims)
     const std::string prefix = config_.mqtt.base_topic + "/";
     if (m.topic.rfind(prefix, 0) != 0) return;
     const std::string rest = m.topic.substr(prefix.size());
     const auto slash = rest.find('/');
+    if (slash != std::string::npos && rest.compare(slash, std::string::npos, "/availability") == 0)
+        return on_availability(rest.substr(0, slash), m.payload);
     if (slash == std::string::npos || rest.compare(slash, 5, "/cmd/") != 0) return;
     const std::string pile = rest.substr(0, slash);
     const std::string name = rest.substr(slash + 5);
@@ -57,6 +49,16 @@ void Bridge::on_message(IncomingMessage m) {
 }
 
 void Bridge::command(const std::string& pile, const std::string& name, IncomingMessage& m) {
+    // Several bridges (ownership.hpp): only the one holding the pile's claim answers, unless a
+    // request of the pile waits here for this very answer (a login through this bridge).
+    const auto held = piles_.find(pile);
+    const auto route = ownership_.route(pile, held == piles_.end() ? 0 : held->second->pile.claim, Clock::now());
+    if (route == Ownership::Route::silent &&
+        !pairing_.find_if(pile, [&](const Pending& p) { return p.awaits == Pending::Awaits::backend && p.reply == name; })) {
+        spdlog::debug("pile {}: command {} left to bridge {}, which holds the pile", pile, name, ownership_.holder(pile));
+        return;
+    }
+
     json id = nullptr;
     auto reply = [&](const std::string& status, const std::string& error) {
         json r = {{"id", id}, {"status", status}};

@@ -42,6 +42,7 @@ struct Config {
 
     struct {
         std::string url = "tcp://127.0.0.1:1883";
+        std::vector<std::string> failover_urls;  // tried in turn after url (the other nodes of a cluster)
         std::string client_id = "ykc-bridge";
         std::string username, password, password_file;
         int version = 5;  // 5 or 3 (3.1.1)

@@ -173,6 +173,20 @@ Setting<Config> allowlist() {
             }};
 }
 
+Setting<Config> failover_urls() {
+    return {"mqtt.failover_urls",
+            "list",
+            "URLs like mqtt.url",
+            "other brokers (the other nodes of a cluster), tried in turn after mqtt.url whenever the bridge connects; what waits in "
+            "the outbox goes to whichever it reaches",
+            true,
+            [](const Config& c) { return yaml_list(c.mqtt.failover_urls); },
+            [](Config& c, const Where& w, const std::string& k, const Values& v) {
+                for (const auto& u : v) check_url(w, k, u);
+                c.mqtt.failover_urls = v;
+            }};
+}
+
 Setting<Config> homeassistant_enabled() {
     return {"homeassistant.enabled",
             "one of",
@@ -230,8 +244,12 @@ std::vector<Setting<Config>> make_config_settings() {
         integer<C>("listen.port", 1, 65535, YKC_AT(listen.port), "the spec's platform port"),
         text<C>("mqtt.url", YKC_AT(mqtt.url), "tcp://host:port, or ssl://host:8883 for TLS",
                 "tcp://, mqtt://, ssl://, mqtts://, ws://, wss://", check_url),
-        text<C>("mqtt.client_id", YKC_AT(mqtt.client_id), "unique per bridge instance (it also names the persistence folder)", "not empty",
-                check_not_empty),
+        failover_urls(),
+        text<C>(
+            "mqtt.client_id", YKC_AT(mqtt.client_id),
+            "unique per bridge instance: it names the persistence folder, and this bridge in each pile's availability (\"bridge\"; several "
+            "bridges: README)",
+            "not empty", check_not_empty),
         text<C>("mqtt.username", YKC_AT(mqtt.username), "user name at the broker, empty for none"),
         text<C>("mqtt.password", YKC_AT(mqtt.password), "better: password_file or YKC_MQTT_PASSWORD (never logged)"),
         text<C>("mqtt.password_file", YKC_AT(mqtt.password_file), "the first line of this file is the password"),
@@ -246,10 +264,11 @@ std::vector<Setting<Config>> make_config_settings() {
         integer<C>("mqtt.max_buffered", 100, 10000000, YKC_AT(mqtt.max_buffered),
                    "QoS>=1 publishes waiting for the broker (queued or in flight); beyond it a publish fails (a transaction record is then "
                    "not confirmed)"),
-        choice<C>("mqtt.commands", {"all", "connected"}, YKC_AT(mqtt.commands),
-                  "all: subscribe <base>/+/cmd/#, so a command for a pile that is not connected is answered status \"offline\"; connected: "
-                  "subscribe only <base>/<pile>/cmd/# of piles connected here, for several bridges sharing one broker (a command for an "
-                  "absent pile gets no answer)"),
+        choice<C>(
+            "mqtt.commands", {"all", "connected"}, YKC_AT(mqtt.commands),
+            "all: subscribe <base>/+/cmd/#, so a command for a pile that is not connected is answered status \"offline\" (with several "
+            "bridges, by each that knows no holder; only the holder executes); connected: subscribe only <base>/<pile>/cmd/# of piles "
+            "connected here (a command for an absent pile gets no answer)"),
         integer<C>("mqtt.inflight_window", 1, 65535, YKC_AT(mqtt.inflight_window),
                    "unacknowledged QoS>=1 publishes at once; under MQTT 5 the broker's receive-maximum (from its CONNACK, read on every "
                    "connection) lowers it, since Paho C 1.3.12 stalls above it; under 3.1.1 keep it below the broker's limit "
@@ -286,8 +305,10 @@ std::vector<Setting<Config>> make_config_settings() {
         integer<C>("limits.pre_login_timeout", 1, 3600, YKC_AT(limits.pre_login_timeout), "seconds from connect to login"),
         integer<C>("limits.pre_login_max_frames", 0, 1000, YKC_AT(limits.pre_login_max_frames),
                    "frames before login tolerated, then the socket closes"),
-        integer<C>("limits.heartbeat_timeout", 1, 86400, YKC_AT(limits.heartbeat_timeout),
-                   "seconds without a frame (3 heartbeats + slack) closes the session"),
+        integer<C>(
+            "limits.heartbeat_timeout", 1, 86400, YKC_AT(limits.heartbeat_timeout),
+            "seconds without a frame (3 heartbeats + slack) closes the session; also how long after a start the bridge waits for the "
+            "piles it held before it publishes them offline (a crash left them online)"),
         integer<C>("limits.output_queue", 1, 100000, YKC_AT(limits.output_queue),
                    "frames waiting for a charger's socket once its 32 KB kernel send buffer is full; a full queue closes it (commands get "
                    "busy beyond half of it)"),

@@ -111,13 +111,21 @@ public:
     // before the first message of the connection goes out.
     void on_success(const mqtt::token& tok) override {
         std::size_t max = 65535;
+        std::string server;  // which of mqtt.url and mqtt.failover_urls
+        try {
+            server = tok.get_connect_response().get_server_uri();
+        } catch (const std::exception&) {}
         try {
             const auto response = tok.get_connect_response();
             const auto& props = response.get_properties();
             if (props.contains(mqtt::property::RECEIVE_MAXIMUM)) max = mqtt::get<std::uint16_t>(props, mqtt::property::RECEIVE_MAXIMUM);
         } catch (const std::exception&) {  // not a connect token, or no properties (MQTT 3.1.1)
         }
-        asio::post(link_.io_, [&link = link_, max] {
+        asio::post(link_.io_, [&link = link_, max, server = std::move(server)] {
+            // the broker of this connection: Paho names it as listed, or (one URL, no list) as host:port
+            link.server_ = server.find("://") != std::string::npos ? server : link.config_.mqtt.url;
+            for (const auto& u : link.config_.mqtt.failover_urls)
+                if (!server.empty() && u.ends_with("//" + server)) link.server_ = u;
             if (max != link.receive_maximum_ && max < static_cast<std::size_t>(link.config_.mqtt.inflight_window))
                 spdlog::info("mqtt: the broker's receive-maximum is {}: at most {} publishes in flight (below mqtt.inflight_window {})",
                              max, max, link.config_.mqtt.inflight_window);
@@ -157,7 +165,7 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
             connected_ = true;
             backoff_ = std::chrono::seconds(0);
             last_connect_failure_.clear();
-            spdlog::info("mqtt: connected to {} ({} message(s) waiting, at most {} in flight)", config_.mqtt.url, queued(), window());
+            spdlog::info("mqtt: connected to {} ({} message(s) waiting, at most {} in flight)", server_, queued(), window());
             for (const auto& [f, ready] : subscriptions_) send_subscribe(f);
             if (handlers_.connected) handlers_.connected();
             pump();

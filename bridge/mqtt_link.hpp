@@ -152,6 +152,7 @@ private:
     std::vector<Report> inbox_;  // guarded by inbox_mu_; a run_inbox() is posted while it is not empty
     std::unique_ptr<ConnectListener> connect_listener_;
     std::string last_connect_failure_;
+    std::string server_;                   // the broker of the connection (mqtt.url or a failover URL)
     std::size_t receive_maximum_ = 65535;  // the broker's, from the last CONNACK (MQTT 5; 65535 when absent)
     // The link reconnects itself (not Paho's automatic reconnect, whose retries never report
     // the CONNACK's properties): back-off from reconnect_min doubling to reconnect_max.

@@ -74,7 +74,13 @@ mqtt::connect_options connect_options(const Config& config) {
     std::string password = config.mqtt.password;
     if (!config.mqtt.password_file.empty()) password = read_secret("mqtt.password_file", config.mqtt.password_file);
     if (!password.empty()) builder.password(password);
-    if (config.mqtt.tls.enabled || config.mqtt.url.rfind("ssl://", 0) == 0 || config.mqtt.url.rfind("mqtts://", 0) == 0) {
+    // the failover brokers after mqtt.url: Paho tries them in turn on every connect
+    std::vector<std::string> urls = {config.mqtt.url};
+    urls.insert(urls.end(), config.mqtt.failover_urls.begin(), config.mqtt.failover_urls.end());
+    if (urls.size() > 1) builder.servers(std::make_shared<mqtt::string_collection>(urls));
+    const bool ssl_url = std::any_of(urls.begin(), urls.end(),
+                                     [](const std::string& u) { return u.rfind("ssl://", 0) == 0 || u.rfind("mqtts://", 0) == 0; });
+    if (config.mqtt.tls.enabled || ssl_url) {
         auto ssl = mqtt::ssl_options_builder();
         if (!config.mqtt.tls.ca_file.empty()) ssl.trust_store(config.mqtt.tls.ca_file);
         if (!config.mqtt.tls.cert_file.empty()) ssl.key_store(config.mqtt.tls.cert_file);

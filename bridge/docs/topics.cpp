@@ -6,6 +6,7 @@
 #include "text.hpp"
 #include "docs.hpp"
 #include "transaction_check.hpp"
+#include "uplink/uplink.hpp"
 #include "ykc/hex.hpp"
 #include "ykc/json_member.hpp"
 #include "ykc/reference.hpp"
@@ -16,19 +17,6 @@ namespace {
 using json = nlohmann::json;
 
 // What the bridge does with an uplink message besides publishing it.
-const std::map<std::string, std::string>& notes() {
-    static const std::map<std::string, std::string> n = {
-        {"login", "The bridge answers per `policies.login` (with `forward`: after `cmd/login_reply`); the pile's `availability` follows."},
-        {"heartbeat", "Published only with `publish.heartbeats`, at `publish.heartbeat_qos`; the bridge answers every heartbeat."},
-        {"realtime", "Also sets the retained `ykc/<pile>/gun/<n>/state` of its gun (the second example)."},
-        {"card_auth", "Waits for `cmd/card_auth_reply`; refused by the bridge after `policies.card_auth_timeout`."},
-        {"parallel_card_auth", "Waits for `cmd/parallel_card_auth_reply`; refused by the bridge after `policies.card_auth_timeout`."},
-        {"billing_model_verify", "The bridge answers it from the configured billing model."},
-        {"billing_model_request", "The bridge answers it with the configured billing model."},
-    };
-    return n;
-}
-
 // What the bridge does with a billing record (catalogue `record`: transaction, metered_transaction).
 std::string record_note() {
     return std::string(
@@ -99,7 +87,8 @@ const std::string& topic_table() {
         "| `ykc/<pile>/gun/<n>/state` | up | yes | `mqtt.qos` | latest `realtime` data of a gun, flat, with `ts`; published when a value "
         "changes, at most about once a second per gun (`publish.gun_state`, `publish.gun_state_min_interval_ms`) |\n"
         "| `ykc/<pile>/availability` | up | yes | 1 | "
-        "`{\"state\":\"online\"\\|\"offline\",\"since\",\"remote\",\"firmware\",\"protocol_version\"}` |\n"
+        "`{\"state\":\"online\"\\|\"offline\",\"since\",\"remote\",\"firmware\",\"protocol_version\",\"bridge\",\"claim\"}` "
+        "(the bridge holding the pile, and its claim: README, \"Running several bridges\") |\n"
         "| `ykc/<pile>/error` | up | no | `mqtt.qos` | what failed on this pile's socket: bad CRC, undecodable or encrypted frames, "
         "unknown "
         "types, frames only the platform sends, another pile's number — `error` (the reason), `hex`, `remote`, and a frame's `code` and "
@@ -146,7 +135,7 @@ std::string topics_markdown(const Codec& codec) {
         if (m.direction != Direction::up) continue;
         o << "\n### " << m.name << "\n\n`ykc/<pile>/" << m.topic << "` — **" << hex_code(m.code) << "** [" << m.name << "](messages.md#"
           << m.name << ") " << m.title << (m.doc.empty() ? "" : ": " + m.doc) << "\n\n";
-        if (auto n = notes().find(m.name); n != notes().end()) o << n->second << "\n\n";
+        if (auto n = uplink_note(m); !n.empty()) o << n << "\n\n";
         const std::string payload = example_payload(codec, m);
         o << "```json\n" << payload << "\n```\n";
         if (m.record) o << "\n" << record_note() << "\n";

@@ -27,6 +27,12 @@ private:
 
 }  // namespace
 
+std::string billing_model_note(const Message& m) {
+    if (m.name == "billing_model_verify") return "The bridge answers it from the configured billing model.";
+    if (m.name == "billing_model_request") return "The bridge answers it with the configured billing model.";
+    return "";
+}
+
 std::unique_ptr<Uplink> billing_model_uplink(Platform& p) { return std::make_unique<BillingModelAnswers>(p); }
 
 }  // namespace ykc::bridge

@@ -61,6 +61,11 @@ private:
 
 }  // namespace
 
+std::string card_auth_note(const Message& m) {
+    if (m.name != "card_auth" && m.name != "parallel_card_auth") return "";
+    return "Waits for `cmd/" + m.reply + "`; refused by the bridge after `policies.card_auth_timeout`.";
+}
+
 std::unique_ptr<Uplink> card_auth_uplink(Platform& p) { return std::make_unique<CardAuth>(p); }
 
 }  // namespace ykc::bridge

@@ -27,6 +27,12 @@ private:
 
 }  // namespace
 
+std::string heartbeat_note(const Message& m) {
+    return m.name == "heartbeat"
+               ? "Published only with `publish.heartbeats`, at `publish.heartbeat_qos`; the bridge answers every heartbeat."
+               : "";
+}
+
 std::unique_ptr<Uplink> heartbeat_uplink(Platform& p) { return std::make_unique<Heartbeat>(p); }
 
 }  // namespace ykc::bridge

@@ -124,6 +124,12 @@ private:
 
 }  // namespace
 
+std::string login_note(const Message& m) {
+    return m.name == "login"
+               ? "The bridge answers per `policies.login` (with `forward`: after `cmd/login_reply`); the pile's `availability` follows."
+               : "";
+}
+
 std::unique_ptr<Uplink> login_uplink(Platform& p) { return std::make_unique<Login>(p); }
 
 }  // namespace ykc::bridge

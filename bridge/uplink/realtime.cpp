@@ -90,6 +90,10 @@ private:
 
 }  // namespace
 
+std::string realtime_note(const Message& m) {
+    return m.name == "realtime" ? "Also sets the retained `ykc/<pile>/gun/<n>/state` of its gun (the second example)." : "";
+}
+
 std::unique_ptr<Uplink> realtime_uplink(Platform& p) { return std::make_unique<Realtime>(p); }
 
 }  // namespace ykc::bridge

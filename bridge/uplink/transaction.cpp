@@ -174,6 +174,8 @@ private:
 
 }  // namespace
 
+std::string transaction_note(const Message&) { return ""; }  // docs/topics.md has a section on records
+
 std::unique_ptr<Uplink> transaction_uplink(Platform& p) { return std::make_unique<Transaction>(p); }
 
 }  // namespace ykc::bridge

@@ -125,12 +125,24 @@ inline void follow_crc_order(Session& s, const Frame& frame) {
     if (b[b.size() - 2] != b[b.size() - 1]) s.pile.crc_order = frame.crc_order;
 }
 
+// Every handler (uplink.cpp lists them).
+std::vector<std::unique_ptr<Uplink>> make_uplinks(Platform& p);
+// What the handlers do with a frame of `m`, one paragraph for docs/topics.md; "" when none says.
+std::string uplink_note(const Message& m);
+
+// Each handler's file: the handler, and its note.
 std::unique_ptr<Uplink> login_uplink(Platform& p);
 std::unique_ptr<Uplink> heartbeat_uplink(Platform& p);
 std::unique_ptr<Uplink> realtime_uplink(Platform& p);
 std::unique_ptr<Uplink> billing_model_uplink(Platform& p);
 std::unique_ptr<Uplink> card_auth_uplink(Platform& p);
 std::unique_ptr<Uplink> transaction_uplink(Platform& p);
+std::string login_note(const Message& m);
+std::string heartbeat_note(const Message& m);
+std::string realtime_note(const Message& m);
+std::string billing_model_note(const Message& m);
+std::string card_auth_note(const Message& m);
+std::string transaction_note(const Message& m);
 
 // JSON text of what may carry bytes from outside (error messages quoting a payload): invalid
 // UTF-8 becomes U+FFFD instead of an exception.

@@ -1,0 +1,87 @@
+#pragma once
+// Which bridge holds a pile when several share a broker (README: "Running several bridges").
+//
+// A login here makes a claim: a number above every claim this bridge has seen for the pile (the
+// login time in microseconds, or the last claim seen + 1 if that is higher: no two bridges'
+// clocks need to agree). It is published in the pile's retained availability with the bridge's
+// client id. Every bridge subscribes to <base>/+/availability, so every bridge learns every claim,
+// and the highest claim holds the pile:
+// - a bridge that holds the pile under a lower claim has lost it (the charger came back through
+//   another bridge): it closes its session quietly — no "offline" over the newer claim — and
+//   answers its waiting commands "offline";
+// - a bridge that holds the pile and sees the retained availability say something else (a lower
+//   claim's "offline" that arrived late) publishes its own again;
+// - a command is executed by the holder only; a bridge that does not hold the pile stays silent
+//   when another bridge's claim is the highest, and answers "offline" otherwise. A holder whose
+//   claim replaced another bridge's waits until the broker echoes its claim: commands published
+//   before that belong to the bridge that held the pile until then;
+// - after a start, a pile whose highest claim is this bridge's "online" (left by a crash or a
+//   kill -9) and that has not logged in again within the grace period is published "offline".
+// No I/O: Bridge tells it what it sees and does what it answers.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace ykc::bridge {
+
+class Ownership {
+public:
+    using Clock = std::chrono::steady_clock;
+    explicit Ownership(std::string me);
+    const std::string& me() const noexcept { return names_[0]; }
+
+    // A login here: the claim to publish with "online".
+    std::uint64_t claim(const std::string& pile, std::uint64_t now_us, Clock::time_point now);
+
+    enum class Verdict {
+        none,
+        lost,      // a higher claim holds the pile: close this bridge's session quietly
+        reassert,  // the retained availability is not this bridge's claim: publish it again
+    };
+    // An availability message on the broker; `held`: this bridge's claim if it holds the pile, else 0.
+    // A message without a bridge (an older ykc-bridge) counts as this bridge's, with claim 0.
+    Verdict seen(const std::string& pile, const std::string& bridge, std::uint64_t claim, bool online, std::uint64_t held,
+                 Clock::time_point orphan_due);
+
+    // Whether this bridge may publish "offline" for its claim (no higher claim seen).
+    bool highest(const std::string& pile, std::uint64_t claim) const;
+
+    enum class Route { execute, silent, offline };
+    // Who answers a command for the pile; `held` as for seen(). A claim that replaced another
+    // bridge's executes once its echo came back, or after echo_wait if it never does (a broker
+    // that does not let this bridge read the availability topics).
+    Route route(const std::string& pile, std::uint64_t held, Clock::time_point now) const;
+    static constexpr std::chrono::seconds echo_wait{5};
+    // The name of the bridge holding the pile's highest claim ("" when none is known).
+    const std::string& holder(const std::string& pile) const;
+
+    // This bridge's "online" claims left from before its start whose grace period ended by `now`
+    // and that are still the highest: to publish "offline" with (taken out).
+    struct Orphan {
+        std::string pile;
+        std::uint64_t claim;
+    };
+    std::vector<Orphan> orphans_due(Clock::time_point now, const std::function<bool(const std::string&)>& held);
+    Clock::time_point next_orphan() const;
+
+private:
+    struct Entry {
+        std::uint64_t claim = 0;
+        std::uint32_t bridge = 0;  // index in names_
+        bool online = false;
+        bool echoed = false;      // this bridge's claim came back from the broker
+        bool contested = false;   // this bridge's claim replaced another bridge's
+        bool orphan = false;      // this bridge's "online" from before its start
+        Clock::time_point due{};  // orphan: when it is published offline; contested: when it executes without its echo
+    };
+    std::uint32_t intern(const std::string& bridge);
+
+    std::vector<std::string> names_;  // [0]: this bridge
+    std::unordered_map<std::string, Entry> piles_;
+    std::vector<std::string> orphans_;  // piles whose entry is an orphan
+};
+
+}  // namespace ykc::bridge

@@ -1,0 +1,125 @@
+// Several bridges on one broker (README: "Running several bridges"; bridge/ownership.hpp): a pile
+// that moves from one bridge to another, commands during the move, and a bridge that crashed.
+#include "harness.hpp"
+
+using namespace it;
+
+namespace {
+
+std::string bridge_id(const Bridge& b) { return "it-bridge-" + std::to_string(b.port); }
+
+// The last availability of `p` the subscriber has seen.
+std::optional<Received> last_availability(Subscriber& sub, const std::string& p) {
+    std::optional<Received> last;
+    for (auto& r : sub.snapshot())
+        if (r.topic == "ykc/" + p + "/availability") last = r;
+    return last;
+}
+
+std::size_t answers(Subscriber& sub, const std::string& topic, const std::string& id) {
+    std::size_t n = 0;
+    for (auto& r : sub.snapshot())
+        if (r.topic == topic && r.j().value("id", "") == id) ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("two bridges: a pile that moves is online through the new bridge, the old one closes quietly, and commands are answered once") {
+    Mosquitto broker;
+    Subscriber sub{broker.url()};
+    Bridge a(broker), b(broker);  // mqtt.commands all: both hear every command
+    Charger old_link(a.port, pile);
+    old_link.login();
+    REQUIRE(sub.wait("ykc/" + pile + "/availability",
+                     [&](const Received& r) { return has_state(r, "online") && r.j().value("bridge", "") == bridge_id(a); }));
+    // the charger's link drops without a FIN (a 4G link), and it logs in again through bridge b
+    Charger moved(b.port, pile);
+    moved.login();
+    auto online_b = sub.wait("ykc/" + pile + "/availability",
+                             [&](const Received& r) { return has_state(r, "online") && r.j().value("bridge", "") == bridge_id(b); });
+    REQUIRE(online_b);
+    CHECK(online_b->j()["claim"].get<std::uint64_t>() > 0);
+    // bridge a closes its stale session without publishing offline over bridge b's claim
+    CHECK(old_link.closed_by_peer());
+    CHECK(a.log_shows("logged in through bridge " + bridge_id(b)));
+    CHECK(a.log_shows("not published offline: it is online through bridge " + bridge_id(b)));
+    // a command is executed and answered by bridge b only; a command for a pile nobody holds is
+    // answered offline by both (the marker: when both answered it, bridge a has seen the first)
+    const auto frame = codec().encode({{"type", "reboot"}, {"pile", pile}, {"seq", "0A0B"}, {"data", {{"mode", "immediate"}}}});
+    sub.publish("ykc/" + pile + "/cmd/raw", json({{"id", "once"}, {"hex", ykc::to_hex(frame)}}).dump());
+    auto got = moved.receive_type("reboot");
+    REQUIRE(got);
+    CHECK((*got)["seq"] == "0A0B");
+    const std::string absent = "32010200000099";
+    sub.publish("ykc/" + absent + "/cmd/reboot", json({{"id", "marker"}, {"mode", "immediate"}}).dump());
+    REQUIRE(sub.wait_all("ykc/" + absent + "/resp/reboot", [](const std::vector<Received>& v) { return v.size() >= 2; }).size() == 2);
+    CHECK(answers(sub, "ykc/" + pile + "/resp/raw", "once") == 1);
+    // and what is retained at the end says online through bridge b
+    auto last = last_availability(sub, pile);
+    REQUIRE(last);
+    CHECK(has_state(*last, "online"));
+    CHECK(last->j()["bridge"] == bridge_id(b));
+    // bridge b's session ends: now the offline is published
+    moved.close();
+    CHECK(sub.wait("ykc/" + pile + "/availability",
+                   [&](const Received& r) { return has_state(r, "offline") && r.j().value("bridge", "") == bridge_id(b); }));
+}
+
+TEST_CASE("a bridge killed and started again publishes offline for the piles that did not come back within limits.heartbeat_timeout") {
+    Mosquitto broker;
+    Subscriber sub{broker.url()};
+    TempDir state;
+    const int port = free_port();
+    const std::vector<std::string> options = {"--set", "limits.heartbeat_timeout=2"};
+    const std::string back = "32010200000002";
+    {
+        Bridge a(broker, options, state.path() + "/data", port);
+        Charger gone(a.port, pile), returns(a.port, back);
+        gone.login();
+        returns.login();
+        REQUIRE(sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+        REQUIRE(sub.wait("ykc/" + back + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+        a.proc->kill9();  // the availability of both stays retained "online"
+    }
+    Bridge a(broker, options, state.path() + "/data", port);
+    Charger returns(a.port, back);
+    returns.login();
+    auto offline = sub.wait(
+        "ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "offline"); }, 10000ms);
+    REQUIRE(offline);
+    CHECK(offline->j()["bridge"] == "it-bridge-" + std::to_string(port));
+    CHECK(offline->j()["reason"] == "not back after the bridge restarted");
+    CHECK(a.log_shows("pile " + pile + ": not back within limits.heartbeat_timeout"));
+    // the pile that came back stays online
+    auto last = last_availability(sub, back);
+    REQUIRE(last);
+    CHECK(has_state(*last, "online"));
+}
+
+TEST_CASE(
+    "mqtt.failover_urls: the bridge uses the next broker while mqtt.url is down, and a record is confirmed only once a broker has it") {
+    const int first_port = free_port();
+    const std::string first_url = "tcp://127.0.0.1:" + std::to_string(first_port);
+    auto second = std::make_unique<Mosquitto>();
+    Subscriber on_second{second->url()};
+    Bridge bridge(first_url, {"--set", "mqtt.failover_urls=" + second->url(), "--set", "mqtt.reconnect_max=2"}, "", 0);
+    REQUIRE(bridge.log_shows("mqtt: connected to " + second->url(), 10000ms));
+    Charger c(bridge.port, pile);
+    c.login();
+    REQUIRE(on_second.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); }));
+    // the second broker dies: a record taken now waits in the outbox, unconfirmed
+    second.reset();
+    c.send("transaction", transaction_data(serial));
+    CHECK_FALSE(c.receive_type("transaction_reply", 1000ms));
+    // the first comes up: the record goes there, and only then is it confirmed
+    Mosquitto first(first_port);
+    Subscriber on_first{first.url()};
+    REQUIRE(bridge.log_shows("mqtt: connected to " + first_url, 15000ms));
+    auto record = on_first.wait("ykc/" + pile + "/transaction", {}, 10000ms);
+    REQUIRE(record);
+    CHECK(record->j()["data"]["serial"] == serial);
+    auto confirm = c.receive_type("transaction_reply", 10000ms);
+    REQUIRE(confirm);
+    CHECK((*confirm)["data"]["serial"] == serial);
+}

@@ -1,0 +1,98 @@
+// Which bridge holds a pile when several share a broker (bridge/ownership.hpp), without a broker:
+// claims, a pile that moves, late messages, commands, and claims left by a crash.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "ownership.hpp"
+
+using ykc::bridge::Ownership;
+using Verdict = Ownership::Verdict;
+using Route = Ownership::Route;
+using namespace std::chrono_literals;
+
+namespace {
+const std::string pile = "32010200000001";
+const auto t0 = Ownership::Clock::now();
+const auto never = Ownership::Clock::time_point::max();
+bool none_held(const std::string&) { return false; }
+}  // namespace
+
+TEST_CASE("ownership: a pile that moves to another bridge - the lower claim is lost, its offline is not published") {
+    Ownership a("bridge-a"), b("bridge-b");
+    const auto ca = a.claim(pile, 1000, t0);
+    CHECK(a.seen(pile, "bridge-a", ca, true, ca, never) == Verdict::none);  // its own echo
+    CHECK(b.seen(pile, "bridge-a", ca, true, 0, never) == Verdict::none);
+    CHECK(b.route(pile, 0, t0) == Route::silent);  // bridge-a holds it
+    // the charger comes back through bridge-b, whose clock is behind: the claim is still higher
+    const auto cb = b.claim(pile, 500, t0);
+    CHECK(cb > ca);
+    CHECK(b.route(pile, cb, t0) == Route::silent);  // until the broker has its claim
+    CHECK(a.seen(pile, "bridge-b", cb, true, ca, never) == Verdict::lost);
+    CHECK_FALSE(a.highest(pile, ca));  // so no offline over bridge-b's online
+    CHECK(a.holder(pile) == "bridge-b");
+    CHECK(a.route(pile, ca, t0) == Route::silent);
+    CHECK(a.route(pile, 0, t0) == Route::silent);
+    CHECK(b.seen(pile, "bridge-b", cb, true, cb, never) == Verdict::none);
+    CHECK(b.route(pile, cb, t0) == Route::execute);
+}
+
+TEST_CASE("ownership: a lower claim's offline that arrives late makes the holder publish its own again") {
+    Ownership a("bridge-a"), b("bridge-b");
+    const auto ca = a.claim(pile, 1000, t0);
+    b.seen(pile, "bridge-a", ca, true, 0, never);
+    const auto cb = b.claim(pile, 2000, t0);
+    CHECK(b.seen(pile, "bridge-b", cb, true, cb, never) == Verdict::none);
+    CHECK(b.seen(pile, "bridge-a", ca, false, cb, never) == Verdict::reassert);
+    CHECK(b.highest(pile, cb));
+    // a claim of the same number from another bridge: the greater name holds
+    Ownership c("bridge-c");
+    c.seen(pile, "bridge-b", cb, true, 0, never);
+    CHECK(c.holder(pile) == "bridge-b");
+    c.seen(pile, "bridge-a", cb, true, 0, never);
+    CHECK(c.holder(pile) == "bridge-b");
+}
+
+TEST_CASE("ownership: one bridge alone executes at once, and answers offline for a pile it does not hold") {
+    Ownership a("bridge-a");
+    CHECK(a.route(pile, 0, t0) == Route::offline);  // never seen
+    const auto c1 = a.claim(pile, 1000, t0);
+    CHECK(a.route(pile, c1, t0) == Route::execute);  // no other bridge had it: no wait for the echo
+    CHECK(a.seen(pile, "bridge-a", c1, false, 0, never) == Verdict::none);
+    CHECK(a.route(pile, 0, t0) == Route::offline);
+    // its next session's claim is higher, whatever the clock says
+    const auto c2 = a.claim(pile, 10, t0);
+    CHECK(c2 > c1);
+    // an older bridge's availability (no bridge, no claim) counts as this bridge's
+    Ownership b("bridge-b");
+    b.seen(pile, "", 0, true, 0, never);
+    CHECK(b.route(pile, 0, t0) == Route::offline);
+}
+
+TEST_CASE("ownership: a claim that never echoes executes after the wait") {
+    Ownership a("bridge-a"), b("bridge-b");
+    b.seen(pile, "bridge-a", 1000, true, 0, never);
+    const auto cb = b.claim(pile, 2000, t0);
+    CHECK(b.route(pile, cb, t0 + 1s) == Route::silent);
+    CHECK(b.route(pile, cb, t0 + Ownership::echo_wait) == Route::execute);
+}
+
+TEST_CASE("ownership: an online left by a crash is offline after the grace period, unless the pile came back or another bridge took it") {
+    Ownership a("bridge-a");
+    const auto grace = t0 + 10s;
+    a.seen("32010200000001", "bridge-a", 100, true, 0, grace);   // left online
+    a.seen("32010200000002", "bridge-a", 200, true, 0, grace);   // comes back
+    a.seen("32010200000003", "bridge-a", 300, true, 0, grace);   // taken by bridge-b
+    a.seen("32010200000004", "bridge-a", 400, false, 0, grace);  // offline already
+    a.seen("32010200000005", "", 0, true, 0, grace);             // an older ykc-bridge's
+    CHECK(a.next_orphan() == grace);
+    a.claim("32010200000002", 1000, t0);
+    a.seen("32010200000003", "bridge-b", 301, true, 0, grace);
+    CHECK(a.orphans_due(t0 + 9s, none_held).empty());
+    const auto due = a.orphans_due(t0 + 10s, none_held);
+    REQUIRE(due.size() == 2);
+    CHECK(((due[0].pile == "32010200000001" && due[0].claim == 100 && due[1].pile == "32010200000005") ||
+           (due[1].pile == "32010200000001" && due[1].claim == 100 && due[0].pile == "32010200000005")));
+    CHECK(a.next_orphan() == Ownership::Clock::time_point::max());
+    CHECK(a.orphans_due(t0 + 20s, none_held).empty());
+}
