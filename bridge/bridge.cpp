@@ -1,5 +1,7 @@
 #include "bridge.hpp"
 
+#include <charconv>
+
 #include <boost/asio/ip/address.hpp>
 #include <spdlog/spdlog.h>
 
@@ -93,13 +95,16 @@ void Bridge::start() {
     }
     // every bridge's claims on the piles (ownership.hpp), retained ones first
     const std::string availability = topic("+", "availability");
-    mqtt_.subscribe(availability, [this, availability](bool ok) {
-        if (!ok)
-            publish_error("",
-                          {{"error", "the broker refused the subscription to " + availability +
-                                         ": piles left online by a crash stay so, and several bridges cannot tell which holds a pile"}});
-    });
-    started_ = Clock::now();
+    // at QoS 0: 10,000 retained messages after a start, each login's echo, none worth a PUBACK
+    // (and Paho C 1.3.12 under MQTT 5 stalls its publishes while it acknowledges such a stream)
+    mqtt_.subscribe(
+        availability,
+        [this, availability](bool ok) {
+            if (!ok)
+                publish_error("", {{"error", "the broker refused the subscription to " + availability +
+                                                 ": piles left online by a crash stay so, and several bridges cannot tell which holds a pile"}});
+        },
+        0);
     if (ha_) ha_->start();  // homeassistant hook
     mqtt_.start();
     accept();
@@ -314,17 +319,13 @@ void Bridge::on_frame(const SessionPtr& s, const Frame& frame) {
 // "online" published once it is in place, the pile's clock is set.
 void Bridge::logged_in(const SessionPtr& s, const json& data, bool first) {
     const std::string& pile = s->pile.number;
+    // the claim first: the session this one replaces then publishes no "offline" over it
+    if (s->pile.claim == 0) s->pile.claim = new_claim(pile);
     if (auto old = piles_.find(pile); old != piles_.end() && old->second != s) {
         spdlog::warn("pile {}: new login from {} replaces the session from {}", pile, s->remote(), old->second->remote());
         old->second->close("replaced by a new login from " + s->remote());
     }
     piles_[pile] = s;
-    if (s->pile.claim == 0)
-        s->pile.claim = ownership_.claim(
-            pile,
-            static_cast<std::uint64_t>(
-                std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count()),
-            Clock::now());
     // "online" is published once cmd/# is in place (and again after every reconnect), so a
     // backend that sends a command as soon as it sees the pile online is heard.
     listen_commands(pile, "cmd/#", [this, pile](bool ok) {
@@ -339,6 +340,11 @@ void Bridge::logged_in(const SessionPtr& s, const json& data, bool first) {
     spdlog::info("pile {}: logged in from {} (firmware {}, protocol {})", pile, s->remote(), s->pile.firmware, s->pile.protocol_version);
     if (first && config_.policies.time_sync) time_sync(s);
     if (ha_) ha_->logged_in(pile, data);  // homeassistant hook
+}
+
+std::uint64_t Bridge::new_claim(const std::string& pile) {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return ownership_.claim(pile, static_cast<std::uint64_t>(us), Clock::now());
 }
 
 void Bridge::time_sync(const SessionPtr& s) {
@@ -390,7 +396,7 @@ void Bridge::publish_error(const std::string& pile, json error) {
 void Bridge::publish_availability(const SessionPtr& s, bool online) {
     const std::string& pile = s->pile.number;
     if (!online && !ownership_.highest(pile, s->pile.claim)) {
-        spdlog::info("pile {}: not published offline: it is online through bridge {}", pile, ownership_.holder(pile));
+        spdlog::info("pile {}: not published offline: a newer claim holds it (bridge {})", pile, ownership_.holder(pile));
         return;
     }
     json a = {{"state", online ? "online" : "offline"}, {"since", online ? s->pile.since : now_iso()}, {"remote", s->remote()}};
@@ -402,22 +408,31 @@ void Bridge::publish_availability(const SessionPtr& s, bool online) {
     mqtt_.publish(topic(pile, "availability"), a.dump(), 1, true);
 }
 
+// Read without a json tree: every bridge's availability of every pile comes by here (10,000 at
+// a login wave), and what the broker hands over may be anything.
 void Bridge::on_availability(const std::string& pile, const std::string& payload) {
-    const json a = json::parse(payload, nullptr, false);
-    if (!a.is_object() || !is_pile_number(pile)) return;  // an empty retained message clears the topic
-    const bool online = a.value("state", "") == "online";
-    const std::string bridge = a.contains("bridge") && a["bridge"].is_string() ? a["bridge"].get<std::string>() : "";
-    const std::uint64_t claim = a.contains("claim") && a["claim"].is_number_unsigned() ? a["claim"].get<std::uint64_t>() : 0;
+    const std::string_view state = json_plain_string(json_member(payload, "state"));
+    if (state.empty() || !is_pile_number(pile)) return;  // an empty retained message clears the topic
+    const bool online = state == "online";
+    const std::string_view bridge = json_plain_string(json_member(payload, "bridge"));
+    std::uint64_t claim = 0;
+    const std::string_view number = json_member(payload, "claim");
+    if (std::from_chars(number.data(), number.data() + number.size(), claim).ptr != number.data() + number.size()) claim = 0;
     const auto held = piles_.find(pile);
     const std::uint64_t mine = held == piles_.end() ? 0 : held->second->pile.claim;
-    const auto grace = std::max(Clock::now(), started_ + std::chrono::seconds(config_.limits.heartbeat_timeout));
-    switch (ownership_.seen(pile, bridge, claim, online, mine, grace)) {
+    // claims left from before this start: only while the first connection's grace period runs
+    const auto now = Clock::now();
+    const auto orphan_due = grace_until_ != Clock::time_point{} && now < grace_until_ ? grace_until_ : Clock::time_point::max();
+    switch (ownership_.seen(pile, bridge, claim, online, mine, orphan_due)) {
         case Ownership::Verdict::lost:
             // its commands are answered offline as it closes (on_closed), and no offline is published
             spdlog::info("pile {}: logged in through bridge {}: closing this bridge's session from {}", pile, bridge,
                          held->second->remote());
-            held->second->close("the pile logged in through bridge " + bridge);
+            held->second->close("the pile logged in through bridge " + std::string(bridge));
             break;
+        case Ownership::Verdict::reclaim:  // a higher claim that does not hold the pile: this bridge does
+            held->second->pile.claim = new_claim(pile);
+            [[fallthrough]];
         case Ownership::Verdict::reassert:  // not before its first "online" (its commands can be heard then)
             if (held->second->pile.announced) publish_availability(held->second, true);
             break;
@@ -475,7 +490,9 @@ void Bridge::publish_health() {
 }
 
 void Bridge::on_connected() {
-    // each live pile's availability follows its cmd/# SUBACK (see finish_login)
+    // the piles this bridge left online before it started (a crash) have this long to come back
+    if (grace_until_ == Clock::time_point{}) grace_until_ = Clock::now() + std::chrono::seconds(config_.limits.heartbeat_timeout);
+    // each live pile's availability follows its cmd/# SUBACK (see logged_in)
     mqtt_.publish(config_.mqtt.base_topic + "/bridge/state", json{{"state", "online"}, {"ts", now_iso()}}.dump(), 1, true);
     if (ha_) ha_->connected();  // homeassistant hook
 }

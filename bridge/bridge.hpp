@@ -91,6 +91,7 @@ private:
     // claims left "online" by a crash
     void on_availability(const std::string& pile, const std::string& payload);
     void arm_orphans();
+    std::uint64_t new_claim(const std::string& pile);
     void publish_health();
     void housekeeping();
     void time_sync_tick();
@@ -109,7 +110,7 @@ private:
     Ownership ownership_;
     boost::asio::steady_timer orphan_timer_;
     Clock::time_point orphans_armed_ = Clock::time_point::max();
-    Clock::time_point started_{};  // the grace period for claims left from before runs from here
+    Clock::time_point grace_until_{};  // the first connection to the broker + limits.heartbeat_timeout: claims left from before
     std::vector<std::unique_ptr<Uplink>> uplinks_;
     std::array<Uplink*, 256> uplink_of_{};  // frame code -> its handler (null: published as it is)
     std::uint64_t next_session_id_ = 1;

@@ -53,8 +53,10 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     // request of the pile waits here for this very answer (a login through this bridge).
     const auto held = piles_.find(pile);
     const auto route = ownership_.route(pile, held == piles_.end() ? 0 : held->second->pile.claim, Clock::now());
-    if (route == Ownership::Route::silent &&
-        !pairing_.find_if(pile, [&](const Pending& p) { return p.awaits == Pending::Awaits::backend && p.reply == name; })) {
+    if (route == Ownership::Route::silent && !pairing_.find_if(pile, [&](const Pending& p) {
+            const auto s = p.awaits == Pending::Awaits::backend && p.reply == name ? session_by_id(p.session) : nullptr;
+            return s && s->open();
+        })) {
         spdlog::debug("pile {}: command {} left to bridge {}, which holds the pile", pile, name, ownership_.holder(pile));
         return;
     }

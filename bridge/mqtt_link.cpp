@@ -419,9 +419,10 @@ void MqttLink::request(const char* what, const std::string& filter, F&& f) {
     }
 }
 
-void MqttLink::subscribe(const std::string& filter, Done ready) {
+void MqttLink::subscribe(const std::string& filter, Done ready, int qos) {
     auto [it, added] = subscriptions_.try_emplace(filter);
     it->second.ready = std::move(ready);
+    it->second.qos = qos;
     if (added) {
         if (connected_) send_subscribe(filter);
     } else if (it->second.active && it->second.ready) {
@@ -442,10 +443,12 @@ bool MqttLink::subscribed(const std::string& filter) const {
 // store of earlier versions could hold a queued SUBSCRIBE: warn_about_paho_store names it.)
 void MqttLink::send_subscribe(const std::string& filter) {
     if (!client_->is_connected()) return;
+    const auto sub = subscriptions_.find(filter);
+    const int qos = sub == subscriptions_.end() ? 1 : sub->second.qos;
     const std::uint64_t id = next_id_++;
     sub_requests_.emplace(id, filter);
     request("subscribe", filter,
-            [&] { client_->subscribe(filter, 1, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *sub_listener_); });
+            [&] { client_->subscribe(filter, qos, reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)), *sub_listener_); });
 }
 
 void MqttLink::suback(std::uint64_t id, int rc, int /*reason*/, const std::string& why) {

@@ -82,8 +82,10 @@ public:
     void publish_latest(const std::string& topic, std::string payload, int qos);
     // `ready` runs on the io_context after every SUBACK for this filter (the first and each one
     // after a reconnect; at once when it is already in place); ok=false when the broker refused
-    // it. Nothing runs while disconnected.
-    void subscribe(const std::string& filter, Done ready = {});
+    // it. Nothing runs while disconnected. `qos` 0 for what may come in bulk and need not be
+    // acknowledged (Paho C 1.3.12 under MQTT 5 stalls its publishes when many inbound QoS 1
+    // messages are being acknowledged at once).
+    void subscribe(const std::string& filter, Done ready = {}, int qos = 1);
     void unsubscribe(const std::string& filter);
     // Publishes the last words and disconnects, waiting at most `timeout` for outstanding
     // publishes. Call after the io_context has stopped.
@@ -165,6 +167,7 @@ private:
     struct Subscription {
         Done ready;
         bool active = false;  // acknowledged on the current connection
+        int qos = 1;
     };
     std::map<std::string, Subscription> subscriptions_;
 

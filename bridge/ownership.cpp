@@ -6,11 +6,19 @@ namespace ykc::bridge {
 
 Ownership::Ownership(std::string me) { names_.push_back(std::move(me)); }
 
-std::uint32_t Ownership::intern(const std::string& bridge) {
-    if (bridge.empty()) return 0;  // an older ykc-bridge's availability: this bridge's
+// An older ykc-bridge's availability once other bridges are around: whose it is is not known.
+std::uint32_t Ownership::unknown() {
+    const auto it = std::find(names_.begin() + 1, names_.end(), std::string("?"));
+    if (it != names_.end()) return static_cast<std::uint32_t>(it - names_.begin());
+    names_.push_back("?");
+    return static_cast<std::uint32_t>(names_.size() - 1);
+}
+
+std::uint32_t Ownership::intern(std::string_view bridge) {
+    if (bridge.empty()) return names_.size() == 1 ? 0 : unknown();  // an older ykc-bridge's: this bridge's, if it is alone
     const auto it = std::find(names_.begin(), names_.end(), bridge);
     if (it != names_.end()) return static_cast<std::uint32_t>(it - names_.begin());
-    names_.push_back(bridge);
+    names_.emplace_back(bridge);
     return static_cast<std::uint32_t>(names_.size() - 1);
 }
 
@@ -22,13 +30,14 @@ std::uint64_t Ownership::claim(const std::string& pile, std::uint64_t now_us, Cl
     return c;
 }
 
-Ownership::Verdict Ownership::seen(const std::string& pile, const std::string& bridge, std::uint64_t claim, bool online, std::uint64_t held,
+Ownership::Verdict Ownership::seen(const std::string& pile, std::string_view bridge, std::uint64_t claim, bool online, std::uint64_t held,
                                    Clock::time_point orphan_due) {
     const std::uint32_t b = intern(bridge);
-    Entry& e = piles_[pile];
-    const bool same = claim == e.claim && b == e.bridge;
+    const auto [it, first] = piles_.try_emplace(pile);
+    Entry& e = it->second;
+    const bool same = !first && claim == e.claim && b == e.bridge;
     // the highest claim holds; two bridges with the same number: the greater name
-    const bool higher = claim > e.claim || (claim == e.claim && b != e.bridge && names_[b] > names_[e.bridge]);
+    const bool higher = first || claim > e.claim || (claim == e.claim && b != e.bridge && names_[b] > names_[e.bridge]);
     if (same) {
         e.online = online;
         if (b == 0 && online) e.echoed = true;
@@ -36,15 +45,15 @@ Ownership::Verdict Ownership::seen(const std::string& pile, const std::string& b
         e = Entry{claim, b, online, b == 0, false, false, {}};
     }
     if (held != 0) {
-        if (e.claim != held || e.bridge != 0) return Verdict::lost;
-        // the retained message is now an older claim's (or this claim's "offline"): ours again
-        if (!(same && online)) return Verdict::reassert;
-        return Verdict::none;
+        if (e.claim == held && e.bridge == 0) return same && online ? Verdict::none : Verdict::reassert;
+        // a higher claim: another bridge's online has the pile; anything else does not
+        return e.bridge != 0 && e.online ? Verdict::lost : Verdict::reclaim;
     }
-    if (b == 0 && online && e.claim == claim && e.bridge == 0 && !e.orphan) {
+    if (b == 0 && online && e.claim == claim && e.bridge == 0 && !e.orphan && orphan_due != Clock::time_point::max()) {
         e.orphan = true;
         e.due = orphan_due;
         orphans_.push_back(pile);
+        next_orphan_ = std::min(next_orphan_, orphan_due);
     }
     return Verdict::none;
 }
@@ -74,23 +83,20 @@ const std::string& Ownership::holder(const std::string& pile) const {
 
 std::vector<Ownership::Orphan> Ownership::orphans_due(Clock::time_point now, const std::function<bool(const std::string&)>& held) {
     std::vector<Orphan> due;
+    next_orphan_ = Clock::time_point::max();
     std::erase_if(orphans_, [&](const std::string& pile) {
         const auto it = piles_.find(pile);
         if (it == piles_.end() || !it->second.orphan) return true;
         Entry& e = it->second;
-        if (e.due > now) return false;
+        if (e.due > now) {
+            next_orphan_ = std::min(next_orphan_, e.due);
+            return false;
+        }
         e.orphan = false;
         if (e.bridge == 0 && e.online && !held(pile)) due.push_back({pile, e.claim});
         return true;
     });
     return due;
-}
-
-Ownership::Clock::time_point Ownership::next_orphan() const {
-    auto next = Clock::time_point::max();
-    for (const auto& pile : orphans_)
-        if (const auto it = piles_.find(pile); it != piles_.end() && it->second.orphan) next = std::min(next, it->second.due);
-    return next;
 }
 
 }  // namespace ykc::bridge

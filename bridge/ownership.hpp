@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -38,12 +39,17 @@ public:
 
     enum class Verdict {
         none,
-        lost,      // a higher claim holds the pile: close this bridge's session quietly
+        lost,      // another bridge's higher claim is online: close this bridge's session quietly
         reassert,  // the retained availability is not this bridge's claim: publish it again
+        reclaim,   // a higher claim that does not hold the pile (an offline, or this bridge's own from
+                   // before a clock step) while this bridge does: claim() again, publish it
     };
     // An availability message on the broker; `held`: this bridge's claim if it holds the pile, else 0.
-    // A message without a bridge (an older ykc-bridge) counts as this bridge's, with claim 0.
-    Verdict seen(const std::string& pile, const std::string& bridge, std::uint64_t claim, bool online, std::uint64_t held,
+    // `orphan_due`: when this bridge's own "online" that it does not hold is published offline;
+    // time_point::max() once the start's grace period is over (then there are no orphans). A
+    // message without a bridge (an older ykc-bridge) counts as this bridge's while no other
+    // bridge has been seen.
+    Verdict seen(const std::string& pile, std::string_view bridge, std::uint64_t claim, bool online, std::uint64_t held,
                  Clock::time_point orphan_due);
 
     // Whether this bridge may publish "offline" for its claim (no higher claim seen).
@@ -65,7 +71,7 @@ public:
         std::uint64_t claim;
     };
     std::vector<Orphan> orphans_due(Clock::time_point now, const std::function<bool(const std::string&)>& held);
-    Clock::time_point next_orphan() const;
+    Clock::time_point next_orphan() const { return next_orphan_; }
 
 private:
     struct Entry {
@@ -77,11 +83,13 @@ private:
         bool orphan = false;      // this bridge's "online" from before its start
         Clock::time_point due{};  // orphan: when it is published offline; contested: when it executes without its echo
     };
-    std::uint32_t intern(const std::string& bridge);
+    std::uint32_t intern(std::string_view bridge);
+    std::uint32_t unknown();
 
     std::vector<std::string> names_;  // [0]: this bridge
     std::unordered_map<std::string, Entry> piles_;
     std::vector<std::string> orphans_;  // piles whose entry is an orphan
+    Clock::time_point next_orphan_ = Clock::time_point::max();
 };
 
 }  // namespace ykc::bridge

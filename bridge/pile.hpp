@@ -26,8 +26,8 @@ struct Pile {
     CrcOrder crc_order = CrcOrder::low_first;  // answer in the order the pile uses
     std::string firmware, protocol_version, since;
     int gun_count = 0;                                       // the login's (0: not said)
-    std::uint64_t claim = 0;  // this bridge's claim on the pile, once logged in (ownership.hpp)
-    bool announced = false;   // its "online" was published (once its commands can be heard)
+    std::uint64_t claim = 0;                                 // this bridge's claim on the pile, once logged in (ownership.hpp)
+    bool announced = false;                                  // its "online" was published (once its commands can be heard)
     std::uint16_t next_seq = 0;                              // of the frames the bridge sends (Bridge::send)
     std::chrono::steady_clock::time_point last_time_sync{};  // policies.time_sync_interval
     // per gun (uplink/realtime.cpp): the hash of its last values (publish.gun_state on_change)

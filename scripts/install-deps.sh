@@ -14,6 +14,8 @@ build=(
 )
 tests=(
   mosquitto mosquitto-clients
+  # another broker the integration tests run the bridge against (MQTT 3.1.1 over JetStream)
+  nats-server
   clang python3 python3-paho-mqtt
   # libFuzzer and the clang sanitizer runtimes (scripts/fuzz.sh): only a Recommends of clang,
   # which --no-install-recommends leaves out

@@ -112,10 +112,13 @@ TEST_CASE("pairing: a reply echoing a frame no command waits for answers none, a
     REQUIRE(a);
     CHECK(a->command.id == backend);
     // answered by its echo: the same reply again answers the next waiting command no more
-    p.add(command("time_sync", "time_sync_reply", {}, json::object(), {0x0C, 0x00}));
-    a = p.charger_answer(pile, session, "time_sync_reply", {0x0D, 0x00}, json::object(), now);
+    const auto first = p.add(command("time_sync", "time_sync_reply", {}, json::object(), {0x0C, 0x00}));
+    p.add(command("time_sync", "time_sync_reply", {}, json::object(), {0x0E, 0x00}));
+    a = p.charger_answer(pile, session, "time_sync_reply", {0x0C, 0x00}, json::object(), now);
     REQUIRE(a);
-    CHECK_FALSE(p.charger_answer(pile, session, "time_sync_reply", {0x0D, 0x00}, json::object(), now));
+    CHECK(a->command.id == first);
+    CHECK_FALSE(p.charger_answer(pile, session, "time_sync_reply", {0x0C, 0x00}, json::object(), now));
+    CHECK(p.count(pile, Pending::Awaits::charger) == 1);
 }
 
 TEST_CASE("pairing: frames no command waits for are remembered for a while, and only so many") {
