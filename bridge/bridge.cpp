@@ -1,14 +1,11 @@
 #include "bridge.hpp"
 
-#include <charconv>
-
 #include <boost/asio/ip/address.hpp>
 #include <spdlog/spdlog.h>
 
 #include "ykc/cp56.hpp"
 #include "ykc/hex.hpp"
 #include "ykc/json_member.hpp"
-#include "ykc/pile.hpp"
 #include "ykc/reference.hpp"  // hex_code
 
 namespace ykc::bridge {
@@ -101,8 +98,9 @@ void Bridge::start() {
         availability,
         [this, availability](bool ok) {
             if (!ok)
-                publish_error("", {{"error", "the broker refused the subscription to " + availability +
-                                                 ": piles left online by a crash stay so, and several bridges cannot tell which holds a pile"}});
+                publish_error(
+                    "", {{"error", "the broker refused the subscription to " + availability +
+                                       ": piles left online by a crash stay so, and several bridges cannot tell which holds a pile"}});
         },
         0);
     if (ha_) ha_->start();  // homeassistant hook
@@ -342,11 +340,6 @@ void Bridge::logged_in(const SessionPtr& s, const json& data, bool first) {
     if (ha_) ha_->logged_in(pile, data);  // homeassistant hook
 }
 
-std::uint64_t Bridge::new_claim(const std::string& pile) {
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    return ownership_.claim(pile, static_cast<std::uint64_t>(us), Clock::now());
-}
-
 void Bridge::time_sync(const SessionPtr& s) {
     s->pile.last_time_sync = Clock::now();
     send(s, "time_sync", {{"time", now_iso()}});
@@ -391,83 +384,6 @@ void Bridge::publish_error(const std::string& pile, json error) {
                   false);
 }
 
-// Retained, with this bridge's claim on the pile (ownership.hpp). No "offline" over a higher
-// claim: the pile is online through another bridge.
-void Bridge::publish_availability(const SessionPtr& s, bool online) {
-    const std::string& pile = s->pile.number;
-    if (!online && !ownership_.highest(pile, s->pile.claim)) {
-        spdlog::info("pile {}: not published offline: a newer claim holds it (bridge {})", pile, ownership_.holder(pile));
-        return;
-    }
-    json a = {{"state", online ? "online" : "offline"}, {"since", online ? s->pile.since : now_iso()}, {"remote", s->remote()}};
-    if (!s->pile.firmware.empty()) a["firmware"] = s->pile.firmware;
-    if (!s->pile.protocol_version.empty()) a["protocol_version"] = s->pile.protocol_version;
-    a["bridge"] = ownership_.me();
-    a["claim"] = s->pile.claim;
-    s->pile.announced = online;
-    mqtt_.publish(topic(pile, "availability"), a.dump(), 1, true);
-}
-
-// Read without a json tree: every bridge's availability of every pile comes by here (10,000 at
-// a login wave), and what the broker hands over may be anything.
-void Bridge::on_availability(const std::string& pile, const std::string& payload) {
-    const std::string_view state = json_plain_string(json_member(payload, "state"));
-    if (state.empty() || !is_pile_number(pile)) return;  // an empty retained message clears the topic
-    const bool online = state == "online";
-    const std::string_view bridge = json_plain_string(json_member(payload, "bridge"));
-    std::uint64_t claim = 0;
-    const std::string_view number = json_member(payload, "claim");
-    if (std::from_chars(number.data(), number.data() + number.size(), claim).ptr != number.data() + number.size()) claim = 0;
-    const auto held = piles_.find(pile);
-    const std::uint64_t mine = held == piles_.end() ? 0 : held->second->pile.claim;
-    // claims left from before this start: only while the first connection's grace period runs
-    const auto now = Clock::now();
-    const auto orphan_due = grace_until_ != Clock::time_point{} && now < grace_until_ ? grace_until_ : Clock::time_point::max();
-    switch (ownership_.seen(pile, bridge, claim, online, mine, orphan_due)) {
-        case Ownership::Verdict::lost:
-            // its commands are answered offline as it closes (on_closed), and no offline is published
-            spdlog::info("pile {}: logged in through bridge {}: closing this bridge's session from {}", pile, bridge,
-                         held->second->remote());
-            held->second->close("the pile logged in through bridge " + std::string(bridge));
-            break;
-        case Ownership::Verdict::reclaim:  // a higher claim that does not hold the pile: this bridge does
-            held->second->pile.claim = new_claim(pile);
-            [[fallthrough]];
-        case Ownership::Verdict::reassert:  // not before its first "online" (its commands can be heard then)
-            if (held->second->pile.announced) publish_availability(held->second, true);
-            break;
-        case Ownership::Verdict::none: break;
-    }
-    arm_orphans();
-}
-
-// This bridge's "online" claims from before its start, for piles that have not come back within
-// limits.heartbeat_timeout of the start (and that no bridge claimed since): offline.
-void Bridge::arm_orphans() {
-    const auto next = ownership_.next_orphan();
-    if (next >= orphans_armed_ || stopping_) return;
-    orphans_armed_ = next;
-    orphan_timer_.expires_at(next);
-    orphan_timer_.async_wait([this](boost::system::error_code ec) {
-        if (ec || stopping_) return;
-        orphans_armed_ = Clock::time_point::max();
-        for (const auto& o : ownership_.orphans_due(Clock::now(), [this](const std::string& p) { return piles_.count(p) > 0; })) {
-            spdlog::info("pile {}: not back within limits.heartbeat_timeout after the bridge started: offline", o.pile);
-            json a = {{"state", "offline"},
-                      {"since", now_iso()},
-                      {"bridge", ownership_.me()},
-                      {"claim", o.claim},
-                      {"reason", "not back after the bridge restarted"}};
-            mqtt_.publish(topic(o.pile, "availability"), a.dump(), 1, true);
-        }
-        arm_orphans();
-    });
-}
-
-// <base>/<pile>/gun/<n>/state: the frame's data plus ts, retained. With publish.gun_state
-// on_change, a frame that repeats the last values of its gun publishes nothing. Within
-// publish.gun_state_min_interval_ms of the gun's last publish the state waits in held_states_
-// (the newest replaces an older one) for the next flush.
 void Bridge::publish_health() {
     json h = {{"ts", now_iso()},
               {"sessions", sessions_.size()},

@@ -1,7 +1,8 @@
 #pragma once
 // The daemon: charger sessions on one side, the MQTT link on the other. What each frame a charger
 // sends does is in its uplink handler (uplink/), what waits for an answer in the pairing engine
-// (pairing.hpp), and the commands a backend sends are in commands.cpp. Threading rule: everything
+// (pairing.hpp), the commands a backend sends are in commands.cpp, and which of several bridges
+// holds a pile in availability.cpp (ownership.hpp). Threading rule: everything
 // here runs on the single io_context thread; the MQTT link posts Paho's callbacks into it (see
 // mqtt_link.hpp).
 #include <array>
@@ -87,8 +88,8 @@ private:
     // MQTT side
     void on_connected();
     void publish_availability(const SessionPtr& s, bool online);
-    // several bridges (ownership.hpp): what <base>/+/availability says, and this bridge's
-    // claims left "online" by a crash
+    // several bridges (availability.cpp, ownership.hpp): what <base>/+/availability says, and
+    // this bridge's claims left "online" by a crash
     void on_availability(const std::string& pile, const std::string& payload);
     void arm_orphans();
     std::uint64_t new_claim(const std::string& pile);
