@@ -64,9 +64,33 @@ void Bridge::on_availability(const std::string& pile, const std::string& payload
         case Ownership::Verdict::reassert:  // not before its first "online" (its commands can be heard then)
             if (held->second->pile.announced) publish_availability(held->second, true);
             break;
+        case Ownership::Verdict::abandoned: publish_left_offline(pile, bridge, claim, "bridge " + std::string(bridge) + " is gone"); break;
         case Ownership::Verdict::none: break;
     }
     arm_orphans();
+}
+
+// Every bridge's state, its will included ({"state":"offline","bridge":…}). Another bridge gone:
+// its piles' "online" is no longer true (ownership.hpp), and this bridge's own state is put back
+// over the shared topic's "offline".
+void Bridge::on_bridge_state(const std::string& payload) {
+    const std::string_view state = json_plain_string(json_member(payload, "state"));
+    const std::string_view bridge = json_plain_string(json_member(payload, "bridge"));
+    if (state.empty() || bridge.empty() || bridge == ownership_.me()) return;
+    const bool online = state == "online";
+    const auto left = ownership_.bridge_state(bridge, online);
+    if (online) return;
+    spdlog::warn("bridge {} is gone: its {} pile(s) published offline", bridge, left.size());
+    for (const auto& o : left) publish_left_offline(o.pile, bridge, o.claim, "bridge " + std::string(bridge) + " is gone");
+    if (mqtt_.connected()) publish_state();
+}
+
+// An "offline" for a claim no session here holds: a crash's leftover, or a gone bridge's (under its
+// name and claim, so that bridge's "reassert" replaces it should it still hold the pile).
+void Bridge::publish_left_offline(const std::string& pile, std::string_view bridge, std::uint64_t claim, const std::string& reason) {
+    spdlog::info("pile {}: offline: {}", pile, reason);
+    json a = {{"state", "offline"}, {"since", now_iso()}, {"bridge", bridge}, {"claim", claim}, {"reason", reason}};
+    mqtt_.publish(topic(pile, "availability"), a.dump(), 1, true);
 }
 
 // This bridge's "online" claims from before its start, for piles that have not come back within
@@ -79,15 +103,8 @@ void Bridge::arm_orphans() {
     orphan_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec || stopping_) return;
         orphans_armed_ = Clock::time_point::max();
-        for (const auto& o : ownership_.orphans_due(Clock::now(), [this](const std::string& p) { return piles_.count(p) > 0; })) {
-            spdlog::info("pile {}: not back within limits.heartbeat_timeout after the bridge started: offline", o.pile);
-            json a = {{"state", "offline"},
-                      {"since", now_iso()},
-                      {"bridge", ownership_.me()},
-                      {"claim", o.claim},
-                      {"reason", "not back after the bridge restarted"}};
-            mqtt_.publish(topic(o.pile, "availability"), a.dump(), 1, true);
-        }
+        for (const auto& o : ownership_.orphans_due(Clock::now(), [this](const std::string& p) { return piles_.count(p) > 0; }))
+            publish_left_offline(o.pile, ownership_.me(), o.claim, "not back after the bridge restarted");
         arm_orphans();
     });
 }

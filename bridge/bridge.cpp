@@ -1,4 +1,5 @@
 #include "bridge.hpp"
+#include "mqtt_options.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <spdlog/spdlog.h>
@@ -90,19 +91,19 @@ void Bridge::start() {
             for (auto& [pile, s] : piles_) publish_availability(s, true);
         });
     }
-    // every bridge's claims on the piles (ownership.hpp), retained ones first
-    const std::string availability = topic("+", "availability");
-    // at QoS 0: 10,000 retained messages after a start, each login's echo, none worth a PUBACK
-    // (and Paho C 1.3.12 under MQTT 5 stalls its publishes while it acknowledges such a stream)
-    mqtt_.subscribe(
-        availability,
-        [this, availability](bool ok) {
-            if (!ok)
-                publish_error(
-                    "", {{"error", "the broker refused the subscription to " + availability +
-                                       ": piles left online by a crash stay so, and several bridges cannot tell which holds a pile"}});
-        },
-        0);
+    // every bridge's claims on the piles and every bridge's state (ownership.hpp), retained ones
+    // first; at QoS 0: 10,000 retained messages after a start, each login's echo, none worth a
+    // PUBACK (and Paho C 1.3.12 under MQTT 5 stalls its publishes while it acknowledges such a stream)
+    const auto read = [this](const std::string& filter, const std::string& loss) {
+        mqtt_.subscribe(
+            filter,
+            [this, filter, loss](bool ok) {
+                if (!ok) publish_error("", {{"error", "the broker refused the subscription to " + filter + ": " + loss}});
+            },
+            0);
+    };
+    read(topic("+", "availability"), "piles left online by a crash stay so, and several bridges cannot tell which holds a pile");
+    read(config_.mqtt.base_topic + "/bridge/state", "the piles of another bridge that dies stay online");
     if (ha_) ha_->start();  // homeassistant hook
     mqtt_.start();
     accept();
@@ -409,8 +410,14 @@ void Bridge::on_connected() {
     // the piles this bridge left online before it started (a crash) have this long to come back
     if (grace_until_ == Clock::time_point{}) grace_until_ = Clock::now() + std::chrono::seconds(config_.limits.heartbeat_timeout);
     // each live pile's availability follows its cmd/# SUBACK (see logged_in)
-    mqtt_.publish(config_.mqtt.base_topic + "/bridge/state", json{{"state", "online"}, {"ts", now_iso()}}.dump(), 1, true);
+    publish_state();
     if (ha_) ha_->connected();  // homeassistant hook
+}
+
+void Bridge::publish_state() {
+    json state = bridge_state(config_, "online");
+    state["ts"] = now_iso();
+    mqtt_.publish(config_.mqtt.base_topic + "/bridge/state", state.dump(), 1, true);
 }
 
 // mqtt.commands "all": the one <base>/+/cmd/# subscription covers every pile, and `ready` runs at

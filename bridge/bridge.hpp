@@ -91,6 +91,9 @@ private:
     // several bridges (availability.cpp, ownership.hpp): what <base>/+/availability says, and
     // this bridge's claims left "online" by a crash
     void on_availability(const std::string& pile, const std::string& payload);
+    void on_bridge_state(const std::string& payload);
+    void publish_left_offline(const std::string& pile, std::string_view bridge, std::uint64_t claim, const std::string& reason);
+    void publish_state();
     void arm_orphans();
     std::uint64_t new_claim(const std::string& pile);
     void publish_health();

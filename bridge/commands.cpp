@@ -26,10 +26,12 @@ void Bridge::respond(const std::string& pile, const std::string& command, json r
 
 void Bridge::on_message(IncomingMessage m) {
     if (ha_ && ha_->on_message(m)) return;  // homeassistant hook: <prefix>/status
-    // <base>/<pile>/cmd/<command>, or <base>/<pile>/availability (every bridge's claims)
+    // <base>/<pile>/cmd/<command>, or <base>/<pile>/availability (every bridge's claims), or
+    // <base>/bridge/state (every bridge's state)
     const std::string prefix = config_.mqtt.base_topic + "/";
     if (m.topic.rfind(prefix, 0) != 0) return;
     const std::string rest = m.topic.substr(prefix.size());
+    if (rest == "bridge/state") return on_bridge_state(m.payload);
     const auto slash = rest.find('/');
     if (slash != std::string::npos && rest.compare(slash, std::string::npos, "/availability") == 0)
         return on_availability(rest.substr(0, slash), m.payload);

@@ -488,7 +488,7 @@ void MqttLink::stop(std::chrono::milliseconds timeout) {
     try {
         if (client_->is_connected()) {
             auto last = client_->publish(
-                mqtt::message::create(config_.mqtt.base_topic + "/bridge/state", std::string(R"({"state":"offline"})"), 1, true));
+                mqtt::message::create(config_.mqtt.base_topic + "/bridge/state", bridge_state(config_, "offline").dump(), 1, true));
             last->wait_for(std::max(std::chrono::milliseconds(100),
                                     std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())));
             client_->disconnect(0)->wait_for(timeout);

@@ -60,12 +60,14 @@ mqtt::create_options create_options(const Config& config) {
         .finalize();
 }
 
+nlohmann::json bridge_state(const Config& config, const char* state) { return {{"state", state}, {"bridge", config.mqtt.client_id}}; }
+
 mqtt::connect_options connect_options(const Config& config) {
     const std::string state_topic = config.mqtt.base_topic + "/bridge/state";
     mqtt::connect_options_builder builder;
     builder.mqtt_version(config.mqtt.version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
     builder.keep_alive_interval(std::chrono::seconds(config.mqtt.keepalive))
-        .will(mqtt::message(state_topic, std::string(R"({"state":"offline"})"), 1, true));
+        .will(mqtt::message(state_topic, bridge_state(config, "offline").dump(), 1, true));
     // no session: the link re-sends what was not acknowledged itself, and a command published
     // while the bridge was away is not executed minutes later (its sender got no answer)
     if (config.mqtt.version == 5) builder.clean_start(true);

@@ -4,13 +4,17 @@
 
 namespace ykc::bridge {
 
-Ownership::Ownership(std::string me) { names_.push_back(std::move(me)); }
+Ownership::Ownership(std::string me) {
+    names_.push_back(std::move(me));
+    gone_.push_back(false);
+}
 
 // An older ykc-bridge's availability once other bridges are around: whose it is is not known.
 std::uint32_t Ownership::unknown() {
     const auto it = std::find(names_.begin() + 1, names_.end(), std::string("?"));
     if (it != names_.end()) return static_cast<std::uint32_t>(it - names_.begin());
     names_.push_back("?");
+    gone_.push_back(false);
     return static_cast<std::uint32_t>(names_.size() - 1);
 }
 
@@ -19,13 +23,16 @@ std::uint32_t Ownership::intern(std::string_view bridge) {
     const auto it = std::find(names_.begin(), names_.end(), bridge);
     if (it != names_.end()) return static_cast<std::uint32_t>(it - names_.begin());
     names_.emplace_back(bridge);
+    gone_.push_back(false);
     return static_cast<std::uint32_t>(names_.size() - 1);
 }
 
 std::uint64_t Ownership::claim(const std::string& pile, std::uint64_t now_us, Clock::time_point now) {
     Entry& e = piles_[pile];
     const std::uint64_t c = std::max(now_us, e.claim + 1);
-    const bool contested = e.claim != 0 && e.bridge != 0;
+    // only another bridge's online claim can still answer the commands published before this one
+    // (an offline one answered them "offline", or is a gone bridge's: ownership.hpp)
+    const bool contested = e.claim != 0 && e.bridge != 0 && e.online;
     e = Entry{c, 0, true, false, contested, false, now + echo_wait};
     return c;
 }
@@ -54,6 +61,10 @@ Ownership::Verdict Ownership::seen(const std::string& pile, std::string_view bri
         e.due = orphan_due;
         orphans_.push_back(pile);
         next_orphan_ = std::min(next_orphan_, orphan_due);
+    }
+    if (e.bridge != 0 && gone_[e.bridge] && e.online && e.claim == claim && e.bridge == b) {
+        e.online = false;  // published offline by the caller; its echo says the same
+        return Verdict::abandoned;
     }
     return Verdict::none;
 }
@@ -97,6 +108,20 @@ std::vector<Ownership::Orphan> Ownership::orphans_due(Clock::time_point now, con
         return true;
     });
     return due;
+}
+
+std::vector<Ownership::Orphan> Ownership::bridge_state(std::string_view bridge, bool online) {
+    std::vector<Orphan> left;
+    if (bridge.empty() || bridge == me()) return left;
+    const std::uint32_t b = intern(bridge);
+    gone_[b] = !online;
+    if (online) return left;
+    for (auto& [pile, e] : piles_)
+        if (e.bridge == b && e.online) {
+            e.online = false;
+            left.push_back({pile, e.claim});
+        }
+    return left;
 }
 
 }  // namespace ykc::bridge

@@ -16,7 +16,12 @@
 //   claim replaced another bridge's waits until the broker echoes its claim: commands published
 //   before that belong to the bridge that held the pile until then;
 // - after a start, a pile whose highest claim is this bridge's "online" (left by a crash or a
-//   kill -9) and that has not logged in again within the grace period is published "offline".
+//   kill -9) and that has not logged in again within the grace period is published "offline";
+// - another bridge's will (it crashed, was killed or lost the broker): the piles whose highest
+//   claim is its "online" are published "offline" on its behalf (its name and claim) by every
+//   bridge that sees it, at once and for later such claims, until that bridge is online again.
+//   Should it still hold a pile (it only lost the broker for a while), its "reassert" puts its
+//   "online" back.
 // No I/O: Bridge tells it what it sees and does what it answers.
 #include <chrono>
 #include <cstdint>
@@ -39,10 +44,11 @@ public:
 
     enum class Verdict {
         none,
-        lost,      // another bridge's higher claim is online: close this bridge's session quietly
-        reassert,  // the retained availability is not this bridge's claim: publish it again
-        reclaim,   // a higher claim that does not hold the pile (an offline, or this bridge's own from
-                   // before a clock step) while this bridge does: claim() again, publish it
+        lost,       // another bridge's higher claim is online: close this bridge's session quietly
+        reassert,   // the retained availability is not this bridge's claim: publish it again
+        reclaim,    // a higher claim that does not hold the pile (an offline, or this bridge's own from
+                    // before a clock step) while this bridge does: claim() again, publish it
+        abandoned,  // the highest claim is the "online" of a bridge that is gone: publish it offline
     };
     // An availability message on the broker; `held`: this bridge's claim if it holds the pile, else 0.
     // `orphan_due`: when this bridge's own "online" that it does not hold is published offline;
@@ -71,6 +77,11 @@ public:
         std::uint64_t claim;
     };
     std::vector<Orphan> orphans_due(Clock::time_point now, const std::function<bool(const std::string&)>& held);
+
+    // Another bridge's state (<base>/bridge/state, its will included). Gone: the piles whose highest
+    // claim is its "online", to publish "offline" with (its name, the claim); they count as
+    // offline from now on. Online again: nothing. This bridge's own state changes nothing.
+    std::vector<Orphan> bridge_state(std::string_view bridge, bool online);
     Clock::time_point next_orphan() const { return next_orphan_; }
 
 private:
@@ -87,6 +98,7 @@ private:
     std::uint32_t unknown();
 
     std::vector<std::string> names_;  // [0]: this bridge
+    std::vector<bool> gone_;          // by index in names_: its will was seen, not its "online" since
     std::unordered_map<std::string, Entry> piles_;
     std::vector<std::string> orphans_;  // piles whose entry is an orphan
     Clock::time_point next_orphan_ = Clock::time_point::max();

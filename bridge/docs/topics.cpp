@@ -103,7 +103,7 @@ const std::string& topic_table() {
         "\"error\":…,\"reply\":{…}}`; `reply` is the charger's decoded answer, paired by the catalogue (e.g. gun and serial) and the "
         "echoed sequence number (`mismatch`: a reply paired by its echo only, the fields that differ listed). With MQTT 5 "
         "a response topic and correlation data on the command are honoured |\n"
-        "| `ykc/bridge/state` | up | yes | 1 | `{\"state\":\"online\"\\|\"offline\"}`, also the Last Will |\n"
+        "| `ykc/bridge/state` | up | yes | 1 | `{\"state\":\"online\"\\|\"offline\",\"bridge\":<client_id>}`, also the Last Will |\n"
         "| `ykc/bridge/health` | up | yes | 0 | every `publish.health_interval` (30 s): sessions, piles, frames in/out, errors, publish "
         "queue, gun states held back as unchanged |\n"
         "| `homeassistant/<component>/ykc_<pile>/<object>/config` | up | yes | 1 | Home Assistant discovery, when `homeassistant` is on "

@@ -98,7 +98,7 @@ TEST_CASE("a bridge killed and started again publishes offline for the piles tha
     REQUIRE(offline);
     CHECK(offline->j()["bridge"] == "it-bridge-" + std::to_string(port));
     CHECK(offline->j()["reason"] == "not back after the bridge restarted");
-    CHECK(a.log_shows("pile " + pile + ": not back within limits.heartbeat_timeout"));
+    CHECK(a.log_shows("pile " + pile + ": offline: not back after the bridge restarted"));
     // the pile that came back is online under its new claim, and was never published offline
     auto last = last_availability(sub, back);
     REQUIRE(last);
@@ -129,4 +129,47 @@ TEST_CASE(
     REQUIRE(confirm);
     CHECK((*confirm)["data"]["serial"] == serial);
     CHECK(first.read_log().find("'ykc/" + pile + "/transaction'") != std::string::npos);
+}
+
+TEST_CASE("a bridge killed while another runs: its piles are offline at once, the shared state is online, a command is answered once") {
+    Mosquitto broker;
+    Subscriber sub{broker.url()};
+    auto a = std::make_unique<Bridge>(broker);
+    Bridge b(broker);
+    Charger on_a(a->port, pile);
+    on_a.login();
+    auto online = sub.wait("ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "online"); });
+    REQUIRE(online);
+    const std::string a_id = bridge_id(*a);
+    const auto claim = online->j()["claim"].get<std::uint64_t>();
+    a->proc->kill9();  // its will: {"state":"offline","bridge":a}
+    auto will =
+        sub.wait("ykc/bridge/state", [&](const Received& r) { return has_state(r, "offline") && r.j().value("bridge", "") == a_id; });
+    REQUIRE(will);
+    // bridge b publishes the pile offline under bridge a's name and claim, and its own state again
+    auto offline = sub.wait(
+        "ykc/" + pile + "/availability", [](const Received& r) { return has_state(r, "offline"); }, 5000ms);
+    REQUIRE(offline);
+    CHECK(offline->j()["bridge"] == a_id);
+    CHECK(offline->j()["claim"].get<std::uint64_t>() == claim);
+    CHECK(offline->j()["reason"] == "bridge " + a_id + " is gone");
+    CHECK(sub.wait("ykc/bridge/state",
+                   [&](const Received& r) { return has_state(r, "online") && r.j().value("bridge", "") == bridge_id(b); }));
+    CHECK(b.log_shows("bridge " + a_id + " is gone: its 1 pile(s) published offline"));
+    // a command for the pile is answered offline, once (bridge b: nobody holds it)
+    sub.publish("ykc/" + pile + "/cmd/reboot", json({{"id", "during"}, {"mode", "immediate"}}).dump());
+    auto resp = sub.wait("ykc/" + pile + "/resp/reboot");
+    REQUIRE(resp);
+    CHECK(resp->j()["status"] == "offline");
+    // the charger comes back through bridge b: online under a higher claim, and commands executed
+    Charger on_b(b.port, pile);
+    on_b.login();
+    auto back = sub.wait("ykc/" + pile + "/availability",
+                         [&](const Received& r) { return has_state(r, "online") && r.j().value("bridge", "") == bridge_id(b); });
+    REQUIRE(back);
+    CHECK(back->j()["claim"].get<std::uint64_t>() > claim);
+    sub.publish("ykc/" + pile + "/cmd/reboot", json({{"id", "after"}, {"mode", "immediate"}}).dump());
+    CHECK(on_b.receive_type("reboot"));
+    std::this_thread::sleep_for(300ms);  // a second answer to "during" would have come by now
+    CHECK(answers(sub, "ykc/" + pile + "/resp/reboot", "during") == 1);
 }

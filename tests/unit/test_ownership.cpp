@@ -118,3 +118,41 @@ TEST_CASE("ownership: an online left by a crash is offline after the grace perio
     CHECK(a.next_orphan() == Ownership::Clock::time_point::max());
     CHECK(a.orphans_due(t0 + 20s, none_held).empty());
 }
+
+TEST_CASE("ownership: another bridge's will - its online piles are offline on its behalf, now and later, until it is online again") {
+    Ownership a("bridge-a"), b("bridge-b");
+    const std::string other = "32010200000002", mine = "32010200000003";
+    const auto ca = a.claim(pile, 1000, t0);
+    CHECK(b.seen(pile, "bridge-a", ca, true, 0, never) == Verdict::none);
+    CHECK(b.seen(other, "bridge-a", 900, false, 0, never) == Verdict::none);  // already offline
+    const auto cb = b.claim(mine, 1000, t0);
+    CHECK(b.seen(mine, "bridge-b", cb, true, cb, never) == Verdict::none);
+    CHECK(b.route(pile, 0, t0) == Route::silent);
+    // bridge-a's will: only its online pile, under its own name and claim
+    auto left = b.bridge_state("bridge-a", false);
+    REQUIRE(left.size() == 1);
+    CHECK(left[0].pile == pile);
+    CHECK(left[0].claim == ca);
+    CHECK(b.route(pile, 0, t0) == Route::offline);  // a command for it is answered now
+    CHECK(b.route(mine, cb, t0) == Route::execute);
+    CHECK(b.bridge_state("bridge-a", false).empty());  // said once
+    // the echo of the offline published on its behalf changes nothing
+    CHECK(b.seen(pile, "bridge-a", ca, false, 0, never) == Verdict::none);
+    // a retained online of bridge-a that arrives after its will: abandoned too
+    const std::string late = "32010200000004";
+    CHECK(b.seen(late, "bridge-a", 700, true, 0, never) == Verdict::abandoned);
+    CHECK(b.route(late, 0, t0) == Route::offline);
+    // the pile logs in here: nobody else can answer its commands, so they are executed at once
+    const auto back = b.claim(pile, 1200, t0);
+    CHECK(b.route(pile, back, t0) == Route::execute);
+    CHECK(b.seen(pile, "bridge-b", back, true, back, never) == Verdict::none);
+    // bridge-a, which had only lost the broker and still holds the pile in its view, puts its online back
+    CHECK(a.seen(pile, "bridge-a", ca, false, ca, never) == Verdict::reassert);
+    CHECK(b.bridge_state("bridge-a", true).empty());
+    CHECK(b.seen(late, "bridge-a", 1300, true, 0, never) == Verdict::none);
+    CHECK(b.route(late, 0, t0) == Route::silent);
+    // this bridge's own state, or one without a name (an older ykc-bridge), changes nothing
+    CHECK(b.bridge_state("bridge-b", false).empty());
+    CHECK(b.bridge_state("", false).empty());
+    CHECK(b.route(mine, cb, t0) == Route::execute);
+}
