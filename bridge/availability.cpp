@@ -78,10 +78,14 @@ void Bridge::on_bridge_state(const std::string& payload) {
     const std::string_view bridge = json_plain_string(json_member(payload, "bridge"));
     if (state.empty() || bridge.empty() || bridge == ownership_.me()) return;
     const bool online = state == "online";
-    const auto left = ownership_.bridge_state(bridge, online);
-    if (online) return;
-    spdlog::warn("bridge {} is gone: its {} pile(s) published offline", bridge, left.size());
-    for (const auto& o : left) publish_left_offline(o.pile, bridge, o.claim, "bridge " + std::string(bridge) + " is gone");
+    const auto peer = ownership_.bridge_state(bridge, online);
+    if (online) {
+        if (peer.met) spdlog::info("bridge {} is online", bridge);
+        if (peer.met && mqtt_.connected()) publish_state();  // so that it meets this one too
+        return;
+    }
+    spdlog::warn("bridge {} is gone: its {} pile(s) published offline", bridge, peer.left.size());
+    for (const auto& o : peer.left) publish_left_offline(o.pile, bridge, o.claim, "bridge " + std::string(bridge) + " is gone");
     if (mqtt_.connected()) publish_state();
 }
 

@@ -86,10 +86,13 @@ void Bridge::start() {
     if (config_.mqtt.commands == "all") {
         // one subscription for every pile: commands for piles not connected are answered too
         const std::string all = topic("+", "cmd/#");
-        mqtt_.subscribe(all, [this, all](bool ok) {
-            if (!ok) publish_error("", {{"error", "the broker refused the subscription to " + all + ": no command can reach a pile"}});
-            for (auto& [pile, s] : piles_) publish_availability(s, true);
-        });
+        mqtt_.subscribe(
+            all,
+            [this, all](bool ok) {
+                if (!ok) publish_error("", {{"error", "the broker refused the subscription to " + all + ": no command can reach a pile"}});
+                for (auto& [pile, s] : piles_) publish_availability(s, true);
+            },
+            config_.mqtt.commands_qos);
     }
     // every bridge's claims on the piles and every bridge's state (ownership.hpp), retained ones
     // first; at QoS 0: 10,000 retained messages after a start, each login's echo, none worth a
@@ -424,7 +427,7 @@ void Bridge::publish_state() {
 // once when it is in place (otherwise its own SUBACK announces the piles). "connected": a
 // subscription per live pile, so several bridges can share a broker.
 void Bridge::listen_commands(const std::string& pile, const std::string& suffix, MqttLink::Done ready) {
-    if (config_.mqtt.commands == "connected") return mqtt_.subscribe(topic(pile, suffix), std::move(ready));
+    if (config_.mqtt.commands == "connected") return mqtt_.subscribe(topic(pile, suffix), std::move(ready), config_.mqtt.commands_qos);
     if (ready && mqtt_.subscribed(topic("+", "cmd/#"))) ready(true);
 }
 

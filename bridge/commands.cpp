@@ -59,7 +59,9 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
             const auto s = p.awaits == Pending::Awaits::backend && p.reply == name ? session_by_id(p.session) : nullptr;
             return s && s->open();
         })) {
-        spdlog::debug("pile {}: command {} left to bridge {}, which holds the pile", pile, name, ownership_.holder(pile));
+        if (const std::string& other = ownership_.responder(pile); !other.empty())
+            spdlog::debug("pile {}: command {} left to bridge {}", pile, name, other);
+        else spdlog::debug("pile {}: command {} left to the bridge that held the pile before this one's claim", pile, name);
         return;
     }
 

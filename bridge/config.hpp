@@ -52,6 +52,7 @@ struct Config {
         std::string persistence_dir = "data";  // "" or "none": nothing kept on disk
         int max_buffered = 100000;
         std::string commands = "all";               // all: one <base>/+/cmd/# subscription | connected: per live pile
+        int commands_qos = 1;                       // QoS of the command subscriptions
         int inflight_window = 16;                   // QoS>=1 publishes outstanding at once (below the broker's receive-maximum)
         int reconnect_min = 1, reconnect_max = 30;  // seconds
         struct {

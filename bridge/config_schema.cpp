@@ -267,8 +267,14 @@ std::vector<Setting<Config>> make_config_settings() {
         choice<C>(
             "mqtt.commands", {"all", "connected"}, YKC_AT(mqtt.commands),
             "all: subscribe <base>/+/cmd/#, so a command for a pile that is not connected is answered status \"offline\" (with several "
-            "bridges, by each that knows no holder; only the holder executes); connected: subscribe only <base>/<pile>/cmd/# of piles "
+            "bridges, only the holder executes, and one bridge answers for a pile nobody holds); connected: subscribe only "
+            "<base>/<pile>/cmd/# of piles "
             "connected here (a command for an absent pile gets no answer)"),
+        integer<C>("mqtt.commands_qos", 0, 1, YKC_AT(mqtt.commands_qos),
+                   "QoS of the command subscriptions: 1, the broker resends a command the bridge has not acknowledged on its "
+                   "connection; 0 on a NATS cluster, where each QoS 1 subscription is a JetStream consumer that cannot be made while a "
+                   "node is down (README: Running several bridges). Either way a command published while the bridge is away is "
+                   "not kept for it (clean session)"),
         integer<C>("mqtt.inflight_window", 1, 65535, YKC_AT(mqtt.inflight_window),
                    "unacknowledged QoS>=1 publishes at once; under MQTT 5 the broker's receive-maximum (from its CONNACK, read on every "
                    "connection) lowers it, since Paho C 1.3.12 stalls above it; under 3.1.1 keep it below the broker's limit "

@@ -152,7 +152,8 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
       outbox_(open_journal(config), static_cast<std::size_t>(config.mqtt.max_buffered)),
       listener_(std::make_unique<Listener>(*this, Report::Kind::publish)),
       sub_listener_(std::make_unique<Listener>(*this, Report::Kind::subscribe)),
-      reconnect_timer_(io) {
+      reconnect_timer_(io),
+      resubscribe_timer_(io) {
     if (const Journal* j = outbox_.journal()) {
         // what an earlier process left goes out first, in its order
         const auto r = outbox_.restore();
@@ -445,6 +446,7 @@ void MqttLink::send_subscribe(const std::string& filter) {
     if (!client_->is_connected()) return;
     const auto sub = subscriptions_.find(filter);
     const int qos = sub == subscriptions_.end() ? 1 : sub->second.qos;
+    if (sub != subscriptions_.end()) sub->second.due = std::chrono::steady_clock::time_point::max();  // asked: its SUBACK decides
     const std::uint64_t id = next_id_++;
     sub_requests_.emplace(id, filter);
     request("subscribe", filter,
@@ -460,9 +462,35 @@ void MqttLink::suback(std::uint64_t id, int rc, int /*reason*/, const std::strin
     if (it == subscriptions_.end()) return;  // unsubscribed meanwhile
     const bool ok = rc == 0;
     if (!ok && !connected_) return;  // the connection went first: renewed on the next one
-    if (!ok) spdlog::error("mqtt: the broker refused the subscription to {}: {}", filter, why);
-    it->second.active = ok;
-    if (it->second.ready) it->second.ready(ok);
+    Subscription& sub = it->second;
+    sub.active = ok;
+    if (ok) {
+        sub.retry = std::chrono::seconds(0);
+    } else {
+        sub.retry = std::clamp(sub.retry * 2, std::chrono::seconds(5), std::chrono::seconds(60));
+        sub.due = std::chrono::steady_clock::now() + sub.retry;
+        spdlog::error("mqtt: the broker refused the subscription to {}: {} (asked again in {} s)", filter, why, sub.retry.count());
+        arm_resubscribe();
+    }
+    if (sub.ready) sub.ready(ok);
+}
+
+void MqttLink::arm_resubscribe() {
+    auto next = std::chrono::steady_clock::time_point::max();
+    for (const auto& [f, sub] : subscriptions_)
+        if (!sub.active && sub.retry.count() > 0) next = std::min(next, sub.due);
+    if (next >= resubscribe_armed_ || next == std::chrono::steady_clock::time_point::max()) return;
+    resubscribe_armed_ = next;
+    resubscribe_timer_.expires_at(next);
+    resubscribe_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        resubscribe_armed_ = std::chrono::steady_clock::time_point::max();
+        if (!connected_) return;  // every subscription is asked for on the next connect
+        const auto now = std::chrono::steady_clock::now();
+        for (const auto& [f, sub] : subscriptions_)
+            if (!sub.active && sub.retry.count() > 0 && sub.due <= now) send_subscribe(f);
+        arm_resubscribe();
+    });
 }
 
 void MqttLink::unsubscribe(const std::string& filter) {
@@ -477,6 +505,7 @@ void MqttLink::stop(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     stopping_ = true;  // no more connection attempts
     reconnect_timer_.cancel();
+    resubscribe_timer_.cancel();
     io_.restart();
     {
         auto busy = asio::make_work_guard(io_);  // run_for waits for Paho's posts instead of returning at once

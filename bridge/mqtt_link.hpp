@@ -168,7 +168,14 @@ private:
         Done ready;
         bool active = false;  // acknowledged on the current connection
         int qos = 1;
+        std::chrono::seconds retry{0};                // refused: the wait before asking again (5 s doubling to 60 s)
+        std::chrono::steady_clock::time_point due{};  // refused: when it is asked again
     };
+    // A refused subscription is asked for again (a cluster broker refuses while it elects a
+    // leader, NATS while JetStream recovers); one timer for all of them.
+    void arm_resubscribe();
+    boost::asio::steady_timer resubscribe_timer_;
+    std::chrono::steady_clock::time_point resubscribe_armed_ = std::chrono::steady_clock::time_point::max();
     std::map<std::string, Subscription> subscriptions_;
 
     std::unordered_map<std::uint64_t, std::string> sub_requests_;  // id -> filter, SUBSCRIBE sent

@@ -7,6 +7,7 @@ namespace ykc::bridge {
 Ownership::Ownership(std::string me) {
     names_.push_back(std::move(me));
     gone_.push_back(false);
+    alive_.push_back(true);
 }
 
 // An older ykc-bridge's availability once other bridges are around: whose it is is not known.
@@ -15,6 +16,7 @@ std::uint32_t Ownership::unknown() {
     if (it != names_.end()) return static_cast<std::uint32_t>(it - names_.begin());
     names_.push_back("?");
     gone_.push_back(false);
+    alive_.push_back(false);
     return static_cast<std::uint32_t>(names_.size() - 1);
 }
 
@@ -24,6 +26,7 @@ std::uint32_t Ownership::intern(std::string_view bridge) {
     if (it != names_.end()) return static_cast<std::uint32_t>(it - names_.begin());
     names_.emplace_back(bridge);
     gone_.push_back(false);
+    alive_.push_back(false);
     return static_cast<std::uint32_t>(names_.size() - 1);
 }
 
@@ -82,8 +85,25 @@ Ownership::Route Ownership::route(const std::string& pile, std::uint64_t held, C
         if (e.claim != held || e.bridge != 0) return Route::silent;  // lost: the session is closing
         return e.echoed || !e.contested || now >= e.due ? Route::execute : Route::silent;
     }
-    if (it == piles_.end() || it->second.bridge == 0 || !it->second.online) return Route::offline;
-    return Route::silent;  // another bridge holds it
+    return answering(pile) == 0 ? Route::offline : Route::silent;
+}
+
+// The holder (another bridge's online claim); for a pile nobody holds, the last claimant if it is
+// alive, else the alive bridge with the least name.
+std::uint32_t Ownership::answering(const std::string& pile) const {
+    const auto it = piles_.find(pile);
+    if (it != piles_.end() && it->second.bridge != 0 && it->second.online) return it->second.bridge;
+    if (it != piles_.end() && (it->second.claim != 0 || it->second.bridge != 0) && alive_[it->second.bridge]) return it->second.bridge;
+    std::uint32_t least = 0;
+    for (std::uint32_t i = 1; i < names_.size(); ++i)
+        if (alive_[i] && names_[i] < names_[least]) least = i;
+    return least;
+}
+
+const std::string& Ownership::responder(const std::string& pile) const {
+    static const std::string self;
+    const std::uint32_t i = answering(pile);
+    return i == 0 ? self : names_[i];
 }
 
 const std::string& Ownership::holder(const std::string& pile) const {
@@ -110,18 +130,20 @@ std::vector<Ownership::Orphan> Ownership::orphans_due(Clock::time_point now, con
     return due;
 }
 
-std::vector<Ownership::Orphan> Ownership::bridge_state(std::string_view bridge, bool online) {
-    std::vector<Orphan> left;
-    if (bridge.empty() || bridge == me()) return left;
+Ownership::Peer Ownership::bridge_state(std::string_view bridge, bool online) {
+    Peer peer;
+    if (bridge.empty() || bridge == me()) return peer;
     const std::uint32_t b = intern(bridge);
+    peer.met = online && !alive_[b];
     gone_[b] = !online;
-    if (online) return left;
+    alive_[b] = online;
+    if (online) return peer;
     for (auto& [pile, e] : piles_)
         if (e.bridge == b && e.online) {
             e.online = false;
-            left.push_back({pile, e.claim});
+            peer.left.push_back({pile, e.claim});
         }
-    return left;
+    return peer;
 }
 
 }  // namespace ykc::bridge

@@ -11,8 +11,10 @@
 //   answers its waiting commands "offline";
 // - a bridge that holds the pile and sees the retained availability say something else (a lower
 //   claim's "offline" that arrived late) publishes its own again;
-// - a command is executed by the holder only; a bridge that does not hold the pile stays silent
-//   when another bridge's claim is the highest, and answers "offline" otherwise. A holder whose
+// - a command is executed by the holder only; for a pile that nobody holds, one bridge answers
+//   "offline": the last one that claimed it if that one is alive, else the alive bridge with the
+//   least name (every bridge learns the others from <base>/bridge/state: a bridge that sees
+//   another's "online" for the first time publishes its own again, so they all meet). A holder whose
 //   claim replaced another bridge's waits until the broker echoes its claim: commands published
 //   before that belong to the bridge that held the pile until then;
 // - after a start, a pile whose highest claim is this bridge's "online" (left by a crash or a
@@ -81,7 +83,14 @@ public:
     // Another bridge's state (<base>/bridge/state, its will included). Gone: the piles whose highest
     // claim is its "online", to publish "offline" with (its name, the claim); they count as
     // offline from now on. Online again: nothing. This bridge's own state changes nothing.
-    std::vector<Orphan> bridge_state(std::string_view bridge, bool online);
+    struct Peer {
+        bool met = false;  // its first "online" seen: publish this bridge's own state, so it meets this one
+        std::vector<Orphan> left;
+    };
+    Peer bridge_state(std::string_view bridge, bool online);
+    // Which bridge answers a command for the pile this bridge does not hold: the holder, or for a
+    // pile nobody holds the one that answers "offline" (route()); "" when it is this one.
+    const std::string& responder(const std::string& pile) const;
     Clock::time_point next_orphan() const { return next_orphan_; }
 
 private:
@@ -97,8 +106,10 @@ private:
     std::uint32_t intern(std::string_view bridge);
     std::uint32_t unknown();
 
-    std::vector<std::string> names_;  // [0]: this bridge
-    std::vector<bool> gone_;          // by index in names_: its will was seen, not its "online" since
+    std::vector<std::string> names_;                         // [0]: this bridge
+    std::vector<bool> gone_;                                 // by index in names_: its will was seen, not its "online" since
+    std::vector<bool> alive_;                                // by index in names_: its "online" seen, not its will since
+    std::uint32_t answering(const std::string& pile) const;  // the index of responder()
     std::unordered_map<std::string, Entry> piles_;
     std::vector<std::string> orphans_;  // piles whose entry is an orphan
     Clock::time_point next_orphan_ = Clock::time_point::max();

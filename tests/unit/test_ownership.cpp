@@ -129,13 +129,13 @@ TEST_CASE("ownership: another bridge's will - its online piles are offline on it
     CHECK(b.seen(mine, "bridge-b", cb, true, cb, never) == Verdict::none);
     CHECK(b.route(pile, 0, t0) == Route::silent);
     // bridge-a's will: only its online pile, under its own name and claim
-    auto left = b.bridge_state("bridge-a", false);
+    auto left = b.bridge_state("bridge-a", false).left;
     REQUIRE(left.size() == 1);
     CHECK(left[0].pile == pile);
     CHECK(left[0].claim == ca);
     CHECK(b.route(pile, 0, t0) == Route::offline);  // a command for it is answered now
     CHECK(b.route(mine, cb, t0) == Route::execute);
-    CHECK(b.bridge_state("bridge-a", false).empty());  // said once
+    CHECK(b.bridge_state("bridge-a", false).left.empty());  // said once
     // the echo of the offline published on its behalf changes nothing
     CHECK(b.seen(pile, "bridge-a", ca, false, 0, never) == Verdict::none);
     // a retained online of bridge-a that arrives after its will: abandoned too
@@ -148,11 +148,39 @@ TEST_CASE("ownership: another bridge's will - its online piles are offline on it
     CHECK(b.seen(pile, "bridge-b", back, true, back, never) == Verdict::none);
     // bridge-a, which had only lost the broker and still holds the pile in its view, puts its online back
     CHECK(a.seen(pile, "bridge-a", ca, false, ca, never) == Verdict::reassert);
-    CHECK(b.bridge_state("bridge-a", true).empty());
+    CHECK(b.bridge_state("bridge-a", true).left.empty());
     CHECK(b.seen(late, "bridge-a", 1300, true, 0, never) == Verdict::none);
     CHECK(b.route(late, 0, t0) == Route::silent);
     // this bridge's own state, or one without a name (an older ykc-bridge), changes nothing
-    CHECK(b.bridge_state("bridge-b", false).empty());
-    CHECK(b.bridge_state("", false).empty());
+    CHECK(b.bridge_state("bridge-b", false).left.empty());
+    CHECK(b.bridge_state("", false).left.empty());
     CHECK(b.route(mine, cb, t0) == Route::execute);
+}
+
+TEST_CASE("ownership: a pile nobody holds is answered offline by one bridge - its last claimant if alive, else the least name") {
+    Ownership a("bridge-a"), b("bridge-b");
+    const std::string unknown = "32010200000009";
+    // alone, each answers
+    CHECK(a.route(unknown, 0, t0) == Route::offline);
+    CHECK(b.route(unknown, 0, t0) == Route::offline);
+    // they meet through ykc/bridge/state: each says so once (and publishes its own state again)
+    CHECK(a.bridge_state("bridge-b", true).met);
+    CHECK(b.bridge_state("bridge-a", true).met);
+    CHECK_FALSE(a.bridge_state("bridge-b", true).met);
+    CHECK(a.route(unknown, 0, t0) == Route::offline);  // the least name answers
+    CHECK(b.route(unknown, 0, t0) == Route::silent);
+    CHECK(b.responder(unknown) == "bridge-a");
+    CHECK(a.responder(unknown).empty());
+    // a pile whose last claim (offline now) is bridge-b's: bridge-b answers
+    const auto cb = b.claim(pile, 1000, t0);
+    for (Ownership* o : {&a, &b}) o->seen(pile, "bridge-b", cb, false, 0, never);
+    CHECK(b.route(pile, 0, t0) == Route::offline);
+    CHECK(a.route(pile, 0, t0) == Route::silent);
+    // bridge-b is gone: bridge-a answers for both
+    CHECK(a.bridge_state("bridge-b", false).left.empty());  // nothing online to publish offline
+    CHECK(a.route(pile, 0, t0) == Route::offline);
+    CHECK(a.route(unknown, 0, t0) == Route::offline);
+    // an older ykc-bridge's claim ("?"): never alive, so the least alive name answers
+    CHECK(a.seen(unknown, "", 5, false, 0, never) == Verdict::none);
+    CHECK(a.route(unknown, 0, t0) == Route::offline);
 }
