@@ -53,7 +53,8 @@ Bridge::Bridge(asio::io_context& io, const Config& config, std::shared_ptr<const
       // few more (raw frames, time_sync), each for limits.command_timeout
       pairing_(std::chrono::seconds(config.limits.command_timeout), static_cast<std::size_t>(config.limits.max_commands_in_flight) + 8),
       ownership_(config.mqtt.client_id),
-      orphan_timer_(io) {
+      orphan_timer_(io),
+      deferred_timer_(io) {
     uplinks_ = make_uplinks(*this);
     for (const auto& m : codec_.catalogue().messages())
         for (const auto& u : uplinks_)
@@ -411,7 +412,10 @@ void Bridge::publish_health() {
 
 void Bridge::on_connected() {
     // the piles this bridge left online before it started (a crash) have this long to come back
-    if (grace_until_ == Clock::time_point{}) grace_until_ = Clock::now() + std::chrono::seconds(config_.limits.heartbeat_timeout);
+    if (grace_until_ == Clock::time_point{}) {
+        grace_until_ = Clock::now() + std::chrono::seconds(config_.limits.heartbeat_timeout);
+        meeting_until_ = Clock::now() + Ownership::meeting_time;
+    }
     // each live pile's availability follows its cmd/# SUBACK (see logged_in)
     publish_state();
     if (ha_) ha_->connected();  // homeassistant hook
@@ -444,6 +448,9 @@ void Bridge::shutdown() {
     time_sync_timer_.cancel();
     pairing_timer_.cancel();
     orphan_timer_.cancel();
+    deferred_timer_.cancel();
+    for (auto& d : deferred_) d.due = Clock::time_point::min();  // answered now
+    answer_deferred();
     for (auto& u : uplinks_) u->stop();
     std::vector<SessionPtr> all;
     for (auto& [id, s] : sessions_) all.push_back(s);

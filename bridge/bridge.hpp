@@ -6,6 +6,7 @@
 // here runs on the single io_context thread; the MQTT link posts Paho's callbacks into it (see
 // mqtt_link.hpp).
 #include <array>
+#include <deque>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -114,6 +115,17 @@ private:
     Ownership ownership_;
     boost::asio::steady_timer orphan_timer_;
     Clock::time_point orphans_armed_ = Clock::time_point::max();
+    // "offline" answers that wait Ownership::offline_wait while other bridges are alive (commands.cpp)
+    struct Deferred {
+        std::string pile, name, response_topic, correlation;
+        nlohmann::json id;
+        std::uint64_t arrived_us;
+        Clock::time_point due;
+    };
+    std::deque<Deferred> deferred_;
+    boost::asio::steady_timer deferred_timer_;
+    void answer_deferred();
+    Clock::time_point meeting_until_ = Clock::time_point::max();  // the first connection + Ownership::meeting_time
     Clock::time_point grace_until_{};  // the first connection to the broker + limits.heartbeat_timeout: claims left from before
     std::vector<std::unique_ptr<Uplink>> uplinks_;
     std::array<Uplink*, 256> uplink_of_{};  // frame code -> its handler (null: published as it is)

@@ -125,7 +125,16 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
                 if (!codec_.catalogue().find(c)) own += c + ", ";
         return reply("invalid", "unknown command \"" + name + "\" (commands: raw, " + own + known + ")");
     }
-    if (sit == piles_.end()) return reply("offline", "pile " + pile + " is not connected to this bridge");
+    if (sit == piles_.end()) {
+        if (!ownership_.peers() && Clock::now() >= meeting_until_)
+            return reply("offline", "pile " + pile + " is not connected to this bridge");
+        // another bridge may have logged the pile in just before: its claim may still be on its way
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch());
+        deferred_.push_back({pile, name, m.response_topic, m.correlation_data, id, static_cast<std::uint64_t>(us.count()),
+                             Clock::now() + Ownership::offline_wait});
+        if (deferred_.size() == 1) answer_deferred();
+        return;
+    }
     const SessionPtr s = sit->second;
     if (pairing_.count(pile, Pending::Awaits::charger) >= static_cast<std::size_t>(config_.limits.max_commands_in_flight) || backlogged(*s))
         return reply("error", "busy");
@@ -226,6 +235,28 @@ void Bridge::match_command(const SessionPtr& s, Seq seq, const json& env) {
         resp["mismatch"] = answer->mismatch;
     }
     respond(s->pile.number, cmd.type, std::move(resp), cmd.response_topic, cmd.correlation);
+}
+
+// The "offline" answers that waited (in arrival order, all for the same time): each is answered
+// unless another bridge's claim from before it came has executed it (ownership.hpp).
+void Bridge::answer_deferred() {
+    const auto now = Clock::now();
+    while (!deferred_.empty() && deferred_.front().due <= now) {
+        Deferred d = std::move(deferred_.front());
+        deferred_.pop_front();
+        if (ownership_.executed_elsewhere(d.pile, d.arrived_us)) {
+            spdlog::debug("pile {}: command {} executed by bridge {}, which logged it in just before", d.pile, d.name,
+                          ownership_.holder(d.pile));
+            continue;
+        }
+        respond(d.pile, d.name, {{"id", d.id}, {"status", "offline"}, {"error", "pile " + d.pile + " is not connected to this bridge"}},
+                d.response_topic, d.correlation);
+    }
+    if (deferred_.empty() || stopping_) return;
+    deferred_timer_.expires_at(deferred_.front().due);
+    deferred_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec && !stopping_) answer_deferred();
+    });
 }
 
 }  // namespace ykc::bridge

@@ -122,10 +122,14 @@ public:
         } catch (const std::exception&) {  // not a connect token, or no properties (MQTT 3.1.1)
         }
         asio::post(link_.io_, [&link = link_, max, server = std::move(server)] {
-            // the broker of this connection: Paho names it as listed, or (one URL, no list) as host:port
+            // the broker of this connection: Paho names it as listed, or (one URL, no list) as host:port.
+            // With a list, Paho C 1.3.12 names mqtt.url after a reconnect whichever it reached: only
+            // a failover URL is sure.
             link.server_ = server.find("://") != std::string::npos ? server : link.config_.mqtt.url;
             for (const auto& u : link.config_.mqtt.failover_urls)
                 if (!server.empty() && u.ends_with("//" + server)) link.server_ = u;
+            if (link.server_ == link.config_.mqtt.url && !link.config_.mqtt.failover_urls.empty())
+                link.server_ = "a broker of mqtt.url and mqtt.failover_urls (Paho does not say which after a reconnect)";
             if (max != link.receive_maximum_ && max < static_cast<std::size_t>(link.config_.mqtt.inflight_window))
                 spdlog::info("mqtt: the broker's receive-maximum is {}: at most {} publishes in flight (below mqtt.inflight_window {})",
                              max, max, link.config_.mqtt.inflight_window);

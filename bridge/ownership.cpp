@@ -100,6 +100,13 @@ std::uint32_t Ownership::answering(const std::string& pile) const {
     return least;
 }
 
+bool Ownership::peers() const { return std::find(alive_.begin() + 1, alive_.end(), true) != alive_.end(); }
+
+bool Ownership::executed_elsewhere(const std::string& pile, std::uint64_t arrived_us) const {
+    const auto it = piles_.find(pile);
+    return it != piles_.end() && it->second.bridge != 0 && it->second.online && it->second.claim <= arrived_us;
+}
+
 const std::string& Ownership::responder(const std::string& pile) const {
     static const std::string self;
     const std::uint32_t i = answering(pile);

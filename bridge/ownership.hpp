@@ -88,6 +88,16 @@ public:
         std::vector<Orphan> left;
     };
     Peer bridge_state(std::string_view bridge, bool online);
+    // Whether another bridge is alive (then this bridge's "offline" answers wait: offline_wait).
+    bool peers() const;
+    // An "offline" answer that waited offline_wait: another bridge's online claim made before the
+    // command came (`arrived_us`, this bridge's clock) has executed it, so it is not answered here.
+    // (A login that another bridge made just before a command reaches this bridge only after it.)
+    bool executed_elsewhere(const std::string& pile, std::uint64_t arrived_us) const;
+    static constexpr std::chrono::seconds offline_wait{2};
+    // After its first connection a bridge does not know its peers yet (their states come with
+    // everything else they publish): its "offline" answers wait during this time too.
+    static constexpr std::chrono::seconds meeting_time{15};
     // Which bridge answers a command for the pile this bridge does not hold: the holder, or for a
     // pile nobody holds the one that answers "offline" (route()); "" when it is this one.
     const std::string& responder(const std::string& pile) const;

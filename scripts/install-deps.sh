@@ -17,6 +17,8 @@ tests=(
   # other brokers the integration tests run the bridge against (MQTT 3.1.1): NATS server (over
   # JetStream; also the three-node cluster of the scale-out test) and RabbitMQ (rabbitmq_mqtt)
   nats-server rabbitmq-server
+  # the TCP load balancer in front of two bridges in the scale-out test (tests/soak/cluster.py)
+  haproxy
   clang python3 python3-paho-mqtt
   # libFuzzer and the clang sanitizer runtimes (scripts/fuzz.sh): only a Recommends of clang,
   # which --no-install-recommends leaves out

@@ -10,6 +10,9 @@
   by .dockerignore, and those files alone configure with run.sh's cmake options; it runs as a
   non-root user with a health check of `ykc-bridge health`;
 - every YKC_… variable set in either names a key of config.yaml;
+- docker-compose.cluster.yml (two bridges behind HAProxy on three NATS nodes) is valid, each bridge
+  has its own client id and node with the others as failover, HAProxy's servers are the bridges,
+  and the mounted nats and haproxy configurations pass `nats-server -t` and `haproxy -c`;
 - with --binary: every shared library the binary loads belongs to a package of
   `install-deps.sh --runtime` (what the runtime stage installs).
 
@@ -228,6 +231,21 @@ def mosquitto_port(path):
     return ports[0] if ports else None
 
 
+def compose_mounts(source, compose, where):
+    """service -> {target: source}; each bind-mounted file exists, each named volume is declared."""
+    mounts = {}
+    for name, svc in compose.get("services", {}).items():
+        mounts[name] = {}
+        for v in svc.get("volumes", []):
+            src, target = v.split(":")[:2]
+            mounts[name][target] = src
+            if src.startswith("."):
+                check(os.path.exists(os.path.join(source, src)), "%s: %s mounts %s, which does not exist" % (where, name, src))
+            else:
+                check(src in (compose.get("volumes") or {}), "%s: %s uses volume %s, not declared" % (where, name, src))
+    return mounts
+
+
 def check_compose(source, compose_path, image_env, exposed, keys):
     compose = yaml.safe_load(read(compose_path))
     for profile in ([], ["--profile", "nodered"]):
@@ -240,16 +258,7 @@ def check_compose(source, compose_path, image_env, exposed, keys):
     check("profiles" not in services.get("ykc-bridge", {}) and "profiles" not in services.get("mosquitto", {}),
           "docker-compose.yml: the bridge and the broker run without a profile")
 
-    mounts = {}  # service -> {target: source}
-    for name, svc in services.items():
-        mounts[name] = {}
-        for v in svc.get("volumes", []):
-            src, target = v.split(":")[:2]
-            mounts[name][target] = src
-            if src.startswith("."):
-                check(os.path.exists(os.path.join(source, src)), "docker-compose.yml: %s mounts %s, which does not exist" % (name, src))
-            else:
-                check(src in (compose.get("volumes") or {}), "docker-compose.yml: %s uses volume %s, not declared" % (name, src))
+    mounts = compose_mounts(source, compose, "docker-compose.yml")
     conf = mounts.get("mosquitto", {}).get("/mosquitto/config/mosquitto.conf")
     check(conf and conf.startswith("./"), "docker-compose.yml: mosquitto mounts a mosquitto.conf of the repository")
     port = mosquitto_port(os.path.join(source, conf)) if conf else None
@@ -285,6 +294,74 @@ def check_compose(source, compose_path, image_env, exposed, keys):
           "docker-compose.yml: Node-RED's entrypoint copies the example flow to its FLOWS file %s" % nenv.get("FLOWS"))
 
 
+def check_cluster_compose(source, image_env, keys):
+    """docker-compose.cluster.yml: three NATS nodes of one cluster, two bridges each on its own node
+    with the others as failover, HAProxy in front of both; the mounted configurations pass
+    nats-server -t and haproxy -c (where those are installed)."""
+    where = "docker-compose.cluster.yml"
+    path = os.path.join(source, where)
+    out = subprocess.run(["docker-compose", "-f", path, "config", "-q"], capture_output=True, text=True, timeout=60, cwd=source)
+    check(out.returncode == 0, "%s: docker-compose config -q: %s" % (where, out.stdout + out.stderr))
+    compose = yaml.safe_load(read(path))
+    services = compose.get("services", {})
+    nats = sorted(n for n in services if n.startswith("nats-"))
+    bridges = sorted(n for n in services if n.startswith("ykc-bridge-"))
+    check(len(nats) == 3 and len(bridges) == 2 and "haproxy" in services, "%s: services %s" % (where, sorted(services)))
+    mounts = compose_mounts(source, compose, where)
+    # the NATS nodes: one configuration, each node named, MQTT on the port the bridges use
+    mqtt_port = None
+    for n in nats:
+        conf = mounts[n].get("/etc/nats/cluster.conf", "")
+        check(conf.startswith("./") and services[n].get("environment", {}).get("NATS_NAME") == n,
+              "%s: %s mounts a cluster.conf of the repository and is named %s" % (where, n, n))
+        if not conf.startswith("./"):
+            continue
+        text = read(os.path.join(source, conf))
+        m = re.search(r"^mqtt\s*\{[^}]*listen:\s*[\d.]*:(\d+)", text, re.M)
+        mqtt_port = m.group(1) if m else None
+        for other in nats:
+            check("nats-route://%s:" % other in text, "%s: %s has no route to %s" % (conf, n, other))
+        if shutil.which("nats-server"):
+            out = subprocess.run(["nats-server", "-t", "-c", os.path.join(source, conf)], capture_output=True, text=True,
+                                 timeout=30, env=dict(os.environ, NATS_NAME=n))
+            check(out.returncode == 0, "%s: nats-server -t: %s" % (conf, out.stdout + out.stderr))
+    # the bridges: each its own client id and node, the other nodes as failover, MQTT 3.1.1
+    ids = set()
+    for b in bridges:
+        svc = services[b]
+        env = svc.get("environment", {})
+        check_env_names("%s %s" % (where, b), env, keys)
+        ids.add(env.get("YKC_MQTT_CLIENT_ID"))
+        urls = [env.get("YKC_MQTT_URL", "")] + env.get("YKC_MQTT_FAILOVER_URLS", "").split(",")
+        hosts = [urlparse(u).hostname for u in urls]
+        check(sorted(hosts) == nats and all(str(urlparse(u).port) == mqtt_port for u in urls),
+              "%s: %s reaches every NATS node on its MQTT port %s (%s)" % (where, b, mqtt_port, urls))
+        check(str(env.get("YKC_MQTT_VERSION")) == "3.1.1", "%s: %s speaks MQTT 3.1.1 (NATS)" % (where, b))
+        check(str(env.get("YKC_MQTT_COMMANDS_QOS")) == "0", "%s: %s subscribes at QoS 0 (no JetStream consumer)" % (where, b))
+        check(mounts[b].get(image_env.get("YKC_CONFIG")) == "./config.yaml", "%s: %s mounts ./config.yaml" % (where, b))
+        data = mounts[b].get(image_env.get("YKC_MQTT_PERSISTENCE_DIR"), "")
+        check(data and not data.startswith("."), "%s: %s keeps its persistence in a named volume" % (where, b))
+    check(len(ids) == len(bridges) and None not in ids, "%s: each bridge has its own mqtt.client_id (%s)" % (where, ids))
+    check(len({urlparse(services[b]["environment"]["YKC_MQTT_URL"]).hostname for b in bridges}) == len(bridges),
+          "%s: each bridge starts on its own node" % where)
+    # HAProxy: the charger port, spread over both bridges on their listen port
+    listen_port = str(keys.get("YKC_LISTEN_PORT"))
+    conf = mounts.get("haproxy", {}).get("/usr/local/etc/haproxy/haproxy.cfg", "")
+    check(conf.startswith("./"), "%s: haproxy mounts a haproxy.cfg of the repository" % where)
+    if conf.startswith("./"):
+        text = read(os.path.join(source, conf))
+        check(re.search(r"^\s*mode tcp", text, re.M) and re.search(r"^\s*bind :%s$" % listen_port, text, re.M),
+              "%s: TCP mode, bound to the charger port %s" % (conf, listen_port))
+        servers = re.findall(r"^\s*server\s+\S+\s+(\S+):(\d+)", text, re.M)
+        check(sorted(h for h, _ in servers) == bridges and all(p == listen_port for _, p in servers),
+              "%s: the servers are the bridges on port %s (%s)" % (conf, listen_port, servers))
+        if shutil.which("haproxy"):
+            out = subprocess.run(["haproxy", "-c", "-f", os.path.join(source, conf)], capture_output=True, text=True, timeout=30)
+            check(out.returncode == 0, "%s: haproxy -c: %s" % (conf, out.stdout + out.stderr))
+    check(any(str(p).split(":")[-1] == listen_port for p in services.get("haproxy", {}).get("ports", [])),
+          "%s: HAProxy publishes the charger port %s" % (where, listen_port))
+
+
 def check_readme_override(source, readme, keys):
     """The README's docker-compose.override.yml (the secrets example) is valid on top of the file."""
     m = re.search(r"```yaml\n(\s*# docker-compose\.override\.yml\n.*?)```", readme, re.S)
@@ -314,12 +391,13 @@ def main():
     keys = config_keys(yaml.safe_load(read(os.path.join(source, "config.yaml"))))
     image_env, exposed = check_dockerfile(source, read(os.path.join(source, "Dockerfile")), keys)
     check_compose(source, os.path.join(source, "docker-compose.yml"), image_env, exposed, keys)
+    check_cluster_compose(source, image_env, keys)
     readme = read(os.path.join(source, "README.md"))
     check("bash scripts/install-deps.sh && bash scripts/run.sh" in readme, "README: the set-up is still install-deps.sh then run.sh")
     check_readme_override(source, readme, keys)
     if a.binary:
         check_runtime_libraries(source, a.binary)
-    print("%d failures" % len(failures) if failures else "ok: Dockerfile, .dockerignore and docker-compose.yml")
+    print("%d failures" % len(failures) if failures else "ok: Dockerfile, .dockerignore, docker-compose.yml and docker-compose.cluster.yml")
     return 1 if failures else 0
 
 

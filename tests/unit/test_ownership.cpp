@@ -183,4 +183,18 @@ TEST_CASE("ownership: a pile nobody holds is answered offline by one bridge - it
     // an older ykc-bridge's claim ("?"): never alive, so the least alive name answers
     CHECK(a.seen(unknown, "", 5, false, 0, never) == Verdict::none);
     CHECK(a.route(unknown, 0, t0) == Route::offline);
+    // peers: whether another bridge is alive (offline answers then wait)
+    CHECK_FALSE(a.peers());
+    CHECK(b.peers());
+}
+
+TEST_CASE("ownership: an offline answer that waited is dropped when another bridge's claim from before the command holds the pile") {
+    Ownership a("bridge-a");
+    const std::string p = "32010200000010";
+    CHECK_FALSE(a.executed_elsewhere(p, 2000));  // nobody holds it
+    CHECK(a.seen(p, "bridge-b", 1500, true, 0, never) == Verdict::none);
+    CHECK(a.executed_elsewhere(p, 2000));        // logged in at 1500, the command came at 2000
+    CHECK_FALSE(a.executed_elsewhere(p, 1000));  // the command came before that login
+    CHECK(a.seen(p, "bridge-b", 1500, false, 0, never) == Verdict::none);
+    CHECK_FALSE(a.executed_elsewhere(p, 2000));  // offline again
 }
