@@ -371,16 +371,17 @@ def run(args, workdir):
         log("set-up failed: %s" % e)
         return 2
     finally:
-        if driver:
-            driver.close()
         if sim:
             stop(sim.proc)
         if haproxy:
             stop(haproxy.proc)
         for br in bridges:
             stop(br.proc)
-        if watcher:
-            watcher.close()
+        # the MQTT clients without joining their threads (daemon threads): against a node whose
+        # JetStream stalled, paho's loop_stop() waited for good
+        for client in (driver, watcher):
+            if client:
+                client.client.disconnect()
         for n in nodes:
             stop(n.proc)
 
