@@ -54,7 +54,8 @@ Bridge::Bridge(asio::io_context& io, const Config& config, std::shared_ptr<const
       pairing_(std::chrono::seconds(config.limits.command_timeout), static_cast<std::size_t>(config.limits.max_commands_in_flight) + 8),
       ownership_(config.mqtt.client_id),
       orphan_timer_(io),
-      deferred_timer_(io) {
+      deferred_timer_(io),
+      ledger_(io, config_, mqtt_, [this] { return now_iso(); }) {
     uplinks_ = make_uplinks(*this);
     for (const auto& m : codec_.catalogue().messages())
         for (const auto& u : uplinks_)
@@ -108,6 +109,7 @@ void Bridge::start() {
     };
     read(topic("+", "availability"), "piles left online by a crash stay so, and several bridges cannot tell which holds a pile");
     read(config_.mqtt.base_topic + "/bridge/state", "the piles of another bridge that dies stay online");
+    ledger_.start();
     if (ha_) ha_->start();  // homeassistant hook
     mqtt_.start();
     accept();
@@ -391,6 +393,7 @@ void Bridge::publish_error(const std::string& pile, json error) {
 
 void Bridge::publish_health() {
     json h = {{"ts", now_iso()},
+              {"bridge", config_.mqtt.client_id},
               {"sessions", sessions_.size()},
               {"piles", piles_.size()},
               {"frames_in", counters_.frames_in},
@@ -407,7 +410,10 @@ void Bridge::publish_health() {
               {"published", mqtt_.published()},
               {"publish_failed", mqtt_.failed()}};
     for (const auto& u : uplinks_) u->health(h);
-    mqtt_.publish(config_.mqtt.base_topic + "/bridge/health", h.dump(), 0, true);
+    // the shared topic (one bridge), and this bridge's own (several; Home Assistant's bridge device)
+    const std::string payload = h.dump();
+    mqtt_.publish(config_.mqtt.base_topic + "/bridge/health", payload, 0, true);
+    mqtt_.publish(config_.mqtt.base_topic + "/bridge/" + config_.client_file_stem() + "/health", payload, 0, true);
 }
 
 void Bridge::on_connected() {
@@ -455,6 +461,7 @@ void Bridge::shutdown() {
     std::vector<SessionPtr> all;
     for (auto& [id, s] : sessions_) all.push_back(s);
     for (auto& s : all) s->close("bridge shutting down");
+    ledger_.stop();
     if (ha_) ha_->stop();  // homeassistant hook
 }
 

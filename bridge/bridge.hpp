@@ -22,6 +22,7 @@
 
 #include "config.hpp"
 #include "homeassistant.hpp"
+#include "ledger.hpp"
 #include "mqtt_link.hpp"
 #include "ownership.hpp"
 #include "pairing.hpp"
@@ -54,6 +55,7 @@ private:
     boost::asio::io_context& io() override { return io_; }
     MqttLink& mqtt() override { return mqtt_; }
     Pairing& pairing() override { return pairing_; }
+    Ledger& ledger() override { return ledger_; }
     void deadlines_changed() override;
     SessionPtr session_of(const std::string& pile) const override;
     SessionPtr session_by_id(std::uint64_t id) const override;
@@ -137,6 +139,7 @@ private:
     struct {
         std::uint64_t frames_in = 0, frames_out = 0, errors = 0, commands = 0, dropped_bytes = 0;
     } counters_;
+    Ledger ledger_;                      // meters, last sessions, work parameters (ledger.hpp)
     std::unique_ptr<HomeAssistant> ha_;  // discovery, when homeassistant is on (declared last: it uses mqtt_)
 };
 

@@ -53,6 +53,10 @@ const std::vector<FillRule>& fill_rules() {
          "the configured billing model (`billing_model`, or the pile's entry in `billing_model_overrides`); fields given in the command "
          "override it one by one",
          [](const json&, FillContext& ctx) { return ctx.billing; }},
+        {{"work_params_set"},
+         {"state", "max_power"},
+         "what the pile last accepted (the retained `ykc/<pile>/work_params`), else `enabled` at 100 %: a command may set one of the two",
+         [](const json&, FillContext& ctx) { return ctx.work_params; }},
     };
     return rules;
 }

@@ -14,6 +14,7 @@ struct FillContext {
     std::string now;         // ISO 8601 in the chargers' offset
     std::string balance;     // policies.balance
     nlohmann::json billing;  // the pile's billing model (BillingModel::to_data())
+    nlohmann::json work_params;  // what the pile last accepted (Ledger::work_params)
     unsigned& serials;       // counter of the serials made up by this bridge
 };
 

@@ -20,6 +20,7 @@ void Bridge::respond(const std::string& pile, const std::string& command, json r
                      const std::string& correlation) {
     if (resp["status"] != "ok")
         spdlog::info("pile {}: command {}: {} {}", pile, command, resp["status"].get<std::string>(), resp.value("error", ""));
+    resp["command"] = command;
     const std::string t = response_topic.empty() ? topic(pile, "resp/" + command) : response_topic;
     mqtt_.publish(t, dump_text(resp), config_.mqtt.qos, false, {}, correlation);
 }
@@ -113,8 +114,16 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     for (const auto& u : uplinks_)
         if (u->on_command(call)) return;
 
+    // cmd/charge: one topic for a switch, remote_start when "charge" is true, remote_stop when false
+    std::string sent_as = name;
+    if (name == "charge") {
+        const json on = data.value("charge", json());
+        if (!on.is_boolean()) return reply("invalid", "field charge: true (start: remote_start) or false (stop: remote_stop)");
+        sent_as = on.get<bool>() ? "remote_start" : "remote_stop";
+        data.erase("charge");
+    }
     auto sit = piles_.find(pile);
-    const Message* msg = codec_.catalogue().find(name);
+    const Message* msg = codec_.catalogue().find(sent_as);
     if (name != "raw" && (!msg || msg->direction != Direction::down)) {
         std::string known;
         for (const auto& x : codec_.catalogue().messages())
@@ -123,7 +132,7 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
         for (const auto& u : uplinks_)
             for (const auto& c : u->commands())
                 if (!codec_.catalogue().find(c)) own += c + ", ";
-        return reply("invalid", "unknown command \"" + name + "\" (commands: raw, " + own + known + ")");
+        return reply("invalid", "unknown command \"" + name + "\" (commands: raw, charge, " + own + known + ")");
     }
     if (sit == piles_.end()) {
         if (!ownership_.peers() && Clock::now() >= meeting_until_)
@@ -142,8 +151,8 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
     if (name == "raw") return raw_command(s, call);
 
     // Fill what the bridge can
-    FillContext fill{pile, now_iso(), config_.policies.balance, config_.billing_for(pile).to_data(), serials_};
-    fill_command(name, data, fill);
+    FillContext fill{pile, now_iso(), config_.policies.balance, config_.billing_for(pile).to_data(), ledger_.work_params(pile), serials_};
+    fill_command(sent_as, data, fill);
     std::vector<std::uint8_t> body;
     try {
         body = codec_.encode_body(*msg, data, pile);
@@ -233,6 +242,11 @@ void Bridge::match_command(const SessionPtr& s, Seq seq, const json& env) {
         resp["status"] = "mismatch";
         resp["error"] = type + " echoes this command's sequence number but carries " + what;
         resp["mismatch"] = answer->mismatch;
+    } else if (const json& d = env["data"]; d.is_object() && d.contains("result")) {
+        // what the charger did, next to the reply: a start refused (gun_busy) is an "ok" answer
+        resp["result"] = d["result"];
+        if (const json r = d.value("failure_reason", json()); d["result"] != "success" && !r.is_null() && r != "none") resp["reason"] = r;
+        if (cmd.type == "work_params_set" && d["result"] == "success") ledger_.work_params_accepted(s->pile.number, cmd.data);
     }
     respond(s->pile.number, cmd.type, std::move(resp), cmd.response_topic, cmd.correlation);
 }

@@ -109,7 +109,7 @@ struct Config {
     // Home Assistant MQTT discovery (bridge/homeassistant.hpp)
     struct {
         std::optional<bool> enabled;   // unset ("auto"): on when discovery_prefix is set
-        std::string discovery_prefix;  // empty: Home Assistant's default, "homeassistant"
+        std::string discovery_prefix;  // empty: Home Assistant's default, "homeassistant" (discovery stays off while enabled is auto)
         int forget_after = 7 * 86400;  // s unseen before a pile's configs are removed, 0 = never
         bool on() const { return enabled.value_or(!discovery_prefix.empty()); }
         std::string prefix() const { return discovery_prefix.empty() ? "homeassistant" : discovery_prefix; }

@@ -191,7 +191,7 @@ Setting<Config> homeassistant_enabled() {
     return {"homeassistant.enabled",
             "one of",
             "true, false, auto",
-            "MQTT discovery: true | false | auto (on when discovery_prefix is set)",
+            "MQTT discovery: true (under discovery_prefix) | false | auto (the default: on when discovery_prefix is set)",
             false,
             [](const Config& c) {
                 return std::string(!c.homeassistant.enabled ? "auto" : *c.homeassistant.enabled ? "true" : "false");
@@ -345,7 +345,8 @@ std::vector<Setting<Config>> make_config_settings() {
         text<C>("policies.balance", YKC_AT(policies.balance), "yuan; remote_start's balance when the command gives none", "decimal text"),
         homeassistant_enabled(),
         text<C>("homeassistant.discovery_prefix", YKC_AT(homeassistant.discovery_prefix),
-                "Home Assistant's discovery prefix; empty: homeassistant (its default)", "no wildcards or empty levels",
+                "Home Assistant's discovery prefix, homeassistant when empty; with enabled auto, setting it turns discovery on",
+                "no wildcards or empty levels",
                 check_discovery_prefix),
         integer<C>("homeassistant.forget_after", 0, 10 * 365 * 86400, YKC_AT(homeassistant.forget_after),
                    "seconds: the configs of a pile unseen this long, or no longer in policies.allowlist (login: allowlist), are removed; "
@@ -405,7 +406,9 @@ const std::string& section_doc(const std::string& section) {
         {"billing_model_overrides",
          "Piles with their own billing model: a 14-digit pile number, then billing_model keys; what an override leaves out comes from "
          "billing_model. Not settable from the environment."},
-        {"homeassistant", "Home Assistant MQTT discovery: a device per pile with its guns' sensors and buttons (see README)."},
+        {"homeassistant",
+         "Home Assistant MQTT discovery: a device per pile with its guns' sensors, switches and buttons, and one for the bridge (see "
+         "README). Off by default: `enabled: true` alone turns it on."},
         {"logging", "The log on standard error."},
     };
     static const std::string none;

@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
-#include <fstream>
 
 #include <spdlog/spdlog.h>
 
+#include "json_file.hpp"
 #include "ykc/pile.hpp"
 
 namespace ykc::bridge {
@@ -35,6 +34,7 @@ HomeAssistant::HomeAssistant(boost::asio::io_context& io, const Config& config, 
       mqtt_(mqtt),
       prefix_(config.homeassistant.prefix()),
       base_(config.mqtt.base_topic),
+      bridge_id_("ykc_bridge_" + config.client_file_stem()),
       pace_(io),
       sweep_(io),
       save_timer_(io),
@@ -42,48 +42,89 @@ HomeAssistant::HomeAssistant(boost::asio::io_context& io, const Config& config, 
     // The gun state is realtime's data: every template reads keys of that message, and an entity
     // whose keys a catalogue overlay took away is left out rather than shown as always unknown.
     const Message* rt = catalogue.find("realtime");
-    json status_options = json::array();
-    if (const Field* f = rt ? rt->field("status") : nullptr; f && f->enums)
-        for (const auto& [code, name] : f->enums->entries) status_options.push_back(name);
+    auto options = [&](const char* message, const char* field) {
+        json names = json::array();
+        const Message* m = catalogue.find(message);
+        if (const Field* f = m ? m->field(field) : nullptr; f && f->enums)
+            for (const auto& [code, name] : f->enums->entries) names.push_back(name);
+        return names;
+    };
+    const json status_options = options("realtime", "status");
+    const json connector_options = {"idle", "preparing", "charging", "finished", "fault", "offline", "unknown"};
+    const json stop_options = options("transaction", "stop_reason");
     auto number = [](const char* device_class, const char* unit) {
         return json{{"device_class", device_class}, {"unit_of_measurement", unit}, {"state_class", "measurement"}};
     };
     auto value = [](const char* key) { return std::string("{{ value_json.") + key + " }}"; };
+    // what a pile cannot know while no car charges (0 on the wire) is unknown, not 0
+    auto charging_only = [](const char* key) {
+        return std::string("{{ value_json.") + key + " if value_json.status == 'charging' else None }}";
+    };
+    auto one_of = [](const char* key, const json& names) {
+        return std::string("{{ value_json.") + key + " if value_json." + key + " in " + names.dump() + " else None }}";
+    };
+    const json energy_total = {{"device_class", "energy"}, {"unit_of_measurement", "kWh"}, {"state_class", "total_increasing"}};
+    // a session's energy and cost: a new session is a new period (last_reset: its end)
+    const std::string last_reset = "{{ value_json.end_time }}";
     const struct Row {
-        std::vector<std::string> keys;
+        std::vector<std::string> keys;  // of realtime, for what reads the gun state
         GunSensor sensor;
     } rows[] = {
         {{"status"},
-         {"status",
-          "status",
-          "sensor",
-          "{{ value_json.status if value_json.status in " + status_options.dump() + " else None }}",
-          {{"device_class", "enum"}, {"options", status_options}}}},
-        {{"plugged"}, {"plugged", "plugged", "binary_sensor", "{{ 'ON' if value_json.plugged else 'OFF' }}", {{"device_class", "plug"}}}},
-        {{"voltage"}, {"voltage", "voltage", "sensor", value("voltage"), number("voltage", "V")}},
-        {{"current"}, {"current", "current", "sensor", value("current"), number("current", "A")}},
+         {"status", "status", "sensor", "state", one_of("status", status_options),
+          {{"device_class", "enum"}, {"options", status_options}, {"entity_category", "diagnostic"}}}},
+        {{"status", "plugged"},
+         {"connector", "connector", "sensor", "state", one_of("connector", connector_options),
+          {{"device_class", "enum"}, {"options", connector_options}, {"icon", "mdi:ev-plug-type2"}}}},
+        {{"plugged"}, {"plugged", "plugged", "binary_sensor", "state", "{{ 'ON' if value_json.plugged else 'OFF' }}", {{"device_class", "plug"}}}},
+        {{"status", "hardware_faults"},
+         {"problem", "problem", "binary_sensor", "state",
+          "{{ 'ON' if value_json.status == 'fault' or value_json.hardware_faults else 'OFF' }}",
+          {{"device_class", "problem"}, {"json_attributes_template", "{{ {'faults': value_json.hardware_faults} | tojson }}"}}}},
+        {{"voltage"}, {"voltage", "voltage", "sensor", "state", value("voltage"), number("voltage", "V")}},
+        {{"current"}, {"current", "current", "sensor", "state", value("current"), number("current", "A")}},
         {{"voltage", "current"},
-         {"power", "power", "sensor", "{{ (value_json.voltage * value_json.current / 1000) | round(3) }}", number("power", "kW")}},
+         {"power", "power", "sensor", "state", "{{ (value_json.voltage * value_json.current / 1000) | round(3) }}", number("power", "kW")}},
+        // the session's: it restarts with every session, so no state class (the meter is for statistics)
         {{"energy"},
-         {"energy",
-          "energy",
-          "sensor",
-          value("energy"),
-          {{"device_class", "energy"}, {"unit_of_measurement", "kWh"}, {"state_class", "total_increasing"}}}},
-        // monetary allows only state_class total, which would count a new session as a refund
-        {{"amount"}, {"amount", "amount", "sensor", value("amount"), {{"device_class", "monetary"}, {"unit_of_measurement", "CNY"}}}},
-        {{"soc"}, {"soc", "SOC", "sensor", value("soc"), number("battery", "%")}},
-        {{"gun_temperature"}, {"temperature", "temperature", "sensor", value("gun_temperature"), number("temperature", "°C")}},
-        {{"charging_minutes"}, {"charging_time", "charging time", "sensor", value("charging_minutes"), number("duration", "min")}},
-        {{"remaining_minutes"}, {"remaining_time", "remaining time", "sensor", value("remaining_minutes"), number("duration", "min")}},
+         {"energy", "session energy", "sensor", "state", value("energy"), {{"device_class", "energy"}, {"unit_of_measurement", "kWh"}}}},
+        {{"amount"},
+         {"amount", "session amount", "sensor", "state", value("amount"), {{"device_class", "monetary"}, {"unit_of_measurement", "CNY"}}}},
+        {{"soc", "status"}, {"soc", "SOC", "sensor", "state", charging_only("soc"), number("battery", "%"), true}},
+        {{"battery_max_temperature", "status"},
+         {"battery_temperature", "battery temperature", "sensor", "state", charging_only("battery_max_temperature"),
+          number("temperature", "°C"), true}},
+        {{"remaining_minutes", "status"},
+         {"remaining_time", "remaining time", "sensor", "state", charging_only("remaining_minutes"), number("duration", "min"), true}},
+        {{"gun_temperature"}, {"temperature", "temperature", "sensor", "state", value("gun_temperature"), number("temperature", "°C")}},
+        {{"charging_minutes"},
+         {"charging_time", "charging time", "sensor", "state", value("charging_minutes"), number("duration", "min")}},
         {{"hardware_faults"},
-         {"faults",
-          "faults",
-          "sensor",
+         {"faults", "faults", "sensor", "state",
           "{{ (value_json.hardware_faults | join(', '))[:255] if value_json.hardware_faults else 'none' }}",
           {{"entity_category", "diagnostic"},
            {"icon", "mdi:alert-circle-outline"},
            {"json_attributes_template", "{{ {'faults': value_json.hardware_faults} | tojson }}"}}}},
+        // the lifetime meter (ledger.hpp): what the Energy dashboard counts
+        {{}, {"meter", "energy meter", "sensor", "meter", value("energy"), energy_total}},
+        // the last session, from its transaction record
+        {{},
+         {"last_energy", "last session energy", "sensor", "last_session", value("energy"),
+          {{"device_class", "energy"}, {"unit_of_measurement", "kWh"}, {"state_class", "total"}, {"last_reset_value_template", last_reset}}}},
+        {{},
+         {"last_amount", "last session cost", "sensor", "last_session", value("amount"),
+          {{"device_class", "monetary"}, {"unit_of_measurement", "CNY"}, {"state_class", "total"}, {"last_reset_value_template", last_reset}}}},
+        {{},
+         {"last_stop_reason", "last session stop reason", "sensor", "last_session", one_of("stop_reason", stop_options),
+          {{"device_class", "enum"}, {"options", stop_options}}}},
+        {{}, {"last_start", "last session start", "sensor", "last_session", value("start_time"), {{"device_class", "timestamp"}}}},
+        {{}, {"last_end", "last session end", "sensor", "last_session", value("end_time"), {{"device_class", "timestamp"}}}},
+        {{},
+         {"last_card", "last session card", "sensor", "last_session", "{{ value_json.card if value_json.card.strip('0') else None }}",
+          {{"icon", "mdi:card-account-details"}, {"enabled_by_default", false}}}},
+        {{},
+         {"last_vin", "last session VIN", "sensor", "last_session", "{{ value_json.vin if value_json.vin.strip() else None }}",
+          {{"icon", "mdi:car"}, {"enabled_by_default", false}}}},
     };
     for (const auto& row : rows) {
         const auto missing = std::find_if(row.keys.begin(), row.keys.end(), [&](const std::string& k) {
@@ -168,6 +209,7 @@ void HomeAssistant::closed(const std::string& pile) {
 }
 
 void HomeAssistant::connected() {
+    publish_bridge();
     if (connected_once_) announce_all("reconnected to the broker");
     connected_once_ = true;
     pump();
@@ -175,8 +217,15 @@ void HomeAssistant::connected() {
 
 bool HomeAssistant::on_message(const IncomingMessage& m) {
     if (m.topic != prefix_ + "/status") return false;
-    if (m.payload == "online") announce_all("Home Assistant is online");
+    if (m.payload == "online") {
+        publish_bridge();
+        announce_all("Home Assistant is online");
+    }
     return true;
+}
+
+void HomeAssistant::publish_bridge() {
+    for (const auto& [topic, config] : bridge_configs()) mqtt_.publish(topic, config.dump(), 1, true);
 }
 
 void HomeAssistant::announce(const std::string& pile) {
@@ -269,29 +318,15 @@ void HomeAssistant::save() {
     json out = {{"version", 1}, {"piles", json::object()}};
     for (const auto& [pile, p] : piles_)
         out["piles"][pile] = {{"login", p.login}, {"last_seen", connected_.count(pile) ? now : p.last_seen}};
-    const std::string path = state_file(), tmp = path + ".tmp";
-    std::error_code ec;
-    {
-        std::ofstream f(tmp, std::ios::trunc);
-        f << out.dump() << '\n';
-        if (!f.flush()) ec = std::make_error_code(std::errc::io_error);
-    }
-    if (!ec) std::filesystem::rename(tmp, path, ec);
-    if (ec) spdlog::warn("homeassistant: cannot save {}: {}", path, ec.message());
+    write_json_file(state_file(), out, "homeassistant");
 }
 
 void HomeAssistant::load() {
     if (!config_.persistent()) return;  // piles are forgotten from what this run saw
     const std::string path = state_file();
-    std::ifstream in(path);
-    if (!in) return;  // a first run
-    json j;
-    try {
-        j = json::parse(in);
-    } catch (const json::exception& e) {
-        spdlog::warn("homeassistant: cannot read {}: {}: piles of earlier runs are not forgotten", path, e.what());
-        return;
-    }
+    const auto read = read_json_file(path, "homeassistant", "piles of earlier runs are not forgotten");
+    if (!read) return;  // a first run, or not JSON
+    const json& j = *read;
     if (!j.is_object() || !j.contains("piles") || !j["piles"].is_object()) return;
     for (const auto& [pile, e] : j["piles"].items()) {
         if (!is_pile_number(pile) || !e.is_object() || !e.value("login", json()).is_object() ||
@@ -309,13 +344,14 @@ std::string HomeAssistant::config_topic(const std::string& component, const std:
 
 json HomeAssistant::device(const std::string& pile, const Pile& p) const {
     const json type = p.login.value("pile_type", json());
+    // the login names no vendor: the model says what the pile is, the protocol is its hw_version
     json d = {{"identifiers", json::array({"ykc_" + pile})},
               {"name", "Charger " + pile},
-              {"manufacturer", "YKC"},
-              {"model", type == "dc"   ? "DC pile"
-                        : type == "ac" ? "AC pile"
-                                       : "pile"},
-              {"serial_number", pile}};
+              {"model", type == "dc"   ? "DC charger"
+                        : type == "ac" ? "AC charger"
+                                       : "charger"},
+              {"serial_number", pile},
+              {"via_device", bridge_id_}};
     if (const json v = p.login.value("program_version", json()); v.is_string() && !v.get<std::string>().empty()) d["sw_version"] = v;
     if (const json v = p.login.value("protocol_version", json()); v.is_number()) d["hw_version"] = "YKC protocol " + v.dump();
     return d;
@@ -332,9 +368,21 @@ std::vector<std::pair<std::string, json>> HomeAssistant::configs(const std::stri
     return it == piles_.end() ? std::vector<std::pair<std::string, json>>{} : build(pile, it->second);
 }
 
+namespace {
+
+// A command's payload as Home Assistant renders it at each press: an id of its own ("ha:", what
+// was pressed, the time to the microsecond), so its answer on resp/ can be told from others'.
+// `fields`: the rest of the JSON object, without braces (may hold templates of `value`).
+std::string command_template(const std::string& what, const std::string& fields) {
+    return "{\"id\":\"ha:" + what + ":{{ now().isoformat() }}\"" + (fields.empty() ? "" : "," + fields) + "}";
+}
+
+}  // namespace
+
 std::vector<std::pair<std::string, json>> HomeAssistant::build(const std::string& pile, const Pile& p) const {
     const json dev = device(pile, p);
     const json origin = {{"name", "ykc-bridge"}, {"sw_version", YKC_VERSION}};
+    const std::string at = base_ + "/" + pile + "/";
     std::vector<std::pair<std::string, json>> out;
     // every entity: the device, and unavailable unless the bridge and (by default) the pile are online
     auto add = [&](const std::string& component, const std::string& object, const std::string& name, json extra,
@@ -349,38 +397,122 @@ std::vector<std::pair<std::string, json>> HomeAssistant::build(const std::string
         out.emplace_back(config_topic(component, pile, object), std::move(c));
     };
     add("binary_sensor", "connected", "Connected",
-        {{"state_topic", base_ + "/" + pile + "/availability"},
+        {{"state_topic", at + "availability"},
          {"value_template", "{{ 'ON' if value_json.state == 'online' else 'OFF' }}"},
          {"device_class", "connectivity"},
          {"entity_category", "diagnostic"}},
         false);  // shows "off" while the pile is away, instead of unavailable
     add("button", "reboot", "Reboot",
-        {{"command_topic", base_ + "/" + pile + "/cmd/reboot"},
-         {"payload_press", json{{"id", "ha"}, {"mode", "when_idle"}}.dump()},
+        {{"command_topic", at + "cmd/reboot"},
+         {"command_template", command_template("reboot", "\"mode\":\"when_idle\"")},
          {"device_class", "restart"},
          {"entity_category", "config"},
          {"qos", 1}});
+    // work parameters (0x52): the pile does not report them; the bridge publishes what it accepted
+    add("switch", "enabled", "Enabled",
+        {{"state_topic", at + "work_params"},
+         {"value_template", "{{ 'ON' if value_json.state == 'enabled' else 'OFF' }}"},
+         {"command_topic", at + "cmd/work_params_set"},
+         {"command_template", command_template("enabled", "\"state\":\"{{ 'enabled' if value == 'ON' else 'disabled' }}\"")},
+         {"icon", "mdi:power"},
+         {"entity_category", "config"},
+         {"qos", 1}});
+    add("number", "power_limit", "Power limit",
+        {{"state_topic", at + "work_params"},
+         {"value_template", "{{ value_json.max_power }}"},
+         {"command_topic", at + "cmd/work_params_set"},
+         {"command_template", command_template("power_limit", "\"max_power\":{{ value | int }}")},
+         {"min", 30},
+         {"max", 100},
+         {"step", 1},
+         {"mode", "slider"},
+         {"unit_of_measurement", "%"},
+         {"icon", "mdi:speedometer"},
+         {"entity_category", "config"},
+         {"qos", 1}});
+    add("sensor", "meter", "Energy meter",
+        {{"state_topic", at + "meter"},
+         {"value_template", "{{ value_json.energy }}"},
+         {"device_class", "energy"},
+         {"unit_of_measurement", "kWh"},
+         {"state_class", "total_increasing"}});
+    // the answer to the newest command, whoever sent it: a refused start is an "ok" answer whose
+    // result is failure, with the charger's reason
+    add("sensor", "last_command", "Last command",
+        {{"state_topic", at + "resp/+"},
+         {"value_template",
+          "{{ (value_json.command ~ ': ' ~ (value_json.result if value_json.status == 'ok' and value_json.result is defined else "
+          "value_json.status) ~ (' (' ~ (value_json.reason if value_json.reason is defined else value_json.error) ~ ')' if "
+          "value_json.reason is defined or value_json.error is defined else ''))[:255] }}"},
+         {"json_attributes_topic", at + "resp/+"},
+         {"json_attributes_template",
+          "{{ {'id': value_json.id, 'command': value_json.command, 'status': value_json.status, 'result': value_json.get('result'), "
+          "'reason': value_json.get('reason'), 'error': value_json.get('error')} | tojson }}"},
+         {"icon", "mdi:console-line"}},
+        false);  // an offline answer is an answer too
+    const bool dc = p.login.value("pile_type", json()) != "ac";
     for (int gun = 1; gun <= p.guns(); ++gun) {
-        const std::string g = "gun" + std::to_string(gun) + "_", label = "Gun " + std::to_string(gun) + " ";
-        const std::string state = base_ + "/" + pile + "/gun/" + std::to_string(gun) + "/state";
+        const std::string n = std::to_string(gun), g = "gun" + n + "_", label = "Gun " + n + " ";
         for (const auto& s : gun_sensors_) {
+            if (s.dc_only && !dc) continue;  // an AC pile knows no SOC, battery temperature or remaining time
+            const std::string state = at + "gun/" + n + "/" + s.topic;
             json extra = {{"state_topic", state}, {"value_template", s.value_template}};
             extra.update(s.extra);
             if (extra.contains("json_attributes_template")) extra["json_attributes_topic"] = state;
             add(s.component, g + s.object, label + s.name, std::move(extra));
         }
-        const std::string press = json{{"id", "ha"}, {"gun", gun}}.dump();
-        add("button", g + "start", label + "start charging",
-            {{"command_topic", base_ + "/" + pile + "/cmd/remote_start"},
-             {"payload_press", press},
+        const std::string gun_field = "\"gun\":" + n;
+        add("switch", g + "charge", label + "charging",
+            {{"state_topic", at + "gun/" + n + "/state"},
+             {"value_template", "{{ 'ON' if value_json.status == 'charging' else 'OFF' }}"},
+             {"command_topic", at + "cmd/charge"},
+             {"command_template", command_template(g + "charge", gun_field + ",\"charge\":{{ 'true' if value == 'ON' else 'false' }}")},
              {"icon", "mdi:ev-station"},
              {"qos", 1}});
+        add("button", g + "start", label + "start charging",
+            {{"command_topic", at + "cmd/remote_start"},
+             {"command_template", command_template(g + "start", gun_field)},
+             {"icon", "mdi:play-circle-outline"},
+             {"qos", 1}});
         add("button", g + "stop", label + "stop charging",
-            {{"command_topic", base_ + "/" + pile + "/cmd/remote_stop"},
-             {"payload_press", press},
+            {{"command_topic", at + "cmd/remote_stop"},
+             {"command_template", command_template(g + "stop", gun_field)},
              {"icon", "mdi:stop-circle-outline"},
              {"qos", 1}});
     }
+    return out;
+}
+
+// The bridge itself: what its health report says, for the charger devices' via_device.
+std::vector<std::pair<std::string, json>> HomeAssistant::bridge_configs() const {
+    const json dev = {{"identifiers", json::array({bridge_id_})},
+                      {"name", "ykc-bridge " + config_.mqtt.client_id},
+                      {"manufacturer", "ykc-bridge"},
+                      {"model", "YKC to MQTT gateway"},
+                      {"sw_version", YKC_VERSION}};
+    const std::string health = base_ + "/bridge/" + config_.client_file_stem() + "/health";
+    std::vector<std::pair<std::string, json>> out;
+    auto add = [&](const std::string& component, const std::string& object, const std::string& name, json extra) {
+        json c = {{"name", name},
+                  {"unique_id", bridge_id_ + "_" + object},
+                  {"device", dev},
+                  {"origin", {{"name", "ykc-bridge"}, {"sw_version", YKC_VERSION}}},
+                  {"availability", availability("")},
+                  {"state_topic", health}};
+        c.update(extra);
+        out.emplace_back(prefix_ + "/" + component + "/" + bridge_id_ + "/" + object + "/config", std::move(c));
+    };
+    auto count = [](const char* key, const char* icon, const char* state_class) {
+        return json{{"value_template", std::string("{{ value_json.") + key + " }}"}, {"icon", icon}, {"state_class", state_class}};
+    };
+    add("sensor", "sessions", "Sessions", count("sessions", "mdi:lan-connect", "measurement"));
+    add("sensor", "piles", "Piles", count("piles", "mdi:ev-station", "measurement"));
+    add("sensor", "publish_queue", "Publish queue", count("publish_queue", "mdi:tray-full", "measurement"));
+    add("sensor", "errors", "Errors", count("errors", "mdi:alert", "total_increasing"));
+    add("binary_sensor", "broker", "Broker",
+        {{"value_template", "{{ 'ON' if value_json.mqtt_connected else 'OFF' }}"},
+         {"device_class", "connectivity"},
+         {"entity_category", "diagnostic"}});
     return out;
 }
 

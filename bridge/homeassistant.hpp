@@ -49,6 +49,8 @@ public:
 
     // The discovery configs of a pile: topic -> payload.
     std::vector<std::pair<std::string, nlohmann::json>> configs(const std::string& pile) const;
+    // The bridge device's (its health; the charger devices' via_device).
+    std::vector<std::pair<std::string, nlohmann::json>> bridge_configs() const;
 
 private:
     struct Pile {
@@ -58,10 +60,14 @@ private:
     };
     // One sensor of a gun, reading the gun's state: what Home Assistant needs to show it.
     struct GunSensor {
-        std::string object, name, component, value_template;
+        std::string object, name, component;
+        std::string topic;  // what it reads: <base>/<pile>/gun/<n>/<topic>: state, meter, last_session
+        std::string value_template;
         nlohmann::json extra;  // device_class, unit_of_measurement, state_class, …
+        bool dc_only = false;  // what only a DC pile knows (SOC, battery)
     };
 
+    void publish_bridge();
     void announce(const std::string& pile);
     void announce_all(const char* why);
     void pump();
@@ -80,6 +86,7 @@ private:
     const Config& config_;
     MqttLink& mqtt_;
     const std::string prefix_, base_;
+    const std::string bridge_id_;  // the bridge device's identifier: ykc_bridge_<client_id>
     std::vector<GunSensor> gun_sensors_;
     std::map<std::string, Pile> piles_;  // every pile with configs
     std::set<std::string> connected_;    // logged in now

@@ -32,11 +32,12 @@ struct Pile {
     std::chrono::steady_clock::time_point last_time_sync{};  // policies.time_sync_interval
     // per gun (uplink/realtime.cpp): the hash of its last values (publish.gun_state on_change)
     // and when its gun/<n>/state was last published (publish.gun_state_min_interval_ms); a new
-    // connection publishes its first frame again
+    // connection publishes its first frame again; what its connector does (connector in the state)
     struct GunState {
         std::string gun;
         std::size_t hash = 0;
         std::chrono::steady_clock::time_point published{};
+        bool charged = false;  // it charged since the car was plugged in (its connector: finished)
     };
     std::vector<GunState> gun_states;
 };

@@ -19,7 +19,7 @@ tests=(
   nats-server rabbitmq-server
   # the TCP load balancer in front of two bridges in the scale-out test (tests/soak/cluster.py)
   haproxy
-  clang python3 python3-paho-mqtt
+  clang python3 python3-paho-mqtt python3-jinja2
   # libFuzzer and the clang sanitizer runtimes (scripts/fuzz.sh): only a Recommends of clang,
   # which --no-install-recommends leaves out
   libclang-rt-dev

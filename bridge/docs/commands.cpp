@@ -64,6 +64,17 @@ std::vector<CommandDoc> own_commands() {
           {"result", "text", "no", "`success` (the default) or `invalid_record` (非法账单: the platform refuses the record)"}},
          "`ok` once the frame is written to the charger's socket; `offline` when the pile is not connected.",
          {{"id", "t1"}, {"serial", example_pile + "01240501083000" + "0001"}, {"result", "success"}}},
+        {"charge",
+         "One topic for starting and stopping a gun (Home Assistant's charge switch): `\"charge\":true` sends `remote_start` "
+         "(0x34, the bridge fills `serial` and `balance` as for that command; its other fields may be given), `false` sends "
+         "`remote_stop` (0x36). The answer is on `ykc/<pile>/resp/charge`.",
+         nullptr,
+         {{"gun", "number", "yes", "the gun"},
+          {"charge", "boolean", "yes", "`true`: start charging, `false`: stop"},
+          {"serial, logical_card, card, balance", "as for remote_start", "no", "with `\"charge\":true` only"}},
+         "as for `remote_start` or `remote_stop`: `ok` with the charger's `reply`, its `result` and, for a refusal, its `reason` "
+         "(e.g. `gun_busy`, `not_charging`); `invalid` when `charge` is not a boolean.",
+         {{"id", "c1"}, {"gun", 1}, {"charge", true}}},
         {"raw",
          "Writes the bytes of one frame to the charger's socket as they are given: for vendor frames and experiments.",
          nullptr,

@@ -22,6 +22,7 @@ public:
         const std::string_view gun = json_member(data, "gun");
         std::string state = gun.empty() ? std::string() : std::string(data);
         std::string gun_name = !gun.empty() && gun.front() == '"' ? nlohmann::json::parse(gun).get<std::string>() : std::string(gun);
+        if (!gun.empty()) p_.ledger().realtime(s->pile.number, s->pile.gun_count, data);
         const auto lane = m.telemetry ? MqttLink::Lane::telemetry : MqttLink::Lane::control;
         p_.publish_frame(s->pile.number, m.topic, std::move(text), p_.config().mqtt.qos, {}, lane);
         if (!state.empty()) publish_state(s->pile, gun_name, std::move(state));
@@ -41,7 +42,8 @@ private:
     // newest replaces an older one) for the next flush.
     void publish_state(Pile& pile, const std::string& n, std::string state) {
         auto g = std::find_if(pile.gun_states.begin(), pile.gun_states.end(), [&](const auto& x) { return x.gun == n; });
-        if (g == pile.gun_states.end()) g = pile.gun_states.insert(pile.gun_states.end(), Pile::GunState{n, 0, {}});
+        if (g == pile.gun_states.end()) g = pile.gun_states.insert(pile.gun_states.end(), Pile::GunState{n, 0, {}, false});
+        append_plain_string_member(state, "connector", connector(*g, state));
         const std::size_t h = std::hash<std::string>{}(state);
         const auto& config = p_.config();
         if (config.publish.gun_state == "on_change" && g->hash == h && g->published != Clock::time_point{}) return ++unchanged_, void();
@@ -65,6 +67,18 @@ private:
         held_.erase(t);  // this newer value replaces a held one
         g->published = now;
         p_.mqtt().publish_latest(t, std::move(state), config.mqtt.qos);
+    }
+
+    // What the gun's connector is doing, as OCPP tells it apart: idle (nothing plugged in),
+    // preparing (plugged in, no session yet), charging, finished (plugged in after a session),
+    // fault, offline; unknown for a status the catalogue does not name.
+    static std::string_view connector(Pile::GunState& g, std::string_view state) {
+        const std::string_view status = json_plain_string(json_member(state, "status"));
+        if (status == "charging") return g.charged = true, "charging";
+        if (status == "fault" || status == "offline") return status;
+        if (status != "idle") return "unknown";
+        if (json_member(state, "plugged") != "true") return g.charged = false, "idle";
+        return g.charged ? "finished" : "preparing";
     }
 
     void flush_held() {

@@ -39,6 +39,7 @@ public:
             append_member(text, "reasons", dump_text(why));
             return refuse(s, frame, m, serial, std::move(text), why);
         }
+        p_.ledger().record(pile, s->pile.gun_count, data);
         const int qos = std::max(1, config.mqtt.qos);
         if (config.policies.transaction != "after_publish") {  // forward
             p_.publish_frame(pile, m.topic, std::move(text), qos);

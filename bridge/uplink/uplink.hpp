@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../config.hpp"
+#include "../ledger.hpp"
 #include "../mqtt_link.hpp"
 #include "../pairing.hpp"
 #include "../session.hpp"
@@ -65,6 +66,7 @@ public:
     // Entries added with a deadline are handed back to their handler's on_expired.
     virtual Pairing& pairing() = 0;
     virtual void deadlines_changed() = 0;  // after adding an entry with a deadline
+    virtual Ledger& ledger() = 0;          // meters, last sessions, work parameters
 
     virtual SessionPtr session_of(const std::string& pile) const = 0;  // the pile's logged-in session, or null
     virtual SessionPtr session_by_id(std::uint64_t id) const = 0;      // an open socket's, or null

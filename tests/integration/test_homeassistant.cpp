@@ -1,6 +1,8 @@
 // Home Assistant MQTT discovery: the real ykc-bridge against a real mosquitto, chargers over TCP,
 // every config payload checked against what Home Assistant's discovery requires and against the
 // state payloads its templates read.
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -13,10 +15,14 @@ namespace {
 
 const std::string pile2 = "32010200000002";
 const std::string prefix = "homeassistant/";
-// per gun: 12 sensors and 2 buttons; per pile: the connectivity sensor and the reboot button
-const std::vector<std::string> gun_objects = {"status", "plugged",     "voltage",       "current",        "power",  "energy", "amount",
-                                              "soc",    "temperature", "charging_time", "remaining_time", "faults", "start",  "stop"};
-std::size_t entities(int guns) { return 2 + guns * gun_objects.size(); }
+// per gun of a DC pile; per pile: connected, reboot, enabled, power_limit, meter, last_command
+const std::vector<std::string> gun_objects = {
+    "status",      "connector",   "plugged",       "problem",        "voltage",     "current",    "power",
+    "energy",      "amount",      "soc",           "battery_temperature", "remaining_time", "temperature", "charging_time",
+    "faults",      "meter",       "last_energy",   "last_amount",    "last_stop_reason", "last_start", "last_end",
+    "last_card",   "last_vin",    "charge",        "start",          "stop"};
+const std::vector<std::string> pile_objects = {"connected", "reboot", "enabled", "power_limit", "meter", "last_command"};
+std::size_t entities(int guns) { return pile_objects.size() + guns * gun_objects.size(); }
 
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
     a.insert(a.end(), b.begin(), b.end());
@@ -49,36 +55,17 @@ std::map<std::string, Received> wait_configs(Subscriber& sub, const std::string&
     return latest(all, p);
 }
 
-// How many of `v` are discovery configs (not e.g. homeassistant/status).
+// How many of `v` are discovery configs of a pile (not the bridge's, not homeassistant/status).
 std::size_t n_configs(const std::vector<Received>& v) {
     return static_cast<std::size_t>(std::count_if(v.begin(), v.end(), [](const Received& r) {
-        return r.topic.size() > 7 && r.topic.compare(r.topic.size() - 7, 7, "/config") == 0;
+        return r.topic.size() > 7 && r.topic.compare(r.topic.size() - 7, 7, "/config") == 0 &&
+               r.topic.find("/ykc_bridge_") == std::string::npos;
     }));
 }
 
 // Every discovery message so far.
 std::vector<Received> so_far(Subscriber& sub) {
     return sub.wait_prefix(prefix, [](const std::vector<Received>&) { return true; });
-}
-
-// The keys a template reads as value_json.<key>.
-std::vector<std::string> template_keys(const std::string& t) {
-    static const std::regex re(R"(value_json\.([A-Za-z_][A-Za-z0-9_]*))");
-    std::vector<std::string> keys;
-    for (auto m = std::sregex_iterator(t.begin(), t.end(), re); m != std::sregex_iterator(); ++m) keys.push_back((*m)[1]);
-    return keys;
-}
-
-// `topic` really receives JSON that has every key `tmpl` reads.
-void check_reads(Subscriber& sub, const std::string& topic, const std::string& tmpl) {
-    CAPTURE(topic);
-    CAPTURE(tmpl);
-    const auto keys = template_keys(tmpl);
-    CHECK_MESSAGE(!keys.empty(), "the template reads no value_json key");
-    auto got = sub.wait(topic, [](const Received& r) { return !r.payload.empty(); });
-    REQUIRE_MESSAGE(got, "nothing arrived on " << topic);
-    const json j = got->j();
-    for (const auto& k : keys) CHECK_MESSAGE(j.contains(k), "no key " << k << " in " << got->payload);
 }
 
 json charging_realtime(int gun) {
@@ -88,6 +75,7 @@ json charging_realtime(int gun) {
     r["plugged"] = true;
     r["current"] = 100.5;
     r["soc"] = 42;
+    r["battery_max_temperature"] = 31;
     r["energy"] = 3.25;
     r["amount"] = 4.5;
     r["charging_minutes"] = 12;
@@ -96,10 +84,39 @@ json charging_realtime(int gun) {
     return r;
 }
 
-std::vector<std::string> status_names() {
+std::vector<std::string> enum_names(const char* message, const char* field) {
     std::vector<std::string> names;
-    for (const auto& [code, name] : codec().catalogue().find("realtime")->field("status")->enums->entries) names.push_back(name);
+    for (const auto& [code, name] : codec().catalogue().find(message)->field(field)->enums->entries) names.push_back(name);
     return names;
+}
+
+// Renders templates as Home Assistant does (ha_render.py: Jinja2's sandbox, now(), value and
+// value_json): items {"template", "payload"} (a value template and what arrived) or {"template",
+// "value"} (a command template and what the entity sends). One text per item; a template that
+// fails (a key the payload lacks) fails the test.
+std::vector<std::string> render(const json& items) {
+    TempDir dir;
+    const std::string in = dir.path() + "/in.json";
+    {
+        std::ofstream f(in);
+        f << items.dump();
+    }
+    FILE* p = popen(("python3 " YKC_SOURCE_DIR "/tests/integration/ha_render.py < " + in).c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string text;
+    char buf[4096];
+    for (std::size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) text.append(buf, n);
+    REQUIRE(pclose(p) == 0);
+    std::vector<std::string> out;
+    for (const auto& r : json::parse(text)) {
+        REQUIRE_MESSAGE(r.contains("out"), r.dump());
+        out.push_back(r["out"]);
+    }
+    REQUIRE(out.size() == items.size());
+    return out;
+}
+std::string render_one(const std::string& tmpl, const std::string& payload) {
+    return render(json::array({{{"template", tmpl}, {"payload", payload}}})).at(0);
 }
 
 // What Home Assistant accepts for a sensor's device class: its unit and the state classes.
@@ -111,72 +128,147 @@ const std::map<std::string, SensorClass> sensor_classes = {
     {"voltage", {"V", {"measurement"}}},
     {"current", {"A", {"measurement"}}},
     {"power", {"kW", {"measurement"}}},
-    {"energy", {"kWh", {"total", "total_increasing"}}},
+    {"energy", {"kWh", {"", "total", "total_increasing"}}},
     {"monetary", {"CNY", {"", "total"}}},
     {"battery", {"%", {"measurement"}}},
     {"temperature", {"°C", {"measurement"}}},
     {"duration", {"min", {"measurement", "total", "total_increasing"}}},
     {"enum", {"", {""}}},
+    {"timestamp", {"", {""}}},
 };
+const std::set<std::string> binary_classes = {"connectivity", "plug", "problem"};
 
-// The charger answers the command a button sent, and the bridge reports it ok to the backend.
-void press(Subscriber& sub, Charger& c, const json& config) {
-    const std::string command_topic = config["command_topic"];
-    const std::string cmd = command_topic.substr(command_topic.rfind("/cmd/") + 5);
-    CAPTURE(command_topic);
-    const json payload = json::parse(config["payload_press"].get<std::string>());
-    CHECK(payload["id"] == "ha");
-    sub.publish(command_topic, config["payload_press"].get<std::string>());
-    auto frame = c.receive_type(cmd);
-    REQUIRE_MESSAGE(frame, "the charger got no " << cmd);
-    const json& data = (*frame)["data"];
-    const int gun = payload.value("gun", 0);
-    if (cmd == "remote_start") {
-        CHECK(data["gun"] == gun);
-        CHECK(data["serial"].get<std::string>().size() == 32);  // the bridge's defaults
-        c.send("remote_start_reply", {{"serial", data["serial"]}, {"gun", gun}, {"result", "success"}, {"failure_reason", "none"}},
-               (*frame)["seq"]);
-    } else if (cmd == "remote_stop") {
-        CHECK(data["gun"] == gun);
-        c.send("remote_stop_reply", {{"gun", gun}, {"result", "success"}}, (*frame)["seq"]);
-    } else {
-        REQUIRE(cmd == "reboot");
-        c.send("reboot_reply", {{"result", "success"}}, (*frame)["seq"]);
-    }
-    auto resp = sub.wait(command_topic.substr(0, command_topic.rfind("/cmd/")) + "/resp/" + cmd, [&](const Received& r) {
-        const json j = r.j();
-        return j["id"] == "ha" && (!gun || j["reply"]["data"].value("gun", 0) == gun);
-    });
-    REQUIRE(resp);
-    CHECK_MESSAGE(resp->j()["status"] == "ok", resp->payload);
+bool is_number(const std::string& s) {
+    static const std::regex re(R"(-?\d+(\.\d+)?([eE][-+]?\d+)?)");
+    return std::regex_match(s, re);
 }
+bool is_timestamp(const std::string& s) {
+    static const std::regex re(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z))");
+    return std::regex_match(s, re);
+}
+
+// What the charger answers to a command a control sent: `ok` says success or failure.
+void answer(Charger& c, const json& frame, bool ok) {
+    const std::string type = frame["type"];
+    const json& data = frame["data"];
+    const std::string result = ok ? "success" : "failure";
+    if (type == "remote_start")
+        c.send("remote_start_reply",
+               {{"serial", data["serial"]}, {"gun", data["gun"]}, {"result", result}, {"failure_reason", ok ? "none" : "gun_busy"}},
+               frame["seq"]);
+    else if (type == "remote_stop")
+        c.send("remote_stop_reply", {{"gun", data["gun"]}, {"result", result}, {"failure_reason", ok ? "none" : "not_charging"}},
+               frame["seq"]);
+    else if (type == "work_params_set") c.send("work_params_set_reply", {{"result", result}}, frame["seq"]);
+    else {
+        REQUIRE(type == "reboot");
+        c.send("reboot_reply", {{"result", result}}, frame["seq"]);
+    }
+}
+
+// A control used as Home Assistant uses it: its command_template rendered with `value`, published
+// as it is to its command_topic; the charger gets the command and answers it (`ok`); the answer
+// on resp/ carries the press's own id, and the pile's "last command" sensor renders what happened.
+// Returns the frame the charger got.
+json press(Subscriber& sub, Charger& c, const json& config, const std::string& value, bool ok, const json& last_command,
+           std::set<std::string>& ids) {
+    const std::string topic = config["command_topic"];
+    CAPTURE(topic);
+    CAPTURE(value);
+    const std::string payload = render(json::array({{{"template", config["command_template"]}, {"value", value}}})).at(0);
+    CAPTURE(payload);
+    const json sent = json::parse(payload);
+    const std::string id = sent.at("id");
+    CHECK(id.rfind("ha:", 0) == 0);
+    CHECK_MESSAGE(ids.insert(id).second, "the id " << id << " was sent before");
+    sub.publish(topic, payload);
+    std::string cmd = topic.substr(topic.rfind("/cmd/") + 5), expect = cmd;
+    if (cmd == "charge") expect = sent.at("charge").get<bool>() ? "remote_start" : "remote_stop";
+    auto frame = c.receive_type(expect);
+    REQUIRE_MESSAGE(frame, "the charger got no " << expect);
+    if (sent.contains("gun")) CHECK((*frame)["data"]["gun"] == sent["gun"]);
+    answer(c, *frame, ok);
+    auto resp = sub.wait(topic.substr(0, topic.rfind("/cmd/")) + "/resp/" + cmd, [&](const Received& r) { return r.j()["id"] == id; });
+    REQUIRE(resp);
+    const json j = resp->j();
+    CHECK(j["status"] == "ok");
+    CHECK(j["command"] == cmd);
+    CHECK(j["result"] == (ok ? "success" : "failure"));
+    const std::string shown = render_one(last_command["value_template"], resp->payload);
+    if (ok) CHECK(shown == cmd + ": success");
+    else if (expect == "remote_start") CHECK(shown == cmd + ": failure (gun_busy)");
+    else if (expect == "remote_stop") CHECK(shown == cmd + ": failure (not_charging)");
+    else CHECK(shown == cmd + ": failure");
+    const json attributes = json::parse(render_one(last_command["json_attributes_template"], resp->payload));
+    CHECK(attributes["id"] == id);
+    return *frame;
+}
+
+// The latest payload on `topic` (a filter ending in + matches any last level).
+std::optional<Received> latest_on(Subscriber& sub, const std::string& topic) {
+    const bool any = topic.size() > 1 && topic.compare(topic.size() - 2, 2, "/+") == 0;
+    const std::string start = any ? topic.substr(0, topic.size() - 1) : topic;
+    auto match = [&](const Received& r) { return any ? r.topic.rfind(start, 0) == 0 : r.topic == topic; };
+    auto all = sub.wait_prefix(start, [&](const std::vector<Received>& v) { return std::any_of(v.begin(), v.end(), match); });
+    for (auto it = all.rbegin(); it != all.rend(); ++it)
+        if (match(*it)) return *it;
+    return std::nullopt;
+}
+
+// The harness's client id (it-bridge-<port>) as the bridge names itself in topics.
+std::string bridge_stem(const Bridge& b) { return "it-bridge-" + std::to_string(b.port); }
 
 }  // namespace
 
-TEST_CASE(
-    "homeassistant: every config is complete, unique and reads keys its state topic really carries - the buttons are valid commands") {
+TEST_CASE("homeassistant: every template renders in Jinja2 against the real payloads - classes, units and state classes are allowed") {
     Mosquitto broker;
     Subscriber sub(broker.url(), "#");
-    Bridge bridge(broker, ha_on);  // a discovery prefix alone turns discovery on
+    Bridge bridge(broker, with(ha_on, {"--set", "publish.health_interval=1"}));  // a discovery prefix alone turns discovery on
     Charger c(bridge.port, pile);
     c.login();
     auto configs = wait_configs(sub, pile, entities(2));
     REQUIRE_MESSAGE(configs.size() == entities(2), bridge.read_log());
+    // gun 1 charges (with a fault), gun 2 is idle; then a record of each
     c.send("realtime", charging_realtime(1));
-    c.send("realtime", charging_realtime(2));
+    json idle2 = idle_realtime(230);
+    idle2["gun"] = 2;
+    c.send("realtime", idle2);
+    json record1 = transaction_data(serial), record2 = transaction_data(pile + "022411241030000002");
+    record2["gun"] = 2;
+    c.send("transaction", record1);
+    c.send("transaction", record2);
+    REQUIRE(sub.wait("ykc/" + pile + "/meter"));
+    REQUIRE(sub.wait("ykc/" + pile + "/gun/2/last_session"));
+    // a press of the enable switch and of the power limit gives the work_params state
+    std::set<std::string> ids;
+    const json last_command = configs.at(prefix + "sensor/ykc_" + pile + "/last_command/config").j();
+    const json enabled = configs.at(prefix + "switch/ykc_" + pile + "/enabled/config").j();
+    const json limit = configs.at(prefix + "number/ykc_" + pile + "/power_limit/config").j();
+    auto off = press(sub, c, enabled, "OFF", true, last_command, ids);
+    CHECK(off["data"]["state"] == "disabled");
+    CHECK(off["data"]["max_power"] == 100);  // nothing accepted before: the bridge fills 100 %
+    auto set = press(sub, c, limit, "80", true, last_command, ids);
+    CHECK(set["data"]["max_power"] == 80);
+    CHECK(set["data"]["state"] == "disabled");  // what the pile accepted last: the switch is not turned back on
+    REQUIRE(sub.wait("ykc/" + pile + "/work_params", [](const Received& r) { return r.j()["max_power"] == 80; }));
+    REQUIRE(sub.wait("ykc/bridge/" + bridge_stem(bridge) + "/health"));
 
-    std::set<std::string> unique_ids, objects;
-    std::vector<json> buttons;
-    const auto statuses = status_names();
+    std::map<std::string, std::string> shown;  // object -> what its state renders to
+    std::set<std::string> unique_ids;
+    json items = json::array();
+    struct Check {
+        std::string object, component, what;  // what: value, attributes, last_reset, availability
+        json config;
+    };
+    std::vector<Check> checks;
+    const auto stop_reasons = enum_names("transaction", "stop_reason");
     for (const auto& [topic, r] : configs) {
         CAPTURE(topic);
         CHECK(r.qos == 1);
-        // <prefix>/<component>/ykc_<pile>/<object>/config
-        static const std::regex topic_re(R"(homeassistant/(sensor|binary_sensor|button)/ykc_(\d{14})/([a-z0-9_]+)/config)");
+        static const std::regex topic_re(R"(homeassistant/(sensor|binary_sensor|button|switch|number)/ykc_(\d{14})/([a-z0-9_]+)/config)");
         std::smatch m;
         REQUIRE(std::regex_match(topic, m, topic_re));
         const std::string component = m[1], object = m[3];
-        objects.insert(object);
         const json j = r.j();
         CAPTURE(r.payload);
         for (const char* k : {"name", "unique_id", "device", "origin", "availability", "availability_mode"})
@@ -184,47 +276,175 @@ TEST_CASE(
         CHECK(unique_ids.insert(j.value("unique_id", "")).second);
         CHECK(j["unique_id"] == "ykc_" + pile + "_" + object);
         CHECK(j["device"]["identifiers"] == json::array({"ykc_" + pile}));
-        CHECK(j["device"]["manufacturer"] == "YKC");
-        CHECK(j["device"]["model"] == "DC pile");
+        CHECK_FALSE(j["device"].contains("manufacturer"));  // YKC is the protocol, not the vendor
+        CHECK(j["device"]["model"] == "DC charger");
+        CHECK(j["device"]["via_device"] == "ykc_bridge_" + bridge_stem(bridge));
         CHECK(j["device"]["sw_version"] == "IT1.0");
         CHECK(j["device"]["hw_version"] == "YKC protocol 1.6");
-        CHECK(j["origin"]["name"] == "ykc-bridge");
-        CHECK(j["origin"]["sw_version"].is_string());
         CHECK(j["availability_mode"] == "all");
-        REQUIRE(j["availability"].is_array());
-        CHECK(j["availability"][0]["topic"] == "ykc/bridge/state");
-        if (object != "connected") CHECK(j["availability"][1]["topic"] == "ykc/" + pile + "/availability");
-        for (const auto& a : j["availability"]) check_reads(sub, a["topic"], a["value_template"]);
-        if (component == "button") {
+        for (const auto& a : j["availability"]) checks.push_back({object, component, "availability", a});
+        if (component == "button" || component == "switch" || component == "number") {
             REQUIRE(j.contains("command_topic"));
-            REQUIRE(j.contains("payload_press"));
-            buttons.push_back(j);
-            continue;
+            REQUIRE(j.contains("command_template"));
+            CHECK_FALSE(j.contains("payload_press"));  // one payload for every press could not be told apart
+            if (component == "button") continue;
         }
         REQUIRE(j.contains("state_topic"));
         REQUIRE(j.contains("value_template"));
-        check_reads(sub, j["state_topic"], j["value_template"]);
-        if (j.contains("json_attributes_template")) check_reads(sub, j["json_attributes_topic"], j["json_attributes_template"]);
-        if (component != "sensor" || !j.contains("device_class")) continue;
-        const std::string dc = j["device_class"];
-        auto known = sensor_classes.find(dc);
-        REQUIRE_MESSAGE(known != sensor_classes.end(), "unexpected device class " << dc);
-        CHECK(j.value("unit_of_measurement", "") == known->second.unit);
-        CHECK(known->second.state_classes.count(j.value("state_class", "")) == 1);
-        if (dc == "enum") CHECK(j["options"] == json(statuses));
+        checks.push_back({object, component, "value", j});
+        if (j.contains("json_attributes_template")) {
+            CHECK(j["json_attributes_topic"] == j["state_topic"]);
+            checks.push_back({object, component, "attributes", j});
+        }
+        if (j.contains("last_reset_value_template")) {
+            CHECK(j["state_class"] == "total");
+            checks.push_back({object, component, "last_reset", j});
+        }
+        if (component == "sensor" && j.contains("device_class")) {
+            const std::string dc = j["device_class"];
+            auto known = sensor_classes.find(dc);
+            REQUIRE_MESSAGE(known != sensor_classes.end(), "unexpected device class " << dc);
+            CHECK(j.value("unit_of_measurement", "") == known->second.unit);
+            CHECK(known->second.state_classes.count(j.value("state_class", "")) == 1);
+            if (dc == "enum") CHECK(j["options"].is_array());
+        }
+        if (component == "binary_sensor") CHECK(binary_classes.count(j.value("device_class", "")) == 1);
     }
-    for (const std::string p : {"connected", "reboot"}) CHECK_MESSAGE(objects.count(p), p);
-    for (int gun : {1, 2})
-        for (const auto& o : gun_objects) CHECK_MESSAGE(objects.count("gun" + std::to_string(gun) + "_" + o), "gun " << gun << " " << o);
-    CHECK(configs.at(prefix + "sensor/ykc_" + pile + "/gun1_energy/config").j()["state_class"] == "total_increasing");
-    CHECK(buttons.size() == 5);
-    for (const auto& b : buttons) press(sub, c, b);
+    // every template against the latest payload on its topic
+    for (const auto& ch : checks) {
+        const json& j = ch.config;
+        const std::string t = ch.what == "availability" ? j["topic"] : ch.what == "attributes" ? j["json_attributes_topic"] : j["state_topic"];
+        auto got = latest_on(sub, t);
+        REQUIRE_MESSAGE(got, "nothing arrived on " << t << " for " << ch.object);
+        const std::string tmpl = ch.what == "availability" ? j["value_template"]
+                                 : ch.what == "attributes" ? j["json_attributes_template"]
+                                 : ch.what == "last_reset" ? j["last_reset_value_template"]
+                                                           : j["value_template"];
+        items.push_back({{"template", tmpl}, {"payload", got->payload}});
+    }
+    const auto out = render(items);
+    for (std::size_t i = 0; i < checks.size(); ++i) {
+        const auto& ch = checks[i];
+        const std::string& v = out[i];
+        const json& j = ch.config;
+        CAPTURE(ch.object);
+        CAPTURE(ch.what);
+        CAPTURE(v);
+        if (ch.what == "availability") {
+            CHECK((v == "online" || v == "offline"));
+            continue;
+        }
+        if (ch.what == "attributes") {
+            CHECK(json::parse(v).is_object());
+            continue;
+        }
+        if (ch.what == "last_reset") {
+            CHECK(is_timestamp(v));
+            continue;
+        }
+        shown[ch.object] = v;
+        const std::string dc = j.value("device_class", "");
+        if (ch.component == "binary_sensor" || ch.component == "switch") CHECK((v == "ON" || v == "OFF"));
+        else if (ch.component == "number") CHECK(is_number(v));
+        else if (dc == "enum") CHECK((v == "None" || std::count(j["options"].begin(), j["options"].end(), v) == 1));
+        else if (dc == "timestamp") CHECK((v == "None" || is_timestamp(v)));
+        else if (!dc.empty() || j.contains("state_class")) CHECK((v == "None" || is_number(v)));
+    }
+    // what the real payloads say
+    CHECK(shown["gun1_connector"] == "charging");
+    CHECK(shown["gun2_connector"] == "idle");
+    CHECK(shown["gun1_status"] == "charging");
+    CHECK(shown["gun1_problem"] == "ON");  // door_open
+    CHECK(shown["gun2_problem"] == "OFF");
+    CHECK(shown["gun1_charge"] == "ON");
+    CHECK(shown["gun2_charge"] == "OFF");
+    CHECK(shown["gun1_soc"] == "42");
+    CHECK(shown["gun2_soc"] == "None");  // idle: not 0 %
+    CHECK(shown["gun2_remaining_time"] == "None");
+    CHECK(shown["gun2_battery_temperature"] == "None");
+    CHECK(shown["gun1_battery_temperature"] == "31");
+    CHECK(shown["gun1_meter"] == "1020.5");  // the record's meter_end
+    CHECK(shown["gun2_meter"] == "1020.5");
+    CHECK(shown["meter"] == "2041.0");  // the pile's: both guns
+    CHECK(shown["gun1_last_energy"] == "20.5");
+    CHECK(shown["gun1_last_amount"] == "26.65");
+    CHECK(shown["gun1_last_stop_reason"] == "app_stop");
+    CHECK(shown["gun1_last_start"] == "2024-11-24T10:30:00+08:00");
+    CHECK(shown["gun1_last_end"] == "2024-11-24T11:00:00+08:00");
+    CHECK(shown["gun1_last_card"] == "None");  // no card
+    CHECK(shown["enabled"] == "OFF");
+    CHECK(shown["power_limit"] == "80");
+    CHECK(shown["connected"] == "ON");
+    CHECK(configs.at(prefix + "sensor/ykc_" + pile + "/gun1_meter/config").j()["state_class"] == "total_increasing");
+    CHECK_FALSE(configs.at(prefix + "sensor/ykc_" + pile + "/gun1_energy/config").j().contains("state_class"));
+    CHECK(configs.at(prefix + "sensor/ykc_" + pile + "/gun1_last_stop_reason/config").j()["options"] == json(stop_reasons));
+    CHECK(configs.at(prefix + "sensor/ykc_" + pile + "/gun1_status/config").j()["options"] == json(enum_names("realtime", "status")));
 
-    // retained: a subscriber that comes later (Home Assistant starting) gets them all
+    // the bridge device: its health, what the chargers' via_device names
     Subscriber late(broker.url(), "homeassistant/#");
-    auto kept = late.wait_prefix(prefix, [](const std::vector<Received>& v) { return v.size() >= entities(2); });
-    CHECK(kept.size() == entities(2));
-    CHECK(std::all_of(kept.begin(), kept.end(), [](const Received& r) { return r.retained; }));
+    auto bridge_configs = late.wait_prefix(
+        prefix, [](const std::vector<Received>& v) {
+            return latest(v, pile).size() >= entities(2) &&
+                   std::count_if(v.begin(), v.end(), [](const Received& r) { return r.topic.find("/ykc_bridge_") != std::string::npos; }) >= 5;
+        });
+    // retained: Home Assistant starting later gets them all
+    CHECK(latest(bridge_configs, pile).size() == entities(2));
+    CHECK(std::all_of(bridge_configs.begin(), bridge_configs.end(), [](const Received& r) { return r.retained; }));
+    const std::string health = latest_on(sub, "ykc/bridge/" + bridge_stem(bridge) + "/health")->payload;
+    int n = 0;
+    for (const auto& r : bridge_configs) {
+        if (r.topic.find("/ykc_bridge_") == std::string::npos) continue;
+        ++n;
+        const json j = r.j();
+        CAPTURE(r.payload);
+        CHECK(j["device"]["identifiers"] == json::array({"ykc_bridge_" + bridge_stem(bridge)}));
+        CHECK(j["state_topic"] == "ykc/bridge/" + bridge_stem(bridge) + "/health");
+        const std::string v = render_one(j["value_template"], health);
+        if (r.topic.find("/binary_sensor/") != std::string::npos) CHECK(v == "ON");
+        else CHECK(is_number(v));
+    }
+    CHECK(n == 5);
+}
+
+TEST_CASE("homeassistant: every button, switch and number reaches the charger as Home Assistant publishes it - a refusal shows") {
+    Mosquitto broker;
+    Subscriber sub(broker.url(), "#");
+    Bridge bridge(broker, ha_on);
+    Charger c(bridge.port, pile);
+    c.login();
+    auto configs = wait_configs(sub, pile, entities(2));
+    REQUIRE(configs.size() == entities(2));
+    const json last_command = configs.at(prefix + "sensor/ykc_" + pile + "/last_command/config").j();
+    std::set<std::string> ids;
+    int pressed = 0;
+    for (const auto& [topic, r] : configs) {
+        const json j = r.j();
+        CAPTURE(topic);
+        if (topic.find("/button/") != std::string::npos) {
+            // a start refused (gun_busy), a stop refused (not_charging): visible, not silent
+            for (bool ok : {true, false}) press(sub, c, j, "PRESS", ok, last_command, ids);
+            ++pressed;
+        } else if (topic.find("/switch/") != std::string::npos) {
+            for (const char* v : {"ON", "OFF"})
+                for (bool ok : {true, false}) {
+                    auto frame = press(sub, c, j, v, ok, last_command, ids);
+                    if (j["command_topic"].get<std::string>().find("/cmd/work_params_set") != std::string::npos)
+                        CHECK(frame["data"]["state"] == (std::string(v) == "ON" ? "enabled" : "disabled"));
+                }
+            ++pressed;
+        } else if (topic.find("/number/") != std::string::npos) {
+            auto frame = press(sub, c, j, "55", true, last_command, ids);
+            CHECK(frame["data"]["max_power"] == 55);
+            ++pressed;
+        }
+    }
+    CHECK(pressed == 3 + 2 * 3);  // reboot, enable switch, power limit; per gun: charge switch, start, stop
+    // a power limit out of range is refused by the bridge, and that shows too
+    sub.publish("ykc/" + pile + "/cmd/work_params_set", R"({"id":"ha:power_limit:x","max_power":20})");
+    auto refused = sub.wait("ykc/" + pile + "/resp/work_params_set", [](const Received& r) { return r.j()["id"] == "ha:power_limit:x"; });
+    REQUIRE(refused);
+    CHECK(render_one(last_command["value_template"], refused->payload) ==
+          "work_params_set: invalid (work_params_set: field max_power: out of range (30 … 100 %): 20)");
 }
 
 TEST_CASE("homeassistant: published once per login in a run, again when Home Assistant comes online and after a broker restart") {
@@ -299,7 +519,7 @@ TEST_CASE("homeassistant: the configs of a pile unseen for forget_after are remo
     CHECK(find_line(bridge.read_log(), {"pile " + pile2 + ": Home Assistant discovery removed", "unseen for"}) != std::string::npos);
     // what is retained now: the connected pile only
     Subscriber late(broker.url(), "homeassistant/#");
-    auto kept = late.wait_prefix(prefix, [](const std::vector<Received>& v) { return v.size() >= entities(2); });
+    auto kept = late.wait_prefix(prefix, [](const std::vector<Received>& v) { return latest(v, pile).size() >= entities(2); });
     CHECK(latest(kept, pile).size() == entities(2));
     CHECK(latest(kept, pile2).empty());
 }

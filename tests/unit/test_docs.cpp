@@ -39,7 +39,7 @@ json filled(const std::string& name, json data) {
     unsigned serials = 0;
     const Config config;
     FillContext ctx{docs::example_pile, docs::example_time, config.policies.balance, config.billing_for(docs::example_pile).to_data(),
-                    serials};
+                    {{"state", "enabled"}, {"max_power", 100}}, serials};
     fill_command(name, data, ctx);
     return data;
 }

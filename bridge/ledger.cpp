@@ -1,0 +1,196 @@
+#include "ledger.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include <spdlog/spdlog.h>
+
+#include "json_file.hpp"
+#include "ykc/json_member.hpp"
+#include "ykc/pile.hpp"
+
+namespace ykc::bridge {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int max_guns = 99;  // a gun number is two BCD digits
+
+// kWh as a JSON number or as decoded text -> 1e-4 kWh; -1 when it is not a number.
+std::int64_t ten_thousandths(const json& v) {
+    if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0) return -1;
+    return std::llround(v.get<double>() * 10000);
+}
+std::int64_t ten_thousandths(std::string_view text) {
+    double d = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+    if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(d) || d < 0) return -1;
+    return std::llround(d * 10000);
+}
+json kwh(std::int64_t v) { return static_cast<double>(v) / 10000; }
+
+int gun_number(const json& v) {
+    if (v.is_number_integer()) return v.get<int>();
+    if (v.is_string()) {
+        int n = 0;
+        const std::string& s = v.get_ref<const std::string&>();
+        const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+        if (ec == std::errc() && end == s.data() + s.size()) return n;
+    }
+    return 0;
+}
+
+}  // namespace
+
+Ledger::Ledger(boost::asio::io_context& io, const Config& config, MqttLink& mqtt, std::function<std::string()> now)
+    : config_(config), mqtt_(mqtt), now_(std::move(now)), save_timer_(io) {}
+
+std::string Ledger::file() const { return config_.mqtt.persistence_dir + "/ledger-" + config_.client_file_stem() + ".json"; }
+
+std::string Ledger::topic(const std::string& pile, const std::string& suffix) const {
+    return config_.mqtt.base_topic + "/" + pile + "/" + suffix;
+}
+
+void Ledger::start() {
+    if (!config_.persistent()) return;
+    const auto j = read_json_file(file(), "ledger", "the guns' lifetime meters start again from the next transaction record");
+    if (!j || !j->is_object() || !j->contains("piles") || !(*j)["piles"].is_object()) return;
+    try {
+        load((*j)["piles"]);
+    } catch (const json::exception& e) {
+        spdlog::warn("ledger: {}: {}: what it could not read starts again from the next transaction record", file(), e.what());
+    }
+}
+
+void Ledger::load(const json& piles) {
+    for (const auto& [pile, b] : piles.items()) {
+        if (!is_pile_number(pile) || !b.is_object()) continue;
+        Book& book = books_[pile];
+        if (const json wp = b.value("work_params", json()); wp.is_object()) book.work_params = wp;
+        const json guns = b.value("guns", json::object());
+        if (!guns.is_object()) continue;
+        for (const auto& [n, g] : guns.items()) {
+            const int gun = gun_number(json(n));
+            if (gun < 1 || gun > max_guns || !g.is_object()) continue;
+            Gun& x = book.guns[gun];
+            x.meter = g.value("meter", std::int64_t{-1});
+            x.published = g.value("published", std::int64_t{-1});
+            x.serial = g.value("serial", "");
+        }
+    }
+}
+
+void Ledger::stop() {
+    if (stopped_) return;
+    save();
+    stopped_ = true;
+    save_timer_.cancel();
+}
+
+void Ledger::record(const std::string& pile, int gun_count, const json& data) {
+    const int gun = gun_number(data.value("gun", json()));
+    const std::int64_t end = ten_thousandths(data.value("meter_end", json()));
+    if (gun < 1 || gun > max_guns || end < 0) return;
+    Gun& g = books_[pile].guns[gun];
+    const std::string serial = data.value("serial", "");
+    if (end < g.meter || (serial == g.serial && end == g.meter)) {
+        // an older session's record the pile sends late, or the same one again
+        spdlog::debug("pile {}: gun {}: transaction {} (meter_end {}) is not newer than {}: the meter stays", pile, gun, serial,
+                      kwh(end).dump(), kwh(g.meter).dump());
+        return;
+    }
+    g.meter = end;
+    g.serial = serial;
+    if (end < g.published)
+        spdlog::warn("pile {}: gun {}: transaction {} ends at meter {} kWh, below the {} kWh its realtime frames gave: the meter stays there",
+                     pile, gun, serial, kwh(end).dump(), kwh(g.published).dump());
+    publish_meter(pile, gun_count, gun, g, end, {{"meter_end", kwh(end)}, {"serial", serial}});
+    json last = {{"gun", gun}};
+    for (const char* k : {"serial", "start_time", "end_time", "stop_reason", "trade_type", "card", "vin", "meter_start", "meter_end"})
+        if (data.contains(k)) last[k] = data[k];
+    last["energy"] = data.value("total_energy", json());
+    last["amount"] = data.value("total_amount", json());
+    last["ts"] = now_();
+    mqtt_.publish(topic(pile, "gun/" + std::to_string(gun) + "/last_session"), last.dump(), std::max(1, config_.mqtt.qos), true);
+}
+
+void Ledger::realtime(const std::string& pile, int gun_count, std::string_view data) {
+    if (json_plain_string(json_member(data, "status")) != "charging") return;
+    auto b = books_.find(pile);
+    if (b == books_.end()) return;
+    const std::string_view n = json_member(data, "gun");
+    int gun = 0;
+    const std::string_view digits = n.size() >= 2 && n.front() == '"' ? n.substr(1, n.size() - 2) : n;
+    std::from_chars(digits.data(), digits.data() + digits.size(), gun);
+    auto it = b->second.guns.find(gun);
+    if (it == b->second.guns.end() || it->second.meter < 0) return;  // no record yet: the meter's reading is unknown
+    Gun& g = it->second;
+    // a late frame of the session whose record is in already would count it twice
+    if (const std::string_view serial = json_plain_string(json_member(data, "serial")); !serial.empty() && serial == g.serial) return;
+    const std::int64_t energy = ten_thousandths(json_member(data, "energy"));
+    const auto now = Clock::now();
+    if (energy < 0 || g.meter + energy <= g.published || now - g.moved < session_interval) return;
+    g.moved = now;
+    publish_meter(pile, gun_count, gun, g, g.meter + energy, {{"meter_end", kwh(g.meter)}, {"session_energy", kwh(energy)}});
+}
+
+void Ledger::publish_meter(const std::string& pile, int gun_count, int gun, Gun& g, std::int64_t value, const json& extra) {
+    value = std::max(value, g.published);
+    g.published = value;
+    json m = {{"gun", gun}, {"energy", kwh(value)}};
+    m.update(extra);
+    m["ts"] = now_();
+    const int qos = std::max(1, config_.mqtt.qos);
+    mqtt_.publish(topic(pile, "gun/" + std::to_string(gun) + "/meter"), m.dump(), qos, true);
+    // the pile's: once every gun of its login has a reading (else it would jump when one comes)
+    const auto& guns = books_[pile].guns;
+    std::int64_t sum = 0;
+    for (int n = 1; n <= std::min(gun_count, max_guns); ++n) {
+        auto x = guns.find(n);
+        if (x == guns.end() || x->second.published < 0) return save_soon();
+        sum += x->second.published;
+    }
+    if (gun_count > 0)
+        mqtt_.publish(topic(pile, "meter"), json{{"energy", kwh(sum)}, {"guns", gun_count}, {"ts", m["ts"]}}.dump(), qos, true);
+    save_soon();
+}
+
+void Ledger::work_params_accepted(const std::string& pile, const json& sent) {
+    json wp = {{"state", sent.value("state", json())}, {"max_power", sent.value("max_power", json())}};
+    books_[pile].work_params = wp;
+    wp["ts"] = now_();
+    mqtt_.publish(topic(pile, "work_params"), wp.dump(), std::max(1, config_.mqtt.qos), true);
+    save_soon();
+}
+
+json Ledger::work_params(const std::string& pile) const {
+    auto b = books_.find(pile);
+    if (b != books_.end() && b->second.work_params.is_object()) return b->second.work_params;
+    return {{"state", "enabled"}, {"max_power", 100}};
+}
+
+void Ledger::save_soon() {
+    if (stopped_ || save_pending_ || !config_.persistent()) return;
+    save_pending_ = true;
+    save_timer_.expires_after(5s);
+    save_timer_.async_wait([this](boost::system::error_code ec) {
+        save_pending_ = false;
+        if (!ec) save();
+    });
+}
+
+void Ledger::save() {
+    if (stopped_ || !config_.persistent()) return;
+    json piles = json::object();
+    for (const auto& [pile, b] : books_) {
+        json guns = json::object();
+        for (const auto& [n, g] : b.guns) guns[std::to_string(n)] = {{"meter", g.meter}, {"published", g.published}, {"serial", g.serial}};
+        piles[pile] = {{"guns", guns}, {"work_params", b.work_params}};
+    }
+    write_json_file(file(), {{"version", 1}, {"piles", piles}}, "ledger");
+}
+
+}  // namespace ykc::bridge
