@@ -10,12 +10,12 @@
 namespace ykc::bridge {
 
 struct FillContext {
-    std::string pile;        // from the topic
-    std::string now;         // ISO 8601 in the chargers' offset
-    std::string balance;     // policies.balance
-    nlohmann::json billing;  // the pile's billing model (BillingModel::to_data())
+    std::string pile;            // from the topic
+    std::string now;             // ISO 8601 in the chargers' offset
+    std::string balance;         // policies.balance
+    nlohmann::json billing;      // the pile's billing model (BillingModel::to_data())
     nlohmann::json work_params;  // what the pile last accepted (Ledger::work_params)
-    unsigned& serials;       // counter of the serials made up by this bridge
+    unsigned& serials;           // counter of the serials made up by this bridge
 };
 
 struct FillRule {

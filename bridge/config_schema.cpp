@@ -346,8 +346,7 @@ std::vector<Setting<Config>> make_config_settings() {
         homeassistant_enabled(),
         text<C>("homeassistant.discovery_prefix", YKC_AT(homeassistant.discovery_prefix),
                 "Home Assistant's discovery prefix, homeassistant when empty; with enabled auto, setting it turns discovery on",
-                "no wildcards or empty levels",
-                check_discovery_prefix),
+                "no wildcards or empty levels", check_discovery_prefix),
         integer<C>("homeassistant.forget_after", 0, 10 * 365 * 86400, YKC_AT(homeassistant.forget_after),
                    "seconds: the configs of a pile unseen this long, or no longer in policies.allowlist (login: allowlist), are removed; "
                    "0: never"),

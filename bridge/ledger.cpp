@@ -105,8 +105,9 @@ void Ledger::record(const std::string& pile, int gun_count, const json& data) {
     g.meter = end;
     g.serial = serial;
     if (end < g.published)
-        spdlog::warn("pile {}: gun {}: transaction {} ends at meter {} kWh, below the {} kWh its realtime frames gave: the meter stays there",
-                     pile, gun, serial, kwh(end).dump(), kwh(g.published).dump());
+        spdlog::warn(
+            "pile {}: gun {}: transaction {} ends at meter {} kWh, below the {} kWh its realtime frames gave: the meter stays there", pile,
+            gun, serial, kwh(end).dump(), kwh(g.published).dump());
     publish_meter(pile, gun_count, gun, g, end, {{"meter_end", kwh(end)}, {"serial", serial}});
     json last = {{"gun", gun}};
     for (const char* k : {"serial", "start_time", "end_time", "stop_reason", "trade_type", "card", "vin", "meter_start", "meter_end"})

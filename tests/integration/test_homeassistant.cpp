@@ -16,11 +16,32 @@ namespace {
 const std::string pile2 = "32010200000002";
 const std::string prefix = "homeassistant/";
 // per gun of a DC pile; per pile: connected, reboot, enabled, power_limit, meter, last_command
-const std::vector<std::string> gun_objects = {
-    "status",      "connector",   "plugged",       "problem",        "voltage",     "current",    "power",
-    "energy",      "amount",      "soc",           "battery_temperature", "remaining_time", "temperature", "charging_time",
-    "faults",      "meter",       "last_energy",   "last_amount",    "last_stop_reason", "last_start", "last_end",
-    "last_card",   "last_vin",    "charge",        "start",          "stop"};
+const std::vector<std::string> gun_objects = {"status",
+                                              "connector",
+                                              "plugged",
+                                              "problem",
+                                              "voltage",
+                                              "current",
+                                              "power",
+                                              "energy",
+                                              "amount",
+                                              "soc",
+                                              "battery_temperature",
+                                              "remaining_time",
+                                              "temperature",
+                                              "charging_time",
+                                              "faults",
+                                              "meter",
+                                              "last_energy",
+                                              "last_amount",
+                                              "last_stop_reason",
+                                              "last_start",
+                                              "last_end",
+                                              "last_card",
+                                              "last_vin",
+                                              "charge",
+                                              "start",
+                                              "stop"};
 const std::vector<std::string> pile_objects = {"connected", "reboot", "enabled", "power_limit", "meter", "last_command"};
 std::size_t entities(int guns) { return pile_objects.size() + guns * gun_objects.size(); }
 
@@ -313,7 +334,9 @@ TEST_CASE("homeassistant: every template renders in Jinja2 against the real payl
     // every template against the latest payload on its topic
     for (const auto& ch : checks) {
         const json& j = ch.config;
-        const std::string t = ch.what == "availability" ? j["topic"] : ch.what == "attributes" ? j["json_attributes_topic"] : j["state_topic"];
+        const std::string t = ch.what == "availability" ? j["topic"]
+                              : ch.what == "attributes" ? j["json_attributes_topic"]
+                                                        : j["state_topic"];
         auto got = latest_on(sub, t);
         REQUIRE_MESSAGE(got, "nothing arrived on " << t << " for " << ch.object);
         const std::string tmpl = ch.what == "availability" ? j["value_template"]
@@ -382,11 +405,10 @@ TEST_CASE("homeassistant: every template renders in Jinja2 against the real payl
 
     // the bridge device: its health, what the chargers' via_device names
     Subscriber late(broker.url(), "homeassistant/#");
-    auto bridge_configs = late.wait_prefix(
-        prefix, [](const std::vector<Received>& v) {
-            return latest(v, pile).size() >= entities(2) &&
-                   std::count_if(v.begin(), v.end(), [](const Received& r) { return r.topic.find("/ykc_bridge_") != std::string::npos; }) >= 5;
-        });
+    auto bridge_configs = late.wait_prefix(prefix, [](const std::vector<Received>& v) {
+        return latest(v, pile).size() >= entities(2) &&
+               std::count_if(v.begin(), v.end(), [](const Received& r) { return r.topic.find("/ykc_bridge_") != std::string::npos; }) >= 5;
+    });
     // retained: Home Assistant starting later gets them all
     CHECK(latest(bridge_configs, pile).size() == entities(2));
     CHECK(std::all_of(bridge_configs.begin(), bridge_configs.end(), [](const Received& r) { return r.retained; }));
@@ -587,4 +609,98 @@ TEST_CASE("homeassistant: off by default - no discovery, no subscription to home
                  prefix, [](const std::vector<Received>&) { return false; }, 300ms)
               .empty());
     CHECK(bridge.read_log().find("homeassistant") == std::string::npos);
+}
+
+namespace {
+// A real five-segment 0x3B (tests/fixtures/real-frames.tsv, westboy/lambda-cloud-parent; also in
+// test_transaction.cpp): pile 18120000000170, gun 1, every sum consistent.
+const std::string real_pile = "18120000000170";
+const std::string real_record =
+    "68B217F3003B1812000000017001159733514595532818120000000170019065170A0A0A19E880060B0A0A19E022020000000000000000000000000048E8010000"
+    "0000000000000000000000D853010000000000000000000000000050C300007E4E01000000000030A70000F8A700001E320000000000001815000076A91E0800"
+    "122A2008009C8001000000000048BC00004C4233373041444E32534A31383832383801E880060B0A0A194002607F8F42D86D1BBD5A";
+
+json charging(const std::string& serial, double energy) {
+    json r = charging_realtime(1);
+    r["serial"] = serial;
+    r["energy"] = energy;
+    return r;
+}
+}  // namespace
+
+TEST_CASE("homeassistant: the lifetime meter equals the last meter_end - never lower across sessions, late frames and a restart") {
+    Mosquitto broker;
+    Subscriber sub(broker.url(), "#");
+    TempDir state;
+    const int port = free_port();
+    const std::string meter = "ykc/" + real_pile + "/gun/1/meter";
+    const std::string s2 = real_pile + "01241124103000" + "0002", s3 = real_pile + "01241125103000" + "0003";
+    double m1 = 0;
+    {
+        Bridge bridge(broker, ha_on, state.path() + "/data", port);
+        Charger c(bridge.port, real_pile);
+        c.login();
+        // a session before any record: the meter's reading is unknown, nothing is published
+        c.send("realtime", charging("0", 7));
+        REQUIRE(sub.wait("ykc/" + real_pile + "/realtime"));
+        CHECK_FALSE(sub.wait(meter, {}, 500ms));
+        // the real record: the meter is its meter_end
+        c.write_bytes(*ykc::from_hex(real_record));
+        auto t = sub.wait("ykc/" + real_pile + "/transaction");
+        REQUIRE(t);
+        REQUIRE(t->j()["check"] == "ok");
+        m1 = t->j()["data"]["meter_end"].get<double>();
+        auto got = sub.wait(meter);
+        REQUIRE_MESSAGE(got, bridge.read_log());
+        CHECK(got->j()["energy"].get<double>() == doctest::Approx(m1).epsilon(1e-12));
+        CHECK(got->j()["meter_end"].get<double>() == doctest::Approx(m1).epsilon(1e-12));
+        auto last = sub.wait("ykc/" + real_pile + "/gun/1/last_session");
+        REQUIRE(last);
+        CHECK(last->j()["energy"] == t->j()["data"]["total_energy"]);
+        CHECK(last->j()["amount"] == t->j()["data"]["total_amount"]);
+        CHECK(last->j()["stop_reason"] == t->j()["data"]["stop_reason"]);
+        // the next session: the meter moves with it, and its record sets it to its meter_end
+        c.send("realtime", charging(s2, 5));
+        auto moving = sub.wait(meter, [](const Received& r) { return r.j().contains("session_energy"); });
+        REQUIRE(moving);
+        CHECK(moving->j()["energy"].get<double>() == doctest::Approx(m1 + 5).epsilon(1e-12));
+        json rec2 = transaction_data(s2);
+        rec2["meter_start"] = m1;
+        rec2["meter_end"] = m1 + 20.5;
+        c.send("transaction", rec2);
+        auto second = sub.wait(meter, [&](const Received& r) { return r.j().value("serial", "") == s2; });
+        REQUIRE_MESSAGE(second, bridge.read_log());
+        CHECK(second->j()["energy"].get<double>() == doctest::Approx(m1 + 20.5).epsilon(1e-12));
+        CHECK(bridge.proc->stop() == 0);
+    }
+    // a restart: a late frame of the recorded session and the old record again move nothing; the
+    // next session starts from the kept meter
+    const std::size_t before = sub.count_on(meter);
+    Bridge again(broker, ha_on, state.path() + "/data", port);
+    Charger c(again.port, real_pile);
+    c.login();
+    c.send("realtime", charging(s2, 20.5));
+    c.write_bytes(*ykc::from_hex(real_record));
+    REQUIRE(c.receive_type("transaction_reply"));
+    std::this_thread::sleep_for(500ms);
+    CHECK(sub.count_on(meter) == before);
+    c.send("realtime", charging(s3, 1));
+    auto third = sub.wait(meter, [&](const Received& r) { return r.j()["energy"].get<double>() > m1 + 21; });
+    REQUIRE_MESSAGE(third, again.read_log());
+    CHECK(third->j()["session_energy"] == 1);
+    auto all = sub.wait_prefix(meter, [](const std::vector<Received>&) { return true; });
+    double top = 0;
+    for (const auto& r : all) {
+        if (r.topic != meter) continue;
+        const double e = r.j()["energy"].get<double>();
+        CHECK_MESSAGE(e >= top, "the meter went down from " << top << " to " << e);
+        top = std::max(top, e);
+    }
+    CHECK(top == doctest::Approx(m1 + 21.5).epsilon(1e-12));
+    // retained: what Home Assistant reads when it starts
+    Subscriber late(broker.url(), meter);
+    auto kept = late.wait(meter);
+    REQUIRE(kept);
+    CHECK(kept->retained);
+    CHECK(kept->j()["energy"].get<double>() == doctest::Approx(m1 + 21.5).epsilon(1e-12));
 }

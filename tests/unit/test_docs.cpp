@@ -38,8 +38,12 @@ json published_json(const std::string& line) {
 json filled(const std::string& name, json data) {
     unsigned serials = 0;
     const Config config;
-    FillContext ctx{docs::example_pile, docs::example_time, config.policies.balance, config.billing_for(docs::example_pile).to_data(),
-                    {{"state", "enabled"}, {"max_power", 100}}, serials};
+    FillContext ctx{docs::example_pile,
+                    docs::example_time,
+                    config.policies.balance,
+                    config.billing_for(docs::example_pile).to_data(),
+                    {{"state", "enabled"}, {"max_power", 100}},
+                    serials};
     fill_command(name, data, ctx);
     return data;
 }
