@@ -109,6 +109,7 @@ void Bridge::start() {
     };
     read(topic("+", "availability"), "piles left online by a crash stay so, and several bridges cannot tell which holds a pile");
     read(config_.mqtt.base_topic + "/bridge/state", "the piles of another bridge that dies stay online");
+    read(topic("+", "gun/+/meter"), "a gun's lifetime meter may go down when its pile moves here from another bridge");
     ledger_.start();
     if (ha_) ha_->start();  // homeassistant hook
     mqtt_.start();

@@ -138,6 +138,24 @@ void Ledger::realtime(const std::string& pile, int gun_count, std::string_view d
     publish_meter(pile, gun_count, gun, g, g.meter + energy, {{"meter_end", kwh(g.meter)}, {"session_energy", kwh(energy)}});
 }
 
+void Ledger::on_meter(const std::string& pile, const std::string& gun_text, const std::string& payload) {
+    const int gun = gun_number(json(gun_text));
+    if (!is_pile_number(pile) || gun < 1 || gun > max_guns) return;
+    const json m = json::parse(payload, nullptr, false);
+    if (!m.is_object()) return;  // an empty retained payload (cleared), or not ours
+    const std::int64_t value = ten_thousandths(m.value("energy", json())), end = ten_thousandths(m.value("meter_end", json()));
+    if (value < 0 || end < 0) return;
+    Gun& g = books_[pile].guns[gun];
+    if (value <= g.published && end <= g.meter) return;  // what it knows already (its own echo)
+    spdlog::debug("pile {}: gun {}: meter {} kWh (meter_end {}) from the broker", pile, gun, kwh(value).dump(), kwh(end).dump());
+    g.published = std::max(g.published, value);
+    if (end > g.meter) {
+        g.meter = end;
+        g.serial = m.value("serial", "");
+    }
+    save_soon();
+}
+
 void Ledger::publish_meter(const std::string& pile, int gun_count, int gun, Gun& g, std::int64_t value, const json& extra) {
     value = std::max(value, g.published);
     g.published = value;

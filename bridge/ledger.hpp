@@ -8,7 +8,8 @@
 //   <base>/<pile>/gun/<n>/last_session  the newest accepted record's summary
 //   <base>/<pile>/work_params           the work parameters (0x52) the pile last accepted
 // An accepted record is one whose check passed (or policies.transaction_check off). Kept in
-// <mqtt.persistence_dir>/ledger-<client_id>.json across restarts. Everything runs on the
+// <mqtt.persistence_dir>/ledger-<client_id>.json across restarts, and read back from the retained
+// meters on the broker (several bridges, a lost file). Everything runs on the
 // io_context thread.
 #include <chrono>
 #include <cstdint>
@@ -37,6 +38,10 @@ public:
     void record(const std::string& pile, int gun_count, const nlohmann::json& data);
     // A realtime frame's data, as text (not parsed: it is most of a fleet's traffic).
     void realtime(const std::string& pile, int gun_count, std::string_view data);
+    // A retained or echoed <base>/<pile>/gun/<n>/meter (the bridge reads <base>/+/gun/+/meter):
+    // what another bridge, or this one before its ledger file was lost, published. The meter
+    // takes the higher of the two, so it does not go down when a pile moves between bridges.
+    void on_meter(const std::string& pile, const std::string& gun, const std::string& payload);
     // The pile answered work_params_set with success: `sent` is what it accepted.
     void work_params_accepted(const std::string& pile, const nlohmann::json& sent);
     // {"state", "max_power"}: what the pile last accepted, else enabled at 100 %.

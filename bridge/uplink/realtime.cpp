@@ -43,7 +43,7 @@ private:
     void publish_state(Pile& pile, const std::string& n, std::string state) {
         auto g = std::find_if(pile.gun_states.begin(), pile.gun_states.end(), [&](const auto& x) { return x.gun == n; });
         if (g == pile.gun_states.end()) g = pile.gun_states.insert(pile.gun_states.end(), Pile::GunState{n, 0, {}, false});
-        append_plain_string_member(state, "connector", connector(*g, state));
+        append_plain_string_member(state, "connector", gun_connector(state, g->charged));
         const std::size_t h = std::hash<std::string>{}(state);
         const auto& config = p_.config();
         if (config.publish.gun_state == "on_change" && g->hash == h && g->published != Clock::time_point{}) return ++unchanged_, void();
@@ -69,18 +69,6 @@ private:
         p_.mqtt().publish_latest(t, std::move(state), config.mqtt.qos);
     }
 
-    // What the gun's connector is doing, as OCPP tells it apart: idle (nothing plugged in),
-    // preparing (plugged in, no session yet), charging, finished (plugged in after a session),
-    // fault, offline; unknown for a status the catalogue does not name.
-    static std::string_view connector(Pile::GunState& g, std::string_view state) {
-        const std::string_view status = json_plain_string(json_member(state, "status"));
-        if (status == "charging") return g.charged = true, "charging";
-        if (status == "fault" || status == "offline") return status;
-        if (status != "idle") return "unknown";
-        if (json_member(state, "plugged") != "true") return g.charged = false, "idle";
-        return g.charged ? "finished" : "preparing";
-    }
-
     void flush_held() {
         const auto now = Clock::now();
         for (auto& [t, held] : held_) {
@@ -103,6 +91,15 @@ private:
 };
 
 }  // namespace
+
+std::string_view gun_connector(std::string_view state, bool& charged) {
+    const std::string_view status = json_plain_string(json_member(state, "status"));
+    if (status == "charging") return charged = true, "charging";
+    if (status == "fault" || status == "offline") return status;
+    if (status != "idle") return "unknown";
+    if (json_member(state, "plugged") != "true") return charged = false, "idle";
+    return charged ? "finished" : "preparing";
+}
 
 std::string realtime_note(const Message& m) {
     return m.name == "realtime" ? "Also sets the retained `ykc/<pile>/gun/<n>/state` of its gun (the second example)." : "";

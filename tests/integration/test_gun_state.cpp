@@ -185,3 +185,29 @@ TEST_CASE("gun state: a burst of changing frames publishes the first at once and
     CHECK(bridge.proc->stop() == 0);
     CHECK(sub.wait(state_topic, [](const Received& r) { return r.j()["voltage"] == 310; }));
 }
+
+TEST_CASE("gun state: connector tells idle, preparing, charging, finished and fault apart") {
+    Mosquitto broker;
+    Subscriber sub(broker.url());
+    Bridge bridge(broker, {"--set", "publish.gun_state_min_interval_ms=0"});
+    Charger c(bridge.port, pile);
+    c.login();
+    // (status, plugged) -> connector, in the order a session goes
+    const std::vector<std::tuple<std::string, bool, std::string>> steps = {
+        {"idle", false, "idle"}, {"idle", true, "preparing"}, {"charging", true, "charging"}, {"idle", true, "finished"},
+        {"idle", false, "idle"}, {"idle", true, "preparing"}, {"fault", true, "fault"},       {"offline", false, "offline"},
+    };
+    const std::string topic = "ykc/" + pile + "/gun/1/state";
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        const auto& [status, plugged, connector] = steps[i];
+        CAPTURE(i);
+        json r = idle_realtime(230 + static_cast<int>(i));  // each frame differs: every one is published
+        r["status"] = status;
+        r["plugged"] = plugged;
+        c.send("realtime", r);
+        auto state = sub.nth_on(topic, i);
+        REQUIRE_MESSAGE(state, bridge.read_log());
+        CHECK(state->j()["status"] == status);
+        CHECK(state->j()["connector"] == connector);
+    }
+}

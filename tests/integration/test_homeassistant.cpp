@@ -697,10 +697,31 @@ TEST_CASE("homeassistant: the lifetime meter equals the last meter_end - never l
         top = std::max(top, e);
     }
     CHECK(top == doctest::Approx(m1 + 21.5).epsilon(1e-12));
+    // a bridge without the ledger file (a new container, another bridge of several) reads the
+    // retained meter: the next session does not start it lower
+    c.close();
+    Bridge fresh(broker, ha_on);
+    REQUIRE_MESSAGE(fresh.log_shows("pile " + real_pile + ": gun 1: meter"), fresh.read_log());
+    Charger moved(fresh.port, real_pile);
+    moved.login();
+    moved.send("realtime", charging(real_pile + "01241126103000" + "0004", 2));
+    auto fourth = sub.wait(meter, [&](const Received& r) { return r.j()["energy"].get<double>() > m1 + 22; });
+    REQUIRE_MESSAGE(fourth, fresh.read_log());
+    CHECK(fourth->j()["energy"].get<double>() == doctest::Approx(m1 + 22.5).epsilon(1e-12));  // meter_end m1 + 20.5, plus 2
+    top = fourth->j()["energy"].get<double>();
     // retained: what Home Assistant reads when it starts
     Subscriber late(broker.url(), meter);
     auto kept = late.wait(meter);
     REQUIRE(kept);
     CHECK(kept->retained);
-    CHECK(kept->j()["energy"].get<double>() == doctest::Approx(m1 + 21.5).epsilon(1e-12));
+    CHECK(kept->j()["energy"].get<double>() == doctest::Approx(top).epsilon(1e-12));
+}
+
+TEST_CASE("homeassistant: enabled true alone turns discovery on under homeassistant/") {
+    Mosquitto broker;
+    Subscriber sub(broker.url(), "#");
+    Bridge bridge(broker, {"--set", "homeassistant.enabled=true"});
+    Charger c(bridge.port, pile);
+    c.login();
+    CHECK_MESSAGE(wait_configs(sub, pile, entities(2)).size() == entities(2), bridge.read_log());
 }

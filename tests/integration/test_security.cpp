@@ -93,7 +93,8 @@ TEST_CASE("TLS, client certificate, password and the docs' ACL: the bridge serve
     // Home Assistant discovery passes the ACL (a refused publish would drop the bridge's connection)
     const auto configs = ha.wait_prefix("homeassistant/", [](const auto& rs) { return rs.size() >= 10; });
     CHECK(configs.size() >= 10);
-    CHECK(configs.at(0).topic.find("ykc_" + pile) != std::string::npos);
+    CHECK(std::any_of(configs.begin(), configs.end(), [](const Received& r) { return r.topic.find("ykc_" + pile) != std::string::npos; }));
+    CHECK(std::any_of(configs.begin(), configs.end(), [](const Received& r) { return r.topic.find("/ykc_bridge_") != std::string::npos; }));
     c.send("realtime", idle_realtime(230));
     CHECK(backend.wait("ykc/" + pile + "/gun/1/state", [](const Received& r) { return r.j()["voltage"] == 230; }));
 

@@ -113,6 +113,12 @@ TEST_CASE("every command example is valid JSON that encodes the way the bridge w
         } else if (c.name == "raw") {
             const auto frame = test::frame(data["hex"].get<std::string>());
             CHECK(frame.bytes.size() >= 8);
+        } else if (c.name == "charge") {
+            // remote_start (true) or remote_stop (false), filled as the bridge fills them
+            const std::string as = data["charge"].get<bool>() ? "remote_start" : "remote_stop";
+            data.erase("charge");
+            const json sent = filled(as, data);
+            CHECK(codec.encode_body(*codec.catalogue().find(as), sent, docs::example_pile).size() > 0);
         } else if (c.name == "transaction_confirm") {
             CHECK(codec.encode_body(*codec.catalogue().find("transaction_reply"), data, "").size() > 0);
         } else {
