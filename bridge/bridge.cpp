@@ -110,6 +110,8 @@ void Bridge::start() {
     read(topic("+", "availability"), "piles left online by a crash stay so, and several bridges cannot tell which holds a pile");
     read(config_.mqtt.base_topic + "/bridge/state", "the piles of another bridge that dies stay online");
     read(topic("+", "gun/+/meter"), "a gun's lifetime meter may go down when its pile moves here from another bridge");
+    read(topic("+", "work_params"),
+         "work_params_set without state or max_power fills what this bridge saw accepted, not what another bridge did");
     ledger_.start();
     if (ha_) ha_->start();  // homeassistant hook
     mqtt_.start();

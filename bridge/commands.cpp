@@ -28,7 +28,8 @@ void Bridge::respond(const std::string& pile, const std::string& command, json r
 void Bridge::on_message(IncomingMessage m) {
     if (ha_ && ha_->on_message(m)) return;  // homeassistant hook: <prefix>/status
     // <base>/<pile>/cmd/<command>, or <base>/<pile>/availability (every bridge's claims), or
-    // <base>/bridge/state (every bridge's state), or <base>/<pile>/gun/<n>/meter (the ledger's)
+    // <base>/bridge/state (every bridge's state), or <base>/<pile>/gun/<n>/meter and
+    // <base>/<pile>/work_params (the ledger's)
     const std::string prefix = config_.mqtt.base_topic + "/";
     if (m.topic.rfind(prefix, 0) != 0) return;
     const std::string rest = m.topic.substr(prefix.size());
@@ -36,6 +37,8 @@ void Bridge::on_message(IncomingMessage m) {
     const auto slash = rest.find('/');
     if (slash != std::string::npos && rest.compare(slash, std::string::npos, "/availability") == 0)
         return on_availability(rest.substr(0, slash), m.payload);
+    if (slash != std::string::npos && rest.compare(slash, std::string::npos, "/work_params") == 0)
+        return ledger_.on_work_params(rest.substr(0, slash), m.payload);
     if (slash != std::string::npos && rest.compare(slash, 5, "/gun/") == 0 && rest.size() > 6 &&
         rest.compare(rest.size() - 6, 6, "/meter") == 0)
         return ledger_.on_meter(rest.substr(0, slash), rest.substr(slash + 5, rest.size() - 6 - slash - 5), m.payload);

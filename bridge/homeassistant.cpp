@@ -22,6 +22,13 @@ std::int64_t now_s() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// Home Assistant's discovery takes [A-Za-z0-9_-] in a node id.
+std::string bridge_id(const Config& config) {
+    std::string id = "ykc_bridge_" + config.client_file_stem();
+    std::replace(id.begin(), id.end(), '.', '_');
+    return id;
+}
+
 }  // namespace
 
 int HomeAssistant::Pile::guns() const {
@@ -34,7 +41,7 @@ HomeAssistant::HomeAssistant(boost::asio::io_context& io, const Config& config, 
       mqtt_(mqtt),
       prefix_(config.homeassistant.prefix()),
       base_(config.mqtt.base_topic),
-      bridge_id_("ykc_bridge_" + config.client_file_stem()),
+      bridge_id_(bridge_id(config)),
       pace_(io),
       sweep_(io),
       save_timer_(io),
@@ -50,7 +57,7 @@ HomeAssistant::HomeAssistant(boost::asio::io_context& io, const Config& config, 
         return names;
     };
     const json status_options = options("realtime", "status");
-    const json connector_options = {"idle", "preparing", "charging", "finished", "fault", "offline", "unknown"};
+    const json connector_options = {"idle", "preparing", "charging", "finished", "fault", "offline"};  // else unknown
     const json stop_options = options("transaction", "stop_reason");
     auto number = [](const char* device_class, const char* unit) {
         return json{{"device_class", device_class}, {"unit_of_measurement", unit}, {"state_class", "measurement"}};
@@ -64,7 +71,7 @@ HomeAssistant::HomeAssistant(boost::asio::io_context& io, const Config& config, 
         return std::string("{{ value_json.") + key + " if value_json." + key + " in " + names.dump() + " else None }}";
     };
     const json energy_total = {{"device_class", "energy"}, {"unit_of_measurement", "kWh"}, {"state_class", "total_increasing"}};
-    // a session's energy and cost: a new session is a new period (last_reset: its end)
+    // a session's cost: a new session is a new period (last_reset: its end)
     const std::string last_reset = "{{ value_json.end_time }}";
     const struct Row {
         std::vector<std::string> keys;  // of realtime, for what reads the gun state
@@ -123,15 +130,13 @@ HomeAssistant::HomeAssistant(boost::asio::io_context& io, const Config& config, 
         {{}, {"meter", "energy meter", "sensor", "meter", value("energy"), energy_total}},
         // the last session, from its transaction record
         {{},
+         // no state class: the meter is what the Energy dashboard counts (this one too would count twice)
          {"last_energy",
           "last session energy",
           "sensor",
           "last_session",
           value("energy"),
-          {{"device_class", "energy"},
-           {"unit_of_measurement", "kWh"},
-           {"state_class", "total"},
-           {"last_reset_value_template", last_reset}}}},
+          {{"device_class", "energy"}, {"unit_of_measurement", "kWh"}}}},
         {{},
          {"last_amount",
           "last session cost",
@@ -156,14 +161,14 @@ HomeAssistant::HomeAssistant(boost::asio::io_context& io, const Config& config, 
           "last session card",
           "sensor",
           "last_session",
-          "{{ value_json.card if value_json.card.strip('0') else None }}",
+          "{% set c = value_json.get('card') or '' %}{{ c if c.strip('0') else None }}",
           {{"icon", "mdi:card-account-details"}, {"enabled_by_default", false}}}},
         {{},
          {"last_vin",
           "last session VIN",
           "sensor",
           "last_session",
-          "{{ value_json.vin if value_json.vin.strip() else None }}",
+          "{% set v = value_json.get('vin') or '' %}{{ v if v.strip() else None }}",
           {{"icon", "mdi:car"}, {"enabled_by_default", false}}}},
     };
     for (const auto& row : rows) {
@@ -537,7 +542,8 @@ std::vector<std::pair<std::string, json>> HomeAssistant::bridge_configs() const 
                   {"unique_id", bridge_id_ + "_" + object},
                   {"device", dev},
                   {"origin", {{"name", "ykc-bridge"}, {"sw_version", YKC_VERSION}}},
-                  {"availability", availability("")},
+                  // not <base>/bridge/state, which several bridges share: a bridge that stops reporting expires
+                  {"expire_after", 3 * config_.publish.health_interval},
                   {"state_topic", health}};
         c.update(extra);
         out.emplace_back(prefix_ + "/" + component + "/" + bridge_id_ + "/" + object + "/config", std::move(c));
@@ -549,10 +555,6 @@ std::vector<std::pair<std::string, json>> HomeAssistant::bridge_configs() const 
     add("sensor", "piles", "Piles", count("piles", "mdi:ev-station", "measurement"));
     add("sensor", "publish_queue", "Publish queue", count("publish_queue", "mdi:tray-full", "measurement"));
     add("sensor", "errors", "Errors", count("errors", "mdi:alert", "total_increasing"));
-    add("binary_sensor", "broker", "Broker",
-        {{"value_template", "{{ 'ON' if value_json.mqtt_connected else 'OFF' }}"},
-         {"device_class", "connectivity"},
-         {"entity_category", "diagnostic"}});
     return out;
 }
 

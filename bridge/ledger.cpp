@@ -19,18 +19,25 @@ namespace {
 
 constexpr int max_guns = 99;  // a gun number is two BCD digits
 
-// kWh as a JSON number or as decoded text -> 1e-4 kWh; -1 when it is not a number.
-std::int64_t ten_thousandths(const json& v) {
-    if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0) return -1;
-    return std::llround(v.get<double>() * 10000);
-}
+// The most a meter can read: 5 bytes of 1e-4 kWh (a transaction record's meter_end).
+constexpr double max_kwh = 1099511627.7755;
+
+// kWh -> 1e-4 kWh; -1 when it is not a reading (negative, too large, not a number).
+std::int64_t ten_thousandths(double d) { return std::isfinite(d) && d >= 0 && d <= max_kwh ? std::llround(d * 10000) : -1; }
+std::int64_t ten_thousandths(const json& v) { return v.is_number() ? ten_thousandths(v.get<double>()) : -1; }
 std::int64_t ten_thousandths(std::string_view text) {
     double d = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
-    if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(d) || d < 0) return -1;
-    return std::llround(d * 10000);
+    return ec == std::errc() && end == text.data() + text.size() ? ten_thousandths(d) : -1;
 }
 json kwh(std::int64_t v) { return static_cast<double>(v) / 10000; }
+
+// What a pile accepted in a work_params_set: {"state": enabled|disabled, "max_power": 30…100}.
+bool valid_work_params(const json& wp) {
+    if (!wp.is_object()) return false;
+    const json state = wp.value("state", json()), power = wp.value("max_power", json());
+    return (state == "enabled" || state == "disabled") && power.is_number_integer() && power.get<int>() >= 30 && power.get<int>() <= 100;
+}
 
 int gun_number(const json& v) {
     if (v.is_number_integer()) return v.get<int>();
@@ -69,16 +76,21 @@ void Ledger::load(const json& piles) {
     for (const auto& [pile, b] : piles.items()) {
         if (!is_pile_number(pile) || !b.is_object()) continue;
         Book& book = books_[pile];
-        if (const json wp = b.value("work_params", json()); wp.is_object()) book.work_params = wp;
+        if (const json wp = b.value("work_params", json()); valid_work_params(wp)) book.work_params = wp;
         const json guns = b.value("guns", json::object());
         if (!guns.is_object()) continue;
         for (const auto& [n, g] : guns.items()) {
             const int gun = gun_number(json(n));
             if (gun < 1 || gun > max_guns || !g.is_object()) continue;
+            const json meter = g.value("meter", json()), published = g.value("published", json()), serial = g.value("serial", json());
+            constexpr auto max = static_cast<std::int64_t>(max_kwh * 10000);
+            const auto reading = [&](const json& v) {
+                return v.is_number_integer() && v.get<std::int64_t>() >= 0 && v.get<std::int64_t>() <= 2 * max ? v.get<std::int64_t>() : -1;
+            };
             Gun& x = book.guns[gun];
-            x.meter = g.value("meter", std::int64_t{-1});
-            x.published = g.value("published", std::int64_t{-1});
-            x.serial = g.value("serial", "");
+            x.meter = reading(meter);
+            x.published = reading(published);
+            x.serial = serial.is_string() ? serial.get<std::string>() : std::string();
         }
     }
 }
@@ -123,9 +135,8 @@ void Ledger::realtime(const std::string& pile, int gun_count, std::string_view d
     auto b = books_.find(pile);
     if (b == books_.end()) return;
     const std::string_view n = json_member(data, "gun");
-    int gun = 0;
     const std::string_view digits = n.size() >= 2 && n.front() == '"' ? n.substr(1, n.size() - 2) : n;
-    std::from_chars(digits.data(), digits.data() + digits.size(), gun);
+    const int gun = gun_number(json(std::string(digits)));
     auto it = b->second.guns.find(gun);
     if (it == b->second.guns.end() || it->second.meter < 0) return;  // no record yet: the meter's reading is unknown
     Gun& g = it->second;
@@ -151,7 +162,8 @@ void Ledger::on_meter(const std::string& pile, const std::string& gun_text, cons
     g.published = std::max(g.published, value);
     if (end > g.meter) {
         g.meter = end;
-        g.serial = m.value("serial", "");
+        const json serial = m.value("serial", json());
+        g.serial = serial.is_string() ? serial.get<std::string>() : std::string();
     }
     save_soon();
 }
@@ -179,9 +191,22 @@ void Ledger::publish_meter(const std::string& pile, int gun_count, int gun, Gun&
 
 void Ledger::work_params_accepted(const std::string& pile, const json& sent) {
     json wp = {{"state", sent.value("state", json())}, {"max_power", sent.value("max_power", json())}};
+    if (!valid_work_params(wp)) return;
     books_[pile].work_params = wp;
     wp["ts"] = now_();
     mqtt_.publish(topic(pile, "work_params"), wp.dump(), std::max(1, config_.mqtt.qos), true);
+    save_soon();
+}
+
+void Ledger::on_work_params(const std::string& pile, const std::string& payload) {
+    if (!is_pile_number(pile)) return;
+    const json m = json::parse(payload, nullptr, false);
+    json wp = m.is_object() ? json{{"state", m.value("state", json())}, {"max_power", m.value("max_power", json())}} : json();
+    if (!valid_work_params(wp)) return;
+    Book& b = books_[pile];
+    if (b.work_params == wp) return;  // its own echo
+    spdlog::debug("pile {}: work parameters {} from the broker", pile, wp.dump());
+    b.work_params = std::move(wp);
     save_soon();
 }
 

@@ -42,6 +42,9 @@ public:
     // what another bridge, or this one before its ledger file was lost, published. The meter
     // takes the higher of the two, so it does not go down when a pile moves between bridges.
     void on_meter(const std::string& pile, const std::string& gun, const std::string& payload);
+    // A retained or echoed <base>/<pile>/work_params (the bridge reads <base>/+/work_params): what
+    // the pile accepted through another bridge, or before this one's ledger file was lost.
+    void on_work_params(const std::string& pile, const std::string& payload);
     // The pile answered work_params_set with success: `sent` is what it accepted.
     void work_params_accepted(const std::string& pile, const nlohmann::json& sent);
     // {"state", "max_power"}: what the pile last accepted, else enabled at 100 %.
