@@ -187,11 +187,10 @@ TEST_CASE("gun state: a burst of changing frames publishes the first at once and
 }
 
 TEST_CASE("gun state: connector tells idle, preparing, charging, finished and fault apart") {
-    Mosquitto broker;
-    Subscriber sub(broker.url());
-    Bridge bridge(broker, {"--set", "publish.gun_state_min_interval_ms=0"});
-    Charger c(bridge.port, pile);
-    c.login();
+    OnlinePile o({"--set", "publish.gun_state_min_interval_ms=0"});
+    auto& sub = o.sub;
+    auto& bridge = o.bridge;
+    auto& c = o.c;
     // (status, plugged) -> connector, in the order a session goes
     const std::vector<std::tuple<std::string, bool, std::string>> steps = {
         {"idle", false, "idle"}, {"idle", true, "preparing"}, {"charging", true, "charging"}, {"idle", true, "finished"},
