@@ -100,17 +100,7 @@ void Bridge::publish_left_offline(const std::string& pile, std::string_view brid
 // This bridge's "online" claims from before its start, for piles that have not come back within
 // limits.heartbeat_timeout of the start (and that no bridge claimed since): offline.
 void Bridge::arm_orphans() {
-    const auto next = ownership_.next_orphan();
-    if (next >= orphans_armed_ || stopping_) return;
-    orphans_armed_ = next;
-    orphan_timer_.expires_at(next);
-    orphan_timer_.async_wait([this](boost::system::error_code ec) {
-        if (ec || stopping_) return;
-        orphans_armed_ = Clock::time_point::max();
-        for (const auto& o : ownership_.orphans_due(Clock::now(), [this](const std::string& p) { return piles_.count(p) > 0; }))
-            publish_left_offline(o.pile, ownership_.me(), o.claim, "not back after the bridge restarted");
-        arm_orphans();
-    });
+    if (!stopping_) orphan_timer_.arm(ownership_.next_orphan());
 }
 
 }  // namespace ykc::bridge

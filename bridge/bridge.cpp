@@ -48,13 +48,28 @@ Bridge::Bridge(asio::io_context& io, const Config& config, std::shared_ptr<const
       accept_backoff_(io),
       housekeeping_(io),
       time_sync_timer_(io),
-      pairing_timer_(io),
+      pairing_timer_(io,
+                     [this] {
+                         if (stopping_) return;
+                         expire_pending();
+                         deadlines_changed();
+                     }),
       // replies to frames no command waits for: every command that may time out at once, and a
       // few more (raw frames, time_sync), each for limits.command_timeout
       pairing_(std::chrono::seconds(config.limits.command_timeout), static_cast<std::size_t>(config.limits.max_commands_in_flight) + 8),
       ownership_(config.mqtt.client_id),
-      orphan_timer_(io),
-      deferred_timer_(io),
+      orphan_timer_(
+          io,
+          [this] {
+              if (stopping_) return;
+              for (const auto& o : ownership_.orphans_due(Clock::now(), [this](const std::string& p) { return piles_.count(p) > 0; }))
+                  publish_left_offline(o.pile, ownership_.me(), o.claim, "not back after the bridge restarted");
+              arm_orphans();
+          }),
+      deferred_timer_(io,
+                      [this] {
+                          if (!stopping_) answer_deferred();
+                      }),
       ledger_(io, config_, mqtt_, [this] { return now_iso(); }) {
     uplinks_ = make_uplinks(*this);
     for (const auto& m : codec_.catalogue().messages())
@@ -223,16 +238,7 @@ SessionPtr Bridge::session_by_id(std::uint64_t id) const {
 // One timer for everything that waits with a deadline (commands, logins, card auths), set to
 // the earliest.
 void Bridge::deadlines_changed() {
-    const auto next = pairing_.next_deadline();
-    if (next >= pairing_armed_ || stopping_) return;
-    pairing_armed_ = next;
-    pairing_timer_.expires_at(next);
-    pairing_timer_.async_wait([this](boost::system::error_code ec) {
-        if (ec || stopping_) return;  // cancelled by an earlier deadline, which set its own wait
-        pairing_armed_ = Clock::time_point::max();
-        expire_pending();
-        deadlines_changed();
-    });
+    if (!stopping_) pairing_timer_.arm(pairing_.next_deadline());
 }
 
 void Bridge::expire_pending() {
@@ -423,7 +429,7 @@ void Bridge::on_connected() {
     // the piles this bridge left online before it started (a crash) have this long to come back
     if (grace_until_ == Clock::time_point{}) {
         grace_until_ = Clock::now() + std::chrono::seconds(config_.limits.heartbeat_timeout);
-        meeting_until_ = Clock::now() + Ownership::meeting_time;
+        ownership_.connected(Clock::now());
     }
     // each live pile's availability follows its cmd/# SUBACK (see logged_in)
     publish_state();

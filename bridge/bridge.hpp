@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config.hpp"
+#include "earliest_timer.hpp"
 #include "homeassistant.hpp"
 #include "ledger.hpp"
 #include "mqtt_link.hpp"
@@ -108,15 +109,14 @@ private:
     Codec codec_;
     boost::asio::ip::tcp::acceptor acceptor_;
     MqttLink mqtt_;
-    boost::asio::steady_timer accept_backoff_, housekeeping_, time_sync_timer_, pairing_timer_;
-    Clock::time_point pairing_armed_ = Clock::time_point::max();  // when pairing_timer_ fires
-    std::uint64_t accept_failures_ = 0;                           // accepts failed in a row (EMFILE …)
-    std::unordered_map<std::string, SessionPtr> piles_;           // logged-in piles
-    std::unordered_map<std::uint64_t, SessionPtr> sessions_;      // every open socket
+    boost::asio::steady_timer accept_backoff_, housekeeping_, time_sync_timer_;
+    EarliestTimer pairing_timer_;                             // the pairing engine's next deadline
+    std::uint64_t accept_failures_ = 0;                       // accepts failed in a row (EMFILE …)
+    std::unordered_map<std::string, SessionPtr> piles_;       // logged-in piles
+    std::unordered_map<std::uint64_t, SessionPtr> sessions_;  // every open socket
     Pairing pairing_;
     Ownership ownership_;
-    boost::asio::steady_timer orphan_timer_;
-    Clock::time_point orphans_armed_ = Clock::time_point::max();
+    EarliestTimer orphan_timer_;  // the next claim left online by a crash that is due
     // "offline" answers that wait Ownership::offline_wait while other bridges are alive (commands.cpp)
     struct Deferred {
         std::string pile, name, response_topic, correlation;
@@ -125,9 +125,8 @@ private:
         Clock::time_point due;
     };
     std::deque<Deferred> deferred_;
-    boost::asio::steady_timer deferred_timer_;
+    EarliestTimer deferred_timer_;
     void answer_deferred();
-    Clock::time_point meeting_until_ = Clock::time_point::max();  // the first connection + Ownership::meeting_time
     Clock::time_point grace_until_{};  // the first connection to the broker + limits.heartbeat_timeout: claims left from before
     std::vector<std::unique_ptr<Uplink>> uplinks_;
     std::array<Uplink*, 256> uplink_of_{};  // frame code -> its handler (null: published as it is)

@@ -141,8 +141,7 @@ void Bridge::command(const std::string& pile, const std::string& name, IncomingM
         return reply("invalid", "unknown command \"" + name + "\" (commands: raw, charge, " + own + known + ")");
     }
     if (sit == piles_.end()) {
-        if (!ownership_.peers() && Clock::now() >= meeting_until_)
-            return reply("offline", "pile " + pile + " is not connected to this bridge");
+        if (!ownership_.defer_offline(Clock::now())) return reply("offline", "pile " + pile + " is not connected to this bridge");
         // another bridge may have logged the pile in just before: its claim may still be on its way
         const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch());
         deferred_.push_back({pile, name, m.response_topic, m.correlation_data, id, static_cast<std::uint64_t>(us.count()),
@@ -272,11 +271,7 @@ void Bridge::answer_deferred() {
         respond(d.pile, d.name, {{"id", d.id}, {"status", "offline"}, {"error", "pile " + d.pile + " is not connected to this bridge"}},
                 d.response_topic, d.correlation);
     }
-    if (deferred_.empty() || stopping_) return;
-    deferred_timer_.expires_at(deferred_.front().due);
-    deferred_timer_.async_wait([this](boost::system::error_code ec) {
-        if (!ec && !stopping_) answer_deferred();
-    });
+    if (!deferred_.empty() && !stopping_) deferred_timer_.arm(deferred_.front().due);
 }
 
 }  // namespace ykc::bridge

@@ -44,7 +44,7 @@ HomeAssistant::HomeAssistant(boost::asio::io_context& io, const Config& config, 
       bridge_id_(bridge_id(config)),
       pace_(io),
       sweep_(io),
-      save_timer_(io),
+      save_timer_(io, [this] { save(); }),
       started_(std::chrono::steady_clock::now()) {
     // The gun state is realtime's data: every template reads keys of that message, and an entity
     // whose keys a catalogue overlay took away is left out rather than shown as always unknown.
@@ -345,16 +345,7 @@ void HomeAssistant::sweep() {
 }
 
 void HomeAssistant::save_soon(std::chrono::seconds within) {
-    if (stopped_) return;
-    const auto due = std::chrono::steady_clock::now() + within;
-    if (save_pending_ && save_timer_.expiry() <= due) return;
-    save_pending_ = true;
-    save_timer_.expires_at(due);
-    save_timer_.async_wait([this](boost::system::error_code ec) {
-        if (ec) return;
-        save_pending_ = false;
-        save();
-    });
+    if (!stopped_) save_timer_.arm(std::chrono::steady_clock::now() + within);
 }
 
 void HomeAssistant::save() {

@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config.hpp"
+#include "earliest_timer.hpp"
 #include "mqtt_link.hpp"
 #include "ykc/catalogue.hpp"
 
@@ -93,9 +94,10 @@ private:
     std::set<std::string> announced_;    // published in this process run
     std::deque<std::string> to_announce_;
     std::set<std::string> queued_;  // in to_announce_
-    boost::asio::steady_timer pace_, sweep_, save_timer_;
+    boost::asio::steady_timer pace_, sweep_;
+    EarliestTimer save_timer_;
     std::chrono::steady_clock::time_point started_;
-    bool connected_once_ = false, stopped_ = false, save_pending_ = false;
+    bool connected_once_ = false, stopped_ = false;
 };
 
 }  // namespace ykc::bridge

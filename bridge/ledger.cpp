@@ -53,7 +53,7 @@ int gun_number(const json& v) {
 }  // namespace
 
 Ledger::Ledger(boost::asio::io_context& io, const Config& config, MqttLink& mqtt, std::function<std::string()> now)
-    : config_(config), mqtt_(mqtt), now_(std::move(now)), save_timer_(io) {}
+    : config_(config), mqtt_(mqtt), now_(std::move(now)), save_timer_(io, [this] { save(); }) {}
 
 std::string Ledger::file() const { return config_.mqtt.persistence_dir + "/ledger-" + config_.client_file_stem() + ".json"; }
 
@@ -217,13 +217,7 @@ json Ledger::work_params(const std::string& pile) const {
 }
 
 void Ledger::save_soon() {
-    if (stopped_ || save_pending_ || !config_.persistent()) return;
-    save_pending_ = true;
-    save_timer_.expires_after(5s);
-    save_timer_.async_wait([this](boost::system::error_code ec) {
-        save_pending_ = false;
-        if (!ec) save();
-    });
+    if (!stopped_ && config_.persistent()) save_timer_.arm(std::chrono::steady_clock::now() + 5s);
 }
 
 void Ledger::save() {

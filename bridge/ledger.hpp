@@ -19,10 +19,10 @@
 #include <string_view>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
 #include "config.hpp"
+#include "earliest_timer.hpp"
 #include "mqtt_link.hpp"
 
 namespace ykc::bridge {
@@ -77,8 +77,8 @@ private:
     MqttLink& mqtt_;
     std::function<std::string()> now_;
     std::map<std::string, Book> books_;
-    boost::asio::steady_timer save_timer_;
-    bool save_pending_ = false, stopped_ = false;
+    EarliestTimer save_timer_;
+    bool stopped_ = false;
 };
 
 }  // namespace ykc::bridge

@@ -157,7 +157,13 @@ MqttLink::MqttLink(asio::io_context& io, const Config& config, Handlers handlers
       listener_(std::make_unique<Listener>(*this, Report::Kind::publish)),
       sub_listener_(std::make_unique<Listener>(*this, Report::Kind::subscribe)),
       reconnect_timer_(io),
-      resubscribe_timer_(io) {
+      resubscribe_timer_(io, [this] {
+          if (!connected_) return;  // every subscription is asked for on the next connect
+          const auto now = std::chrono::steady_clock::now();
+          for (const auto& [f, sub] : subscriptions_)
+              if (!sub.active && sub.retry.count() > 0 && sub.due <= now) send_subscribe(f);
+          arm_resubscribe();
+      }) {
     if (const Journal* j = outbox_.journal()) {
         // what an earlier process left goes out first, in its order
         const auto r = outbox_.restore();
@@ -483,18 +489,7 @@ void MqttLink::arm_resubscribe() {
     auto next = std::chrono::steady_clock::time_point::max();
     for (const auto& [f, sub] : subscriptions_)
         if (!sub.active && sub.retry.count() > 0) next = std::min(next, sub.due);
-    if (next >= resubscribe_armed_ || next == std::chrono::steady_clock::time_point::max()) return;
-    resubscribe_armed_ = next;
-    resubscribe_timer_.expires_at(next);
-    resubscribe_timer_.async_wait([this](boost::system::error_code ec) {
-        if (ec) return;
-        resubscribe_armed_ = std::chrono::steady_clock::time_point::max();
-        if (!connected_) return;  // every subscription is asked for on the next connect
-        const auto now = std::chrono::steady_clock::now();
-        for (const auto& [f, sub] : subscriptions_)
-            if (!sub.active && sub.retry.count() > 0 && sub.due <= now) send_subscribe(f);
-        arm_resubscribe();
-    });
+    resubscribe_timer_.arm(next);
 }
 
 void MqttLink::unsubscribe(const std::string& filter) {

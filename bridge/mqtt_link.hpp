@@ -42,6 +42,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "config.hpp"
+#include "earliest_timer.hpp"
 #include "outbox.hpp"
 
 namespace mqtt {
@@ -174,8 +175,7 @@ private:
     // A refused subscription is asked for again (a cluster broker refuses while it elects a
     // leader, NATS while JetStream recovers); one timer for all of them.
     void arm_resubscribe();
-    boost::asio::steady_timer resubscribe_timer_;
-    std::chrono::steady_clock::time_point resubscribe_armed_ = std::chrono::steady_clock::time_point::max();
+    EarliestTimer resubscribe_timer_;  // the next refused subscription to ask for again
     std::map<std::string, Subscription> subscriptions_;
 
     std::unordered_map<std::uint64_t, std::string> sub_requests_;  // id -> filter, SUBSCRIBE sent

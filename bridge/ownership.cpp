@@ -6,8 +6,7 @@ namespace ykc::bridge {
 
 Ownership::Ownership(std::string me) {
     names_.push_back(std::move(me));
-    gone_.push_back(false);
-    alive_.push_back(true);
+    life_.push_back(Life::alive);
 }
 
 // An older ykc-bridge's availability once other bridges are around: whose it is is not known.
@@ -15,8 +14,7 @@ std::uint32_t Ownership::unknown() {
     const auto it = std::find(names_.begin() + 1, names_.end(), std::string("?"));
     if (it != names_.end()) return static_cast<std::uint32_t>(it - names_.begin());
     names_.push_back("?");
-    gone_.push_back(false);
-    alive_.push_back(false);
+    life_.push_back(Life::unknown);
     return static_cast<std::uint32_t>(names_.size() - 1);
 }
 
@@ -25,8 +23,7 @@ std::uint32_t Ownership::intern(std::string_view bridge) {
     const auto it = std::find(names_.begin(), names_.end(), bridge);
     if (it != names_.end()) return static_cast<std::uint32_t>(it - names_.begin());
     names_.emplace_back(bridge);
-    gone_.push_back(false);
-    alive_.push_back(false);
+    life_.push_back(Life::unknown);
     return static_cast<std::uint32_t>(names_.size() - 1);
 }
 
@@ -65,7 +62,7 @@ Ownership::Verdict Ownership::seen(const std::string& pile, std::string_view bri
         orphans_.push_back(pile);
         next_orphan_ = std::min(next_orphan_, orphan_due);
     }
-    if (e.bridge != 0 && gone_[e.bridge] && e.online && e.claim == claim && e.bridge == b) {
+    if (e.bridge != 0 && life_[e.bridge] == Life::gone && e.online && e.claim == claim && e.bridge == b) {
         e.online = false;  // published offline by the caller; its echo says the same
         return Verdict::abandoned;
     }
@@ -93,14 +90,15 @@ Ownership::Route Ownership::route(const std::string& pile, std::uint64_t held, C
 std::uint32_t Ownership::answering(const std::string& pile) const {
     const auto it = piles_.find(pile);
     if (it != piles_.end() && it->second.bridge != 0 && it->second.online) return it->second.bridge;
-    if (it != piles_.end() && (it->second.claim != 0 || it->second.bridge != 0) && alive_[it->second.bridge]) return it->second.bridge;
+    if (it != piles_.end() && (it->second.claim != 0 || it->second.bridge != 0) && life_[it->second.bridge] == Life::alive)
+        return it->second.bridge;
     std::uint32_t least = 0;
     for (std::uint32_t i = 1; i < names_.size(); ++i)
-        if (alive_[i] && names_[i] < names_[least]) least = i;
+        if (life_[i] == Life::alive && names_[i] < names_[least]) least = i;
     return least;
 }
 
-bool Ownership::peers() const { return std::find(alive_.begin() + 1, alive_.end(), true) != alive_.end(); }
+bool Ownership::peers() const { return std::find(life_.begin() + 1, life_.end(), Life::alive) != life_.end(); }
 
 bool Ownership::executed_elsewhere(const std::string& pile, std::uint64_t arrived_us) const {
     const auto it = piles_.find(pile);
@@ -141,9 +139,8 @@ Ownership::Peer Ownership::bridge_state(std::string_view bridge, bool online) {
     Peer peer;
     if (bridge.empty() || bridge == me()) return peer;
     const std::uint32_t b = intern(bridge);
-    peer.met = online && !alive_[b];
-    gone_[b] = !online;
-    alive_[b] = online;
+    peer.met = online && life_[b] != Life::alive;
+    life_[b] = online ? Life::alive : Life::gone;
     if (online) return peer;
     for (auto& [pile, e] : piles_)
         if (e.bridge == b && e.online) {

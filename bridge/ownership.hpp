@@ -88,8 +88,15 @@ public:
         std::vector<Orphan> left;
     };
     Peer bridge_state(std::string_view bridge, bool online);
-    // Whether another bridge is alive (then this bridge's "offline" answers wait: offline_wait).
+    // Whether another bridge is alive.
     bool peers() const;
+    // The first connection to the broker: the meeting time starts (once).
+    void connected(Clock::time_point now) {
+        if (meeting_until_ == Clock::time_point::max()) meeting_until_ = now + meeting_time;
+    }
+    // Whether an "offline" answer waits offline_wait: while another bridge is alive, and during
+    // the meeting time (peers, and logins they made just before, may not be known yet).
+    bool defer_offline(Clock::time_point now) const { return peers() || now < meeting_until_; }
     // An "offline" answer that waited offline_wait: another bridge's online claim made before the
     // command came (`arrived_us`, this bridge's clock) has executed it, so it is not answered here.
     // (A login that another bridge made just before a command reaches this bridge only after it.)
@@ -116,10 +123,13 @@ private:
     std::uint32_t intern(std::string_view bridge);
     std::uint32_t unknown();
 
-    std::vector<std::string> names_;                         // [0]: this bridge
-    std::vector<bool> gone_;                                 // by index in names_: its will was seen, not its "online" since
-    std::vector<bool> alive_;                                // by index in names_: its "online" seen, not its will since
-    std::uint32_t answering(const std::string& pile) const;  // the index of responder()
+    std::vector<std::string> names_;  // [0]: this bridge
+    // by index in names_: alive (its "online" seen, not its will since), gone (its will seen, not
+    // its "online" since), or unknown (neither seen yet)
+    enum class Life : std::uint8_t { unknown, alive, gone };
+    std::vector<Life> life_;
+    Clock::time_point meeting_until_ = Clock::time_point::max();  // the first connection + meeting_time
+    std::uint32_t answering(const std::string& pile) const;       // the index of responder()
     std::unordered_map<std::string, Entry> piles_;
     std::vector<std::string> orphans_;  // piles whose entry is an orphan
     Clock::time_point next_orphan_ = Clock::time_point::max();
