@@ -494,6 +494,8 @@ TEST_CASE("hostile commands: each gets the documented status and names what is w
         {"an unknown command", "explode", R"({"id":"x"})", "invalid", "unknown command"},
         {"an out-of-range value", "work_params_set", R"({"id":"r","state":"enabled","max_power":240})", "invalid", "max_power"},
         {"an unknown enum name", "reboot", R"({"id":"e","mode":"sometime"})", "invalid", "mode"},
+        {"charge without a boolean", "charge", R"({"id":"c","gun":1,"charge":"yes"})", "invalid", "field charge"},
+        {"charge with a field remote_stop lacks", "charge", R"({"id":"s","gun":1,"charge":false,"balance":"5"})", "invalid", "balance"},
         {"a gun beyond the byte", "read_realtime", R"({"id":"g","gun":1000})", "invalid", "gun"},
         {"deeply nested JSON", "reboot", nested, "invalid", ""},
         {"invalid UTF-8", "reboot", "{\"id\":\"utf\",\"mode\":\"\xC3\x28\"}", "invalid", ""},
