@@ -95,7 +95,9 @@ private:
 std::string_view gun_connector(std::string_view state, bool& charged) {
     const std::string_view status = json_plain_string(json_member(state, "status"));
     if (status == "charging") return charged = true, "charging";
-    if (status == "fault" || status == "offline") return status;
+    // literals, not views into `state`: the caller appends the answer to it
+    if (status == "fault") return "fault";
+    if (status == "offline") return "offline";
     if (status != "idle") return "unknown";
     if (json_member(state, "plugged") != "true") return charged = false, "idle";
     return charged ? "finished" : "preparing";

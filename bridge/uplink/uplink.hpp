@@ -119,6 +119,7 @@ public:
 // idle (nothing plugged in), preparing (plugged in, no session yet), charging, finished (plugged
 // in after a session), fault, offline; unknown for a status the catalogue does not name.
 // `state`: the realtime data; `charged`: the gun's memory of a session since the plug went in.
+// The answer is a literal (never a view into `state`, which the caller appends it to).
 std::string_view gun_connector(std::string_view state, bool& charged);
 
 // Commands may fill half of a session's output queue; the rest is kept for the bridge's own
