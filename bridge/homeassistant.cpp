@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "json_file.hpp"
+#include "pile.hpp"
 #include "ykc/pile.hpp"
 
 namespace ykc::bridge {
@@ -21,6 +22,9 @@ constexpr std::size_t max_link_queue = 200;  // announce more piles only while t
 std::int64_t now_s() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+
+// A lifetime meter (ledger.hpp), a gun's or a pile's: what the Energy dashboard counts.
+const json energy_meter = {{"device_class", "energy"}, {"unit_of_measurement", "kWh"}, {"state_class", "total_increasing"}};
 
 // Home Assistant's discovery takes [A-Za-z0-9_-] in a node id.
 std::string bridge_id(const Config& config) {
@@ -57,7 +61,7 @@ HomeAssistant::HomeAssistant(boost::asio::io_context& io, const Config& config, 
         return names;
     };
     const json status_options = options("realtime", "status");
-    const json connector_options = {"idle", "preparing", "charging", "finished", "fault", "offline"};  // else unknown
+    const json connector_options = connector_names;  // else unknown
     const json stop_options = options("transaction", "stop_reason");
     auto number = [](const char* device_class, const char* unit) {
         return json{{"device_class", device_class}, {"unit_of_measurement", unit}, {"state_class", "measurement"}};
@@ -70,7 +74,6 @@ HomeAssistant::HomeAssistant(boost::asio::io_context& io, const Config& config, 
     auto one_of = [](const char* key, const json& names) {
         return std::string("{{ value_json.") + key + " if value_json." + key + " in " + names.dump() + " else None }}";
     };
-    const json energy_total = {{"device_class", "energy"}, {"unit_of_measurement", "kWh"}, {"state_class", "total_increasing"}};
     // a session's cost: a new session is a new period (last_reset: its end)
     const std::string last_reset = "{{ value_json.end_time }}";
     const struct Row {
@@ -127,7 +130,7 @@ HomeAssistant::HomeAssistant(boost::asio::io_context& io, const Config& config, 
            {"icon", "mdi:alert-circle-outline"},
            {"json_attributes_template", "{{ {'faults': value_json.hardware_faults} | tojson }}"}}}},
         // the lifetime meter (ledger.hpp): what the Energy dashboard counts
-        {{}, {"meter", "energy meter", "sensor", "meter", value("energy"), energy_total}},
+        {{}, {"meter", "energy meter", "sensor", "meter", value("energy"), energy_meter}},
         // the last session, from its transaction record
         {{},
          // no state class: the meter is what the Energy dashboard counts (this one too would count twice)
@@ -466,12 +469,9 @@ std::vector<std::pair<std::string, json>> HomeAssistant::build(const std::string
          {"icon", "mdi:speedometer"},
          {"entity_category", "config"},
          {"qos", 1}});
-    add("sensor", "meter", "Energy meter",
-        {{"state_topic", at + "meter"},
-         {"value_template", "{{ value_json.energy }}"},
-         {"device_class", "energy"},
-         {"unit_of_measurement", "kWh"},
-         {"state_class", "total_increasing"}});
+    json meter = {{"state_topic", at + "meter"}, {"value_template", "{{ value_json.energy }}"}};
+    meter.update(energy_meter);
+    add("sensor", "meter", "Energy meter", meter);
     // the answer to the newest command, whoever sent it: a refused start is an "ok" answer whose
     // result is failure, with the charger's reason
     add("sensor", "last_command", "Last command",

@@ -39,15 +39,15 @@ bool valid_work_params(const json& wp) {
     return (state == "enabled" || state == "disabled") && power.is_number_integer() && power.get<int>() >= 30 && power.get<int>() <= 100;
 }
 
+int gun_number(std::string_view s) {
+    int n = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    return ec == std::errc() && end == s.data() + s.size() ? n : 0;
+}
+
 int gun_number(const json& v) {
     if (v.is_number_integer()) return v.get<int>();
-    if (v.is_string()) {
-        int n = 0;
-        const std::string& s = v.get_ref<const std::string&>();
-        const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-        if (ec == std::errc() && end == s.data() + s.size()) return n;
-    }
-    return 0;
+    return v.is_string() ? gun_number(std::string_view(v.get_ref<const std::string&>())) : 0;
 }
 
 }  // namespace
@@ -106,7 +106,8 @@ void Ledger::record(const std::string& pile, int gun_count, const json& data) {
     const int gun = gun_number(data.value("gun", json()));
     const std::int64_t end = ten_thousandths(data.value("meter_end", json()));
     if (gun < 1 || gun > max_guns || end < 0) return;
-    Gun& g = books_[pile].guns[gun];
+    Book& book = books_[pile];
+    Gun& g = book.guns[gun];
     const std::string serial = data.value("serial", "");
     if (end < g.meter || (serial == g.serial && end == g.meter)) {
         // an older session's record the pile sends late, or the same one again
@@ -120,7 +121,7 @@ void Ledger::record(const std::string& pile, int gun_count, const json& data) {
         spdlog::warn(
             "pile {}: gun {}: transaction {} ends at meter {} kWh, below the {} kWh its realtime frames gave: the meter stays there", pile,
             gun, serial, kwh(end).dump(), kwh(g.published).dump());
-    publish_meter(pile, gun_count, gun, g, end, {{"meter_end", kwh(end)}, {"serial", serial}});
+    publish_meter(pile, gun_count, book, gun, end, {{"meter_end", kwh(end)}, {"serial", serial}});
     json last = {{"gun", gun}};
     for (const char* k : {"serial", "start_time", "end_time", "stop_reason", "trade_type", "card", "vin", "meter_start", "meter_end"})
         if (data.contains(k)) last[k] = data[k];
@@ -130,13 +131,11 @@ void Ledger::record(const std::string& pile, int gun_count, const json& data) {
     mqtt_.publish(topic(pile, "gun/" + std::to_string(gun) + "/last_session"), last.dump(), std::max(1, config_.mqtt.qos), true);
 }
 
-void Ledger::realtime(const std::string& pile, int gun_count, std::string_view data) {
-    if (json_plain_string(json_member(data, "status")) != "charging") return;
+void Ledger::realtime(const std::string& pile, int gun_count, std::string_view gun_text, std::string_view status, std::string_view data) {
+    if (status != "charging") return;
     auto b = books_.find(pile);
     if (b == books_.end()) return;
-    const std::string_view n = json_member(data, "gun");
-    const std::string_view digits = n.size() >= 2 && n.front() == '"' ? n.substr(1, n.size() - 2) : n;
-    const int gun = gun_number(json(std::string(digits)));
+    const int gun = gun_number(gun_text);
     auto it = b->second.guns.find(gun);
     if (it == b->second.guns.end() || it->second.meter < 0) return;  // no record yet: the meter's reading is unknown
     Gun& g = it->second;
@@ -146,11 +145,11 @@ void Ledger::realtime(const std::string& pile, int gun_count, std::string_view d
     const auto now = Clock::now();
     if (energy < 0 || g.meter + energy <= g.published || now - g.moved < session_interval) return;
     g.moved = now;
-    publish_meter(pile, gun_count, gun, g, g.meter + energy, {{"meter_end", kwh(g.meter)}, {"session_energy", kwh(energy)}});
+    publish_meter(pile, gun_count, b->second, gun, g.meter + energy, {{"meter_end", kwh(g.meter)}, {"session_energy", kwh(energy)}});
 }
 
 void Ledger::on_meter(const std::string& pile, const std::string& gun_text, const std::string& payload) {
-    const int gun = gun_number(json(gun_text));
+    const int gun = gun_number(std::string_view(gun_text));
     if (!is_pile_number(pile) || gun < 1 || gun > max_guns) return;
     const json m = json::parse(payload, nullptr, false);
     if (!m.is_object()) return;  // an empty retained payload (cleared), or not ours
@@ -168,7 +167,8 @@ void Ledger::on_meter(const std::string& pile, const std::string& gun_text, cons
     save_soon();
 }
 
-void Ledger::publish_meter(const std::string& pile, int gun_count, int gun, Gun& g, std::int64_t value, const json& extra) {
+void Ledger::publish_meter(const std::string& pile, int gun_count, Book& book, int gun, std::int64_t value, const json& extra) {
+    Gun& g = book.guns.at(gun);
     value = std::max(value, g.published);
     g.published = value;
     json m = {{"gun", gun}, {"energy", kwh(value)}};
@@ -177,7 +177,7 @@ void Ledger::publish_meter(const std::string& pile, int gun_count, int gun, Gun&
     const int qos = std::max(1, config_.mqtt.qos);
     mqtt_.publish(topic(pile, "gun/" + std::to_string(gun) + "/meter"), m.dump(), qos, true);
     // the pile's: once every gun of its login has a reading (else it would jump when one comes)
-    const auto& guns = books_[pile].guns;
+    const auto& guns = book.guns;
     std::int64_t sum = 0;
     for (int n = 1; n <= std::min(gun_count, max_guns); ++n) {
         auto x = guns.find(n);

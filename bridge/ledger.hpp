@@ -36,8 +36,9 @@ public:
 
     // An accepted transaction record's data (gun, serial, meter_start, meter_end, …).
     void record(const std::string& pile, int gun_count, const nlohmann::json& data);
-    // A realtime frame's data, as text (not parsed: it is most of a fleet's traffic).
-    void realtime(const std::string& pile, int gun_count, std::string_view data);
+    // A realtime frame's data, as text (not parsed: it is most of a fleet's traffic), with its
+    // gun and status read from it.
+    void realtime(const std::string& pile, int gun_count, std::string_view gun, std::string_view status, std::string_view data);
     // A retained or echoed <base>/<pile>/gun/<n>/meter (the bridge reads <base>/+/gun/+/meter):
     // what another bridge, or this one before its ledger file was lost, published. The meter
     // takes the higher of the two, so it does not go down when a pile moves between bridges.
@@ -66,7 +67,8 @@ private:
         nlohmann::json work_params;  // null: never set through this bridge
     };
 
-    void publish_meter(const std::string& pile, int gun_count, int gun, Gun& g, std::int64_t value, const nlohmann::json& extra);
+    // `gun` of `book` (the pile's) reads `value`, or stays where it was if that was higher
+    void publish_meter(const std::string& pile, int gun_count, Book& book, int gun, std::int64_t value, const nlohmann::json& extra);
     void load(const nlohmann::json& piles);
     void save_soon();
     void save();

@@ -2,14 +2,22 @@
 // What the bridge knows of the charger on one connection: who it is once it has logged in, how
 // it speaks, and the per-pile state of the uplink handlers. Held by its Session (session.hpp),
 // filled and read on the io_context thread only.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ykc/frame.hpp"
 
 namespace ykc::bridge {
+
+// The `connector` of gun/<n>/state (gun_state in uplink.hpp), and the options of Home
+// Assistant's connector sensor; "unknown" for a status the catalogue does not name.
+enum class Connector { idle, preparing, charging, finished, fault, offline };
+inline constexpr std::array<std::string_view, 6> connector_names = {"idle", "preparing", "charging", "finished", "fault", "offline"};
+inline constexpr std::string_view connector_name(Connector c) { return connector_names[static_cast<std::size_t>(c)]; }
 
 // A token bucket for error reports (Bridge::report): what it holds back is counted.
 struct ErrorBudget {

@@ -160,9 +160,9 @@ std::string topics_markdown(const Codec& codec) {
         if (m.record) o << "\n" << record_note() << "\n";
         if (m.name == "realtime") {
             // as uplink/realtime.cpp makes it: the data object as decoded, plus connector and ts
-            std::string state(json_member(payload, "data"));
+            const std::string_view data = json_member(payload, "data");
             bool charged = false;
-            append_plain_string_member(state, "connector", gun_connector(state, charged));
+            std::string state = gun_state(data, json_plain_string(json_member(data, "status")), charged);
             append_plain_string_member(state, "ts", example_time);
             o << "\nThe retained `ykc/<pile>/gun/<n>/state` of that gun:\n\n```json\n" << state << "\n```\n";
         }

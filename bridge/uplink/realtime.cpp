@@ -10,6 +10,16 @@ namespace ykc::bridge {
 
 namespace {
 
+// What the gun's connector is doing (uplink.hpp, gun_state); a literal, never a view into `data`.
+std::string_view gun_connector(std::string_view data, std::string_view status, bool& charged) {
+    if (status == "charging") return charged = true, connector_name(Connector::charging);
+    if (status == "fault") return connector_name(Connector::fault);
+    if (status == "offline") return connector_name(Connector::offline);
+    if (status != "idle") return "unknown";
+    if (json_member(data, "plugged") != "true") return charged = false, connector_name(Connector::idle);
+    return connector_name(charged ? Connector::finished : Connector::preparing);
+}
+
 class Realtime final : public Uplink {
 public:
     explicit Realtime(Platform& p) : p_(p), flush_(p.io()) {}
@@ -20,12 +30,15 @@ public:
     void on_frame(const SessionPtr& s, const Frame&, const Message& m, const nlohmann::json&, std::string text) override {
         const std::string_view data = json_member(text, "data");
         const std::string_view gun = json_member(data, "gun");
-        std::string state = gun.empty() ? std::string() : std::string(data);
-        std::string gun_name = !gun.empty() && gun.front() == '"' ? nlohmann::json::parse(gun).get<std::string>() : std::string(gun);
-        if (!gun.empty()) p_.ledger().realtime(s->pile.number, s->pile.gun_count, data);
         const auto lane = m.telemetry ? MqttLink::Lane::telemetry : MqttLink::Lane::control;
-        p_.publish_frame(s->pile.number, m.topic, std::move(text), p_.config().mqtt.qos, {}, lane);
-        if (!state.empty()) publish_state(s->pile, gun_name, std::move(state));
+        if (gun.empty()) return p_.publish_frame(s->pile.number, m.topic, std::move(text), p_.config().mqtt.qos, {}, lane);
+        const std::string gun_name(gun.size() >= 2 && gun.front() == '"' ? gun.substr(1, gun.size() - 2) : gun);
+        const std::string_view status = json_plain_string(json_member(data, "status"));
+        p_.ledger().realtime(s->pile.number, s->pile.gun_count, gun_name, status, data);
+        Pile::GunState& g = entry_of(s->pile, gun_name);
+        std::string state = gun_state(data, status, g.charged);
+        p_.publish_frame(s->pile.number, m.topic, std::move(text), p_.config().mqtt.qos, {}, lane);  // data and status end here
+        publish_state(s->pile, g, std::move(state));
     }
 
     void health(nlohmann::json& h) const override { h["gun_states_unchanged"] = unchanged_; }
@@ -36,23 +49,27 @@ public:
     }
 
 private:
+    // the gun's entry in pile.gun_states, made at its first frame
+    static Pile::GunState& entry_of(Pile& pile, const std::string& n) {
+        auto g = std::find_if(pile.gun_states.begin(), pile.gun_states.end(), [&](const auto& x) { return x.gun == n; });
+        return g != pile.gun_states.end() ? *g : pile.gun_states.emplace_back(Pile::GunState{n, 0, {}, false});
+    }
+
     // <base>/<pile>/gun/<n>/state: the frame's data plus ts, retained. With publish.gun_state
     // on_change, a frame that repeats the last values of its gun publishes nothing. Within
     // publish.gun_state_min_interval_ms of the gun's last publish the state waits in held_ (the
     // newest replaces an older one) for the next flush.
-    void publish_state(Pile& pile, const std::string& n, std::string state) {
-        auto g = std::find_if(pile.gun_states.begin(), pile.gun_states.end(), [&](const auto& x) { return x.gun == n; });
-        if (g == pile.gun_states.end()) g = pile.gun_states.insert(pile.gun_states.end(), Pile::GunState{n, 0, {}, false});
-        append_plain_string_member(state, "connector", gun_connector(state, g->charged));
+    void publish_state(Pile& pile, Pile::GunState& g, std::string state) {
+        const std::string& n = g.gun;
         const std::size_t h = std::hash<std::string>{}(state);
         const auto& config = p_.config();
-        if (config.publish.gun_state == "on_change" && g->hash == h && g->published != Clock::time_point{}) return ++unchanged_, void();
-        g->hash = h;
+        if (config.publish.gun_state == "on_change" && g.hash == h && g.published != Clock::time_point{}) return ++unchanged_, void();
+        g.hash = h;
         append_plain_string_member(state, "ts", p_.now_iso());
         std::string t = p_.topic(pile.number, "gun/" + n + "/state");
         const auto now = Clock::now();
         const auto min_interval = std::chrono::milliseconds(config.publish.gun_state_min_interval_ms);
-        if (min_interval.count() > 0 && now - g->published < min_interval) {
+        if (min_interval.count() > 0 && now - g.published < min_interval) {
             held_[std::move(t)] = Held{std::move(state), pile.number, n};
             if (!armed_) {
                 armed_ = true;
@@ -65,7 +82,7 @@ private:
             return;
         }
         held_.erase(t);  // this newer value replaces a held one
-        g->published = now;
+        g.published = now;
         p_.mqtt().publish_latest(t, std::move(state), config.mqtt.qos);
     }
 
@@ -92,15 +109,13 @@ private:
 
 }  // namespace
 
-std::string_view gun_connector(std::string_view state, bool& charged) {
-    const std::string_view status = json_plain_string(json_member(state, "status"));
-    if (status == "charging") return charged = true, "charging";
-    // literals, not views into `state`: the caller appends the answer to it
-    if (status == "fault") return "fault";
-    if (status == "offline") return "offline";
-    if (status != "idle") return "unknown";
-    if (json_member(state, "plugged") != "true") return charged = false, "idle";
-    return charged ? "finished" : "preparing";
+std::string gun_state(std::string_view data, std::string_view status, bool& charged) {
+    const std::string_view connector = gun_connector(data, status, charged);
+    std::string state;
+    state.reserve(data.size() + connector.size() + 64);  // and the ts publish_state appends: one allocation
+    state.append(data);
+    append_plain_string_member(state, "connector", connector);
+    return state;
 }
 
 std::string realtime_note(const Message& m) {

@@ -115,12 +115,12 @@ public:
     virtual void stop() {}                         // the bridge shuts down
 };
 
-// What a gun's connector is doing (the `connector` of gun/<n>/state), as OCPP tells it apart:
-// idle (nothing plugged in), preparing (plugged in, no session yet), charging, finished (plugged
-// in after a session), fault, offline; unknown for a status the catalogue does not name.
-// `state`: the realtime data; `charged`: the gun's memory of a session since the plug went in.
-// The answer is a literal (never a view into `state`, which the caller appends it to).
-std::string_view gun_connector(std::string_view state, bool& charged);
+// A gun's retained state without its ts (with room for it): the realtime `data` plus what its
+// connector is doing, as OCPP tells it apart: idle (nothing plugged in), preparing (plugged in, no
+// session yet), charging, finished (plugged in after a session), fault, offline; unknown for a
+// status the catalogue does not name. `status`: the data's; `charged`: the gun's memory of a
+// session since the plug went in, which it updates.
+std::string gun_state(std::string_view data, std::string_view status, bool& charged);
 
 // Commands may fill half of a session's output queue; the rest is kept for the bridge's own
 // answers (heartbeats, 0x40), so a backend's flood is answered busy instead of closing the
