@@ -32,7 +32,8 @@ public:
         const std::string_view gun = json_member(data, "gun");
         const auto lane = m.telemetry ? MqttLink::Lane::telemetry : MqttLink::Lane::control;
         if (gun.empty()) return p_.publish_frame(s->pile.number, m.topic, std::move(text), p_.config().mqtt.qos, {}, lane);
-        const std::string gun_name(gun.size() >= 2 && gun.front() == '"' ? gun.substr(1, gun.size() - 2) : gun);
+        // a number in the catalogue (bcd_int); a string only through an overlay, escapes and all
+        const std::string gun_name = gun.front() == '"' ? nlohmann::json::parse(gun).get<std::string>() : std::string(gun);
         const std::string_view status = json_plain_string(json_member(data, "status"));
         p_.ledger().realtime(s->pile.number, s->pile.gun_count, gun_name, status, data);
         Pile::GunState& g = entry_of(s->pile, gun_name);
